@@ -1,0 +1,1 @@
+"""The three Connection Rituals services: scheduler, notifier, insights."""

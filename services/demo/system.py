@@ -1,0 +1,145 @@
+"""All three services in one process on a shared clock, wired exactly as in production.
+
+Each service is built by its own ``build_*`` function (the one ``python -m services.<name>``
+uses) and talks to the others only through a real nats-server with JetStream; e-mail goes over
+SMTP to a real aiosmtpd server. ``make run`` and the integration tests both start this.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from services.insights.main import build_insights
+from services.insights.settings import InsightsSettings
+from services.notifier.main import build_notifier
+from services.notifier.settings import NotifierSettings, SmtpSecurity
+from services.scheduler.main import build_scheduler
+from services.scheduler.settings import SchedulerSettings
+from shared.clock import ManualClock
+from shared.devsmtp import SmtpSink
+from shared.natsdev import EmbeddedNatsServer, free_port
+from shared.runtime import ServiceRuntime
+from shared.settings import Environment
+
+DatabaseFor = Callable[[str], tuple[str, str | None]]
+
+
+def sqlite_databases(directory: Path) -> DatabaseFor:
+    def database_for(service: str) -> tuple[str, str | None]:
+        return f"sqlite+aiosqlite:///{directory / f'{service}.sqlite3'}", None
+
+    return database_for
+
+
+class ApiClient:
+    """A small JSON client for one service's API with its bearer token."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self._session = aiohttp.ClientSession(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    async def post(self, path: str, body: dict[str, Any]) -> Any:
+        async with self._session.post(path, json=body) as response:
+            payload = await response.json()
+            if response.status >= 400:
+                raise RuntimeError(f"POST {path} -> {response.status}: {payload}")
+            return payload
+
+    async def get(self, path: str) -> Any:
+        async with self._session.get(path) as response:
+            payload = await response.json()
+            if response.status >= 400:
+                raise RuntimeError(f"GET {path} -> {response.status}: {payload}")
+            return payload
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+@dataclass
+class LocalSystem:
+    workdir: Path
+    clock: ManualClock
+    database_for: DatabaseFor
+    notifier_overrides: dict[str, Any] = field(default_factory=dict)
+    nats: EmbeddedNatsServer = field(init=False)
+    smtp: SmtpSink = field(init=False)
+    runtimes: dict[str, ServiceRuntime] = field(init=False, default_factory=dict)
+    tokens: dict[str, str] = field(init=False, default_factory=dict)
+    ports: dict[str, int] = field(init=False, default_factory=dict)
+    clients: dict[str, ApiClient] = field(init=False, default_factory=dict)
+
+    def _common(self, service: str) -> dict[str, Any]:
+        url, schema = self.database_for(service)
+        self.ports[service] = free_port()
+        return {
+            "environment": Environment.dev,
+            "nats_url": self.nats.url,
+            "database_url": url,
+            "database_schema": schema,
+            "http_host": "127.0.0.1",
+            "http_port": self.ports[service],
+        }
+
+    def _token(self, name: str) -> str:
+        self.tokens[name] = secrets.token_urlsafe(32)
+        return self.tokens[name]
+
+    async def start(self) -> None:
+        self.nats = EmbeddedNatsServer(self.workdir / "nats")
+        await self.nats.start()
+        self.smtp = SmtpSink()
+        self.smtp.start()
+        scheduler = SchedulerSettings(
+            **self._common("scheduler"), operator_token=self._token("scheduler")
+        )
+        notifier_common = self._common("notifier")
+        notifier = NotifierSettings(
+            **notifier_common,
+            operator_token=self._token("notifier"),
+            link_signing_key=secrets.token_urlsafe(32),
+            respondent_key_secret=secrets.token_urlsafe(32),
+            public_base_url=f"http://127.0.0.1:{notifier_common['http_port']}",
+            smtp_host=self.smtp.host,
+            smtp_port=self.smtp.port,
+            smtp_security=SmtpSecurity.none,
+            mail_from="Riverside Neighbours <checkins@rituals.example>",
+            **self.notifier_overrides,
+        )
+        insights = InsightsSettings(
+            **self._common("insights"), analyst_token=self._token("insights")
+        )
+        self.runtimes = {
+            "scheduler": build_scheduler(scheduler, self.clock),
+            "notifier": build_notifier(notifier, self.clock),
+            "insights": build_insights(insights, self.clock),
+        }
+        for runtime in self.runtimes.values():
+            await runtime.start()
+        self.clients = {
+            name: ApiClient(f"http://127.0.0.1:{self.ports[name]}", self.tokens[name])
+            for name in self.runtimes
+        }
+
+    async def stop(self) -> None:
+        for client in self.clients.values():
+            await client.close()
+        for runtime in reversed(list(self.runtimes.values())):
+            await runtime.stop()
+        self.smtp.stop()
+        await self.nats.close()
+
+    async def __aenter__(self) -> LocalSystem:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()

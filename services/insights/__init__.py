@@ -1,0 +1,1 @@
+"""Insights: turns pseudonymous responses into community indicators for public-health teams."""

@@ -1,0 +1,3 @@
+from services.insights.main import main
+
+main()

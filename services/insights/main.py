@@ -1,0 +1,42 @@
+"""Entry point: settings -> adapters -> handlers -> broker and HTTP. Nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.insights.api.app import create_api
+from services.insights.handlers.on_response_received import store_response
+from services.insights.settings import InsightsSettings
+from shared.clock import Clock
+from shared.contracts import ResponseReceivedV1
+from shared.entrypoint import run_service
+from shared.http.server import HttpServer
+from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
+from shared.runtime import ServiceRuntime, build_plumbing
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
+    plumbing = build_plumbing(settings)
+
+    async def on_response(event: ResponseReceivedV1, _delivery: Delivery) -> str:
+        return await store_response(plumbing.sessions, event)
+
+    EventConsumer(
+        ConsumerSpec(durable="insights-responses", model=ResponseReceivedV1),
+        on_response,
+        dead_letters=plumbing.publisher,
+    ).subscribe(plumbing.broker)
+
+    api = create_api(settings, plumbing.sessions, plumbing.readiness())
+    return ServiceRuntime(
+        name="insights",
+        plumbing=plumbing,
+        http=HttpServer(api, settings.http_host, settings.http_port),
+        migrations=MIGRATIONS,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_service("insights", InsightsSettings, build_insights, MIGRATIONS, argv)

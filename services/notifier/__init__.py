@@ -1,0 +1,1 @@
+"""Notifier: the only holder of contact data and consent; sends prompts and takes replies."""

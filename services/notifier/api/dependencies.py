@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from services.notifier.domain.signed_links import LinkSigner
+from services.notifier.handlers.record_answer import AnswerDeps
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    answers: AnswerDeps
+    signer: LinkSigner
+
+
+def api_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context

@@ -1,0 +1,112 @@
+"""Queries the scheduler's handlers and API share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduler.adapters.tables import (
+    communities,
+    enrolments,
+    rituals,
+    schedule_cursors,
+)
+from services.scheduler.domain.ritual import Ritual
+from shared.contracts import RitualKind
+from shared.db import insert_ignoring_duplicates
+
+
+def ritual_from_row(row: Row[Any]) -> Ritual:
+    return Ritual(
+        id=row.id,
+        community_id=row.community_id,
+        community_timezone=row.community_timezone,
+        kind=RitualKind(row.kind),
+        rrule=row.rrule,
+        dtstart_local=row.dtstart_local,
+        pinned_to_community_zone=row.pinned_to_community_zone,
+        template_key=row.template_key,
+        response_window_s=row.response_window_s,
+        misfire_grace_s=row.misfire_grace_s,
+        version=row.version,
+        active=row.active,
+    )
+
+
+def _ritual_query() -> Any:
+    return select(rituals, communities.c.timezone.label("community_timezone")).join(
+        communities, communities.c.id == rituals.c.community_id
+    )
+
+
+async def load_ritual(session: AsyncSession, ritual_id: str) -> Ritual | None:
+    row = (await session.execute(_ritual_query().where(rituals.c.id == ritual_id))).first()
+    return ritual_from_row(row) if row else None
+
+
+async def load_rituals(session: AsyncSession, ritual_ids: Sequence[str]) -> dict[str, Ritual]:
+    rows = (await session.execute(_ritual_query().where(rituals.c.id.in_(ritual_ids)))).all()
+    return {row.id: ritual_from_row(row) for row in rows}
+
+
+async def community_rituals(session: AsyncSession, community_id: str) -> list[Ritual]:
+    rows = (
+        await session.execute(_ritual_query().where(rituals.c.community_id == community_id))
+    ).all()
+    return [ritual_from_row(row) for row in rows]
+
+
+async def member_zones(session: AsyncSession, community_id: str) -> set[str]:
+    rows = await session.execute(
+        select(enrolments.c.timezone).where(enrolments.c.community_id == community_id).distinct()
+    )
+    return set(rows.scalars())
+
+
+async def members_to_prompt(session: AsyncSession, ritual: Ritual, timezone: str) -> list[str]:
+    """Members a cursor in ``timezone`` fires for: all of them if pinned, else that zone's."""
+    query = select(enrolments.c.member_id).where(enrolments.c.community_id == ritual.community_id)
+    if not ritual.pinned_to_community_zone:
+        query = query.where(enrolments.c.timezone == timezone)
+    return list((await session.execute(query.order_by(enrolments.c.member_id))).scalars())
+
+
+async def plan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> int:
+    """Make sure each zone this ritual fires in has a cursor at its next occurrence after now.
+
+    Existing cursors are left alone: they already point at the next unsent occurrence.
+    """
+    if ritual.pinned_to_community_zone:
+        zones = {ritual.community_timezone}
+    else:
+        zones = await member_zones(session, ritual.community_id)
+    rows = []
+    for zone in sorted(zones):
+        next_due = ritual.next_occurrence(zone, now)
+        if next_due is not None:
+            rows.append({"ritual_id": ritual.id, "timezone": zone, "next_due_at": next_due})
+    return await insert_ignoring_duplicates(session, schedule_cursors, rows)
+
+
+async def replan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> int:
+    """After an edit or a resume: drop the ritual's cursors and plan them afresh from now."""
+    await session.execute(delete(schedule_cursors).where(schedule_cursors.c.ritual_id == ritual.id))
+    return await plan_cursors(session, ritual, now)
+
+
+async def advance_cursor(
+    session: AsyncSession, ritual_id: str, timezone: str, next_due: datetime | None
+) -> None:
+    condition = (schedule_cursors.c.ritual_id == ritual_id) & (
+        schedule_cursors.c.timezone == timezone
+    )
+    if next_due is None:
+        await session.execute(delete(schedule_cursors).where(condition))
+    else:
+        await session.execute(
+            update(schedule_cursors).where(condition).values(next_due_at=next_due)
+        )

@@ -1,0 +1,103 @@
+"""The scheduler's tables. It alone owns communities, rituals and enrolments."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+from shared.db import UtcDateTime
+from shared.outbox import outbox_table
+
+metadata = MetaData()
+
+communities = Table(
+    "communities",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("region_code", String(32), nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+rituals = Table(
+    "rituals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "community_id",
+        String(64),
+        ForeignKey("communities.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("rrule", String(500), nullable=False),
+    Column("dtstart_local", String(32), nullable=False),
+    Column("pinned_to_community_zone", Boolean, nullable=False, default=False),
+    Column("template_key", String(64), nullable=False),
+    Column("response_window_s", Integer, nullable=False),
+    Column("misfire_grace_s", Integer, nullable=False),
+    # Bumped on every schedule edit: part of each occurrence's event id, so an edit never
+    # re-fires an occurrence already emitted under the old version.
+    Column("version", Integer, nullable=False, default=1),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column(
+        "community_id",
+        String(64),
+        ForeignKey("communities.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("member_id", String(64), primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_enrolments_community_zone", "community_id", "timezone"),
+)
+
+# The next occurrence of each ritual in each zone its members live in: a tick reads only the
+# rows that are due (indexed by time), whatever the number of rituals stored.
+schedule_cursors = Table(
+    "schedule_cursors",
+    metadata,
+    Column(
+        "ritual_id",
+        String(64),
+        ForeignKey("rituals.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("timezone", String(64), primary_key=True),
+    Column("next_due_at", UtcDateTime(), nullable=False),
+    Index("ix_schedule_cursors_next_due_at", "next_due_at"),
+)
+
+# Occurrences that came due while the scheduler was down for longer than the misfire grace:
+# recorded, not sent in a burst.
+missed_occurrences = Table(
+    "missed_occurrences",
+    metadata,
+    Column("ritual_id", String(64), primary_key=True),
+    Column("timezone", String(64), primary_key=True),
+    Column("occurrence_at", UtcDateTime(), primary_key=True),
+    Column("ritual_version", Integer, nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+)
+
+outbox = outbox_table(metadata)

@@ -1,0 +1,63 @@
+"""The envelope every event shares, and the identifier types that keep personal data out.
+
+Identifier fields are constrained so that a phone number or an e-mail address cannot pass for
+one: a producer bug that puts contact data into an id fails validation instead of leaking.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+# A namespace of our own, so that deterministic ids never collide with other uuid5 users.
+_EVENT_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-5b7e-9a53-6c1d2b4e8f10")
+
+
+def deterministic_event_id(event_type: str, *parts: object) -> str:
+    """The same inputs always give the same id: redeliveries and replays dedupe on it."""
+    name = "|".join([event_type, *(_canonical(part) for part in parts)])
+    return str(uuid.uuid5(_EVENT_NAMESPACE, name))
+
+
+def _canonical(part: object) -> str:
+    if isinstance(part, datetime):
+        return utc_iso(part)
+    return str(part)
+
+
+def utc_iso(instant: datetime) -> str:
+    """An aware instant as RFC 3339 UTC with a Z suffix (``2027-03-14T13:00:00Z``)."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetimes are ambiguous; pass an aware instant")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _must_be_aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a UTC offset")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_must_be_aware_utc)]
+
+# Ids are opaque tokens: letters, digits, '_' and '-'. No '@', '+', spaces or dots, so an
+# e-mail address or an E.164 number can never be mistaken for one.
+MemberId = Annotated[str, StringConstraints(pattern=r"^mbr_[A-Za-z0-9]{12,40}$")]
+RespondentKey = Annotated[str, StringConstraints(pattern=r"^rk_[A-Za-z0-9]{16,64}$")]
+CommunityId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+RitualId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+EventId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+
+
+class Event(BaseModel):
+    """Base of every event. ``event_id`` is deterministic and doubles as ``Nats-Msg-Id``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    subject: ClassVar[str]
+
+    event_id: EventId
+    occurred_at: UtcDatetime

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from shared import subjects
+from shared.contracts.base import CommunityId, Event, EventId, MemberId, RitualId
+
+
+class Channel(StrEnum):
+    email = "email"
+    sms = "sms"
+
+
+class FailureReason(StrEnum):
+    """Why a prompt was not sent. A code, never a provider's text: that can echo addresses."""
+
+    no_contact = "no_contact"
+    no_consent = "no_consent"
+    opted_out = "opted_out"
+    rejected_permanently = "rejected_permanently"
+    retries_exhausted = "retries_exhausted"
+    template_error = "template_error"
+
+
+class PromptSentV1(Event):
+    """A prompt left us for the member's channel (the provider accepted it)."""
+
+    subject: ClassVar[str] = subjects.PROMPT_SENT
+
+    type: Literal["prompt.sent"] = "prompt.sent"
+    version: Literal[1] = 1
+    due_event_id: EventId
+    ritual_id: RitualId
+    community_id: CommunityId
+    member_id: MemberId
+    channel: Channel
+    attempts: int = Field(ge=1)
+
+
+class PromptFailedV1(Event):
+    """A prompt that will not be sent, with a coded reason."""
+
+    subject: ClassVar[str] = subjects.PROMPT_FAILED
+
+    type: Literal["prompt.failed"] = "prompt.failed"
+    version: Literal[1] = 1
+    due_event_id: EventId
+    ritual_id: RitualId
+    community_id: CommunityId
+    member_id: MemberId
+    channel: Channel | None
+    reason: FailureReason
+    provider_status: int | None = Field(
+        default=None, description="SMTP or HTTP status code, when a provider answered."
+    )
+    attempts: int = Field(ge=0)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from shared import subjects
+from shared.contracts.base import CommunityId, Event, MemberId, RitualId, UtcDatetime
+
+
+class RitualKind(StrEnum):
+    check_in = "check_in"
+    shared_activity = "shared_activity"
+    reach_out = "reach_out"
+    gratitude = "gratitude"
+    group_event = "group_event"
+
+
+class RitualDueV1(Event):
+    """One occurrence of a ritual, due for one enrolled member.
+
+    Published by the scheduler; ``event_id`` = f(ritual, member, occurrence instant, ritual
+    version), so a crash-and-replay or a second replica produces the same id.
+    """
+
+    subject: ClassVar[str] = subjects.RITUAL_DUE
+
+    type: Literal["ritual.due"] = "ritual.due"
+    version: Literal[1] = 1
+    ritual_id: RitualId
+    ritual_version: int = Field(ge=1)
+    ritual_kind: RitualKind
+    community_id: CommunityId
+    member_id: MemberId
+    template_key: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    timezone: str = Field(
+        pattern=r"^[A-Za-z0-9_+/-]{1,64}$",
+        description="IANA zone the occurrence was read in: the member's, or the community's.",
+    )
+    occurrence_at: UtcDatetime
+    occurrence_local_date: date = Field(
+        description="The occurrence's calendar date where it fires; reporting weeks use it."
+    )
+    respond_by: UtcDatetime
+    late: bool = Field(
+        default=False, description="Emitted after its instant, within the misfire grace."
+    )

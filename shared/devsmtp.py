@@ -1,0 +1,117 @@
+"""A real SMTP server (aiosmtpd) that keeps what it receives: the dev and test mail sink.
+
+Responses can be scripted per recipient (``451`` then ``250``, ``550`` …) to exercise the
+notifier's retry policy against a genuine SMTP conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from shared.natsdev import free_port
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""
+
+    def html(self) -> str:
+        part = self.message.get_body(preferencelist=("html",))
+        return part.get_content() if part is not None else ""
+
+
+class _SinkHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self._sink = sink
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        scripted = self._sink._next_scripted(address, "rcpt")
+        if scripted is not None:
+            return scripted
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for address in envelope.rcpt_tos:
+            scripted = self._sink._next_scripted(address, "data")
+            if scripted is not None:
+                return scripted
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self._sink._store(ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._lock = threading.Lock()
+        self._messages: list[ReceivedMail] = []
+        self._scripts: dict[tuple[str, str], deque[str]] = defaultdict(deque)
+        self._controller = Controller(_SinkHandler(self), hostname=host, port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def script(self, address: str, *responses: str, stage: str = "data") -> None:
+        """Answer the next messages to ``address`` with these replies (e.g. ``"451 busy"``)."""
+        with self._lock:
+            self._scripts[(address.lower(), stage)].extend(responses)
+
+    def _next_scripted(self, address: str, stage: str) -> str | None:
+        with self._lock:
+            queue = self._scripts.get((address.lower(), stage))
+            return queue.popleft() if queue else None
+
+    def _store(self, mail: ReceivedMail) -> None:
+        with self._lock:
+            self._messages.append(mail)
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self._messages)
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        return [m for m in self.messages if address.lower() in (a.lower() for a in m.envelope_to)]
+
+    async def wait_for(self, count: int, timeout_s: float = 10.0) -> list[ReceivedMail]:
+        """Wait until at least ``count`` messages arrived (delivery is asynchronous)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(self.messages) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"expected {count} messages, got {len(self.messages)}")
+            await asyncio.sleep(0.02)
+        return self.messages
+
+    def __enter__(self) -> SmtpSink:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,50 @@
+"""``python -m services.<name> [serve|migrate]``: the same few lines for every service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from shared.clock import Clock, SystemClock
+from shared.db import create_engine
+from shared.logs import configure_logging
+from shared.migrations import upgrade_to_head
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+async def migrate_database(settings: ServiceSettings, migrations: Path) -> None:
+    engine = create_engine(settings.database_url, settings.database_schema)
+    try:
+        await upgrade_to_head(engine, migrations, settings.database_schema)
+    finally:
+        await engine.dispose()
+
+
+def run_service(
+    name: str,
+    load_settings: Callable[[], S],
+    build: Callable[[S, Clock], ServiceRuntime],
+    migrations: Path,
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate"],
+        help="serve (default) or apply database migrations and exit",
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    configure_logging(name, settings.log_level)
+    if args.command == "migrate":
+        asyncio.run(migrate_database(settings, migrations))
+    else:
+        asyncio.run(build(settings, SystemClock()).run_until_signalled())

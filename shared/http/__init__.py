@@ -1,0 +1,1 @@
+"""HTTP pieces every service's API shares: health, bearer auth, an embeddable server."""

@@ -1,0 +1,25 @@
+"""Logging setup: one line per record, key=value, service-named.
+
+Log ids and counts, never contact data or free text: events carry only pseudonymous ids, and
+handlers log exception *types*, not messages that could quote rows or addresses.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter(
+            f"%(asctime)s level=%(levelname)s service={service} logger=%(name)s %(message)s"
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # FastStream logs every message at INFO: useful when debugging, noise otherwise.
+    logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Publishing and consuming events over JetStream, with the guarantees spelled out."""

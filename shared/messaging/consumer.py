@@ -1,0 +1,240 @@
+"""Durable JetStream consumption with the ack policy chosen on purpose.
+
+FastStream's default for NATS terminates a message whose handler raises, which loses it. Here
+every outcome is explicit:
+
+* the body does not parse or validate  -> dead-letter with the reason, ``term``;
+* the handler raises ``PermanentError``  -> dead-letter with the reason, ``term``;
+* the handler raises anything else       -> ``nak`` with an exponential, jittered delay that we
+  compute (a plain nak would ignore the consumer's backoff), and dead-letter once the attempts
+  are spent;
+* a message delivered more often than the limit (say the handler crashed the process each time)
+  is dead-lettered before the handler sees it again;
+* otherwise ``ack``.
+
+A dead-letter is published to JetStream and acknowledged by the stream *before* the original is
+terminated, so nothing is lost between the two.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+
+from shared.contracts.base import Event
+from shared.messaging.publisher import MSG_ID_HEADER, RawPublisher
+from shared.streams import stream_for_subject
+from shared.subjects import dead_letter_subject
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+REASON_HEADER = "Dead-Letter-Reason"
+MAX_REASON_LENGTH = 400
+
+
+class PermanentError(Exception):
+    """This message can never succeed: dead-letter it at once.
+
+    The message must be safe to log and to put in a header: no contact data, no free text.
+    """
+
+
+class TransientError(Exception):
+    """Worth another try later. The message must be safe to log (see ``PermanentError``)."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, bounded; after ``max_attempts`` deliveries, dead-letter."""
+
+    max_attempts: int = 8
+    base_delay_s: float = 5.0
+    max_delay_s: float = 900.0
+
+    def delay_s(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Delay before the attempt after ``attempt``: half fixed, half random ("equal jitter")."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempt - 1))
+        return float(ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler may want to know about the delivery it is handling."""
+
+    attempt: int
+    max_attempts: int
+    stream_sequence: int
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+
+@dataclass(frozen=True)
+class ConsumerSpec(Generic[E]):
+    durable: str
+    model: type[E]
+    retry: RetryPolicy = RetryPolicy()
+    batch_size: int = 32
+    ack_wait_s: float = 60.0
+
+
+Handler = Callable[[E, Delivery], Awaitable[object]]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Where and how a payload is wrong, without echoing any of its values."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(piece) for piece in item["loc"]) or "(body)"
+        parts.append(f"{location}: {item['msg']}")
+    return "invalid payload: " + "; ".join(parts)
+
+
+def safe_header_value(text: str) -> str:
+    """One line, bounded: a header value can neither inject a header nor grow without bound."""
+    flattened = " ".join(text.split())
+    return flattened[:MAX_REASON_LENGTH]
+
+
+def describe_unexpected(error: BaseException) -> str:
+    # Only the type: messages of library exceptions can quote rows or addresses.
+    return f"unexpected {type(error).__name__}"
+
+
+class EventConsumer(Generic[E]):
+    """Wraps a handler ``(event, delivery) -> outcome`` with parsing, retries and dead-letters."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec[E],
+        handle: Handler[E],
+        dead_letters: RawPublisher,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.spec = spec
+        self._handle = handle
+        self._dead_letters = dead_letters
+        self._rng = rng or random.Random()
+        self._subject = spec.model.subject
+        self._stream = stream_for_subject(self._subject)
+
+    def subscribe(self, broker: NatsBroker) -> None:
+        """Register as a durable pull consumer on ``broker`` (horizontally scalable)."""
+
+        async def on_message(msg: NatsMessage) -> None:
+            await self.process(msg)
+
+        broker.subscriber(
+            self._subject,
+            stream=JStream(self._stream.name, declare=False),
+            durable=self.spec.durable,
+            pull_sub=PullSub(batch_size=self.spec.batch_size, timeout=5.0),
+            ack_policy=AckPolicy.MANUAL,
+            config=ConsumerConfig(
+                durable_name=self.spec.durable,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=JsAckPolicy.EXPLICIT,
+                ack_wait=self.spec.ack_wait_s,
+                # Unlimited at the server: we count deliveries ourselves and dead-letter, so a
+                # message never sits stranded after a server-side max_deliver.
+                max_deliver=-1,
+                max_ack_pending=self.spec.batch_size * 4,
+            ),
+            title=f"{self.spec.durable}:{self._subject}",
+        )(on_message)
+
+    async def process(self, msg: NatsMessage) -> None:
+        metadata = msg.raw_message.metadata
+        delivery = Delivery(
+            attempt=metadata.num_delivered,
+            max_attempts=self.spec.retry.max_attempts,
+            stream_sequence=metadata.sequence.stream,
+        )
+        if delivery.attempt > delivery.max_attempts:
+            await self._dead_letter(msg, delivery, f"gave up after {delivery.attempt - 1} tries")
+            return
+        try:
+            event = self.spec.model.model_validate_json(msg.body)
+        except ValidationError as error:
+            await self._dead_letter(msg, delivery, describe_validation_error(error))
+            return
+        try:
+            outcome = await self._handle(event, delivery)
+        except PermanentError as error:
+            await self._dead_letter(msg, delivery, f"rejected: {error}")
+            return
+        except Exception as error:
+            await self._retry_or_give_up(msg, delivery, error)
+            return
+        await msg.ack()
+        log.debug("handled %s %s: %s", self._subject, event.event_id, outcome)
+
+    async def _retry_or_give_up(
+        self, msg: NatsMessage, delivery: Delivery, error: Exception
+    ) -> None:
+        reason = str(error) if isinstance(error, TransientError) else describe_unexpected(error)
+        if delivery.is_last_attempt:
+            await self._dead_letter(msg, delivery, f"retries exhausted: {reason}")
+            return
+        delay = self.spec.retry.delay_s(delivery.attempt, self._rng)
+        if isinstance(error, TransientError) and error.retry_after_s is not None:
+            delay = max(delay, error.retry_after_s)
+        log.warning(
+            "retrying %s seq=%s attempt=%s in %.1fs: %s",
+            self._subject,
+            delivery.stream_sequence,
+            delivery.attempt,
+            delay,
+            reason,
+        )
+        await msg.nack(delay=delay)
+
+    async def _dead_letter(self, msg: NatsMessage, delivery: Delivery, reason: str) -> None:
+        reason = safe_header_value(reason)
+        headers = {
+            # Deterministic: dead-lettering the same message twice stores it once.
+            MSG_ID_HEADER: f"dl-{self._stream.name}-{delivery.stream_sequence}",
+            REASON_HEADER: reason,
+            "Dead-Letter-Subject": self._subject,
+            "Dead-Letter-Consumer": self.spec.durable,
+            "Dead-Letter-Stream": self._stream.name,
+            "Dead-Letter-Stream-Seq": str(delivery.stream_sequence),
+            "Dead-Letter-Deliveries": str(delivery.attempt),
+        }
+        original_id = (msg.headers or {}).get(MSG_ID_HEADER)
+        if original_id:
+            headers["Dead-Letter-Original-Msg-Id"] = safe_header_value(original_id)[:128]
+        try:
+            await self._dead_letters.publish_raw(
+                dead_letter_subject(self._subject), msg.body, headers
+            )
+        except Exception as error:
+            # Not stored as a dead letter, so do not drop it: try the whole thing again later.
+            log.error("dead-letter publish failed (%s); will retry", describe_unexpected(error))
+            await msg.nack(delay=self.spec.retry.delay_s(delivery.attempt, self._rng))
+            return
+        log.warning(
+            "dead-lettered %s seq=%s after %s deliveries: %s",
+            self._subject,
+            delivery.stream_sequence,
+            delivery.attempt,
+            reason,
+        )
+        await msg.reject()

@@ -1,0 +1,115 @@
+"""The transactional outbox: events leave a service only after the fact they report is stored.
+
+A handler writes its state change and the events it implies in one database transaction; the
+relay publishes what is in the outbox to JetStream (``Nats-Msg-Id`` = the event's deterministic
+id) and deletes it once the stream acknowledged. A crash anywhere in between leaves the row in
+place, so it is published again: a duplicate the stream and the consumers absorb, never a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.contracts.base import Event
+from shared.db import UtcDateTime, insert_ignoring_duplicates
+from shared.messaging.publisher import RawPublisher, encode_event
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("subject", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Index("ix_outbox_created_at", "created_at"),
+    )
+
+
+async def stage_events(
+    session: AsyncSession, table: Table, events: list[Event], now: datetime
+) -> int:
+    """Add events to the outbox inside the caller's transaction; a known event id is skipped."""
+    rows = [
+        {"event_id": event.event_id, "subject": event.subject, "payload": body, "created_at": now}
+        for event in events
+        for _subject, body, _headers in [encode_event(event)]
+    ]
+    return await insert_ignoring_duplicates(session, table, rows)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        table: Table,
+        sessions: async_sessionmaker[AsyncSession],
+        publisher: RawPublisher,
+        batch_size: int = 500,
+        sweep_interval_s: float = 1.0,
+    ) -> None:
+        self._table = table
+        self._sessions = sessions
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._sweep_interval_s = sweep_interval_s
+        self._wake = asyncio.Event()
+
+    def kick(self) -> None:
+        """Ask the relay to run now (after a commit that staged events)."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many events were published and removed."""
+        table = self._table
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(table.c.event_id, table.c.subject, table.c.payload)
+                    .order_by(table.c.created_at)
+                    .limit(self._batch_size)
+                    # Several replicas relay side by side without publishing the same row twice.
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await asyncio.gather(
+                *(
+                    self._publisher.publish_raw(
+                        row.subject,
+                        row.payload,
+                        {"Nats-Msg-Id": row.event_id, "content-type": "application/json"},
+                    )
+                    for row in rows
+                )
+            )
+            await session.execute(
+                delete(table).where(table.c.event_id.in_([row.event_id for row in rows]))
+            )
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while published := await self.relay_once():
+            total += published
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay whenever kicked, and sweep periodically for rows a crash left behind."""
+        while not stop.is_set():
+            try:
+                await self.drain()
+            except Exception as error:  # the next sweep retries; rows stay in the outbox
+                log.warning("outbox relay failed: %s; will retry", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._sweep_interval_s)
+            self._wake.clear()

@@ -1,0 +1,117 @@
+"""The lifecycle and plumbing every service shares.
+
+``build_plumbing`` makes the engine, sessions, broker and publisher from settings;
+``ServiceRuntime`` migrates, declares streams, starts the broker, background loops and HTTP,
+and stops them in the reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faststream.nats import NatsBroker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db import create_engine, ping_database, session_factory
+from shared.http.health import ReadinessCheck
+from shared.http.server import HttpServer
+from shared.messaging.publisher import JetStreamPublisher
+from shared.migrations import upgrade_to_head
+from shared.settings import ServiceSettings
+from shared.streams import ensure_streams
+
+log = logging.getLogger(__name__)
+
+BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Plumbing:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: NatsBroker
+    publisher: JetStreamPublisher
+
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        async def nats() -> bool:
+            return await self.broker.ping(timeout=2)
+
+        async def database() -> None:
+            await ping_database(self.engine)
+
+        return {"nats": nats, "database": database}
+
+
+def build_plumbing(settings: ServiceSettings) -> Plumbing:
+    """Creates objects only; nothing connects until ``ServiceRuntime.start``."""
+    engine = create_engine(settings.database_url, settings.database_schema)
+    broker = NatsBroker(
+        settings.nats_url.split(","),
+        max_reconnect_attempts=-1,  # a service outlives a NATS outage
+        graceful_timeout=15,
+        # Our logger, so configure_logging governs it; per-message lines only at DEBUG.
+        logger=logging.getLogger("faststream.nats"),
+        log_level=logging.DEBUG,
+    )
+    return Plumbing(settings, engine, session_factory(engine), broker, JetStreamPublisher(broker))
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    plumbing: Plumbing
+    http: HttpServer
+    migrations: Path
+    background: list[BackgroundLoop] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def broker(self) -> NatsBroker:
+        return self.plumbing.broker
+
+    async def start(self) -> None:
+        settings = self.plumbing.settings
+        if settings.migrate_on_start:
+            await upgrade_to_head(self.plumbing.engine, self.migrations, settings.database_schema)
+        await self.broker.connect()
+        await ensure_streams(self.broker.config.connection_state.stream, settings.stream_replicas)
+        await self.broker.start()
+        self._stop.clear()
+        self._tasks = [asyncio.create_task(loop(self._stop)) for loop in self.background]
+        await self.http.start()
+        log.info("%s started; HTTP on port %s", self.name, self.http.port)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self.http.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        # Drains the connection: handlers in flight finish and acknowledge first.
+        await self.broker.stop()
+        await self.plumbing.engine.dispose()
+        log.info("%s stopped", self.name)
+
+    async def run_until_signalled(self) -> None:
+        """Start, serve until SIGTERM or SIGINT, then stop cleanly."""
+        stop_requested = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop_requested.set)
+        await self.start()
+        try:
+            await stop_requested.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,17 @@
+"""Every NATS subject in one place.
+
+Subjects name the kind of event and its major version, never a member: metrics label by subject
+and must not carry personal data.
+"""
+
+RITUAL_DUE = "rituals.due.v1"
+PROMPT_SENT = "prompts.sent.v1"
+PROMPT_FAILED = "prompts.failed.v1"
+RESPONSE_RECEIVED = "responses.received.v1"
+
+DEAD_LETTER_PREFIX = "deadletter"
+
+
+def dead_letter_subject(original_subject: str) -> str:
+    """Where a message that could not be processed goes: ``deadletter.<original subject>``."""
+    return f"{DEAD_LETTER_PREFIX}.{original_subject}"
