@@ -9,6 +9,15 @@ from __future__ import annotations
 import logging
 import sys
 
+# Libraries that log SQL parameters, URLs with tokens, or message bodies at DEBUG/INFO: they
+# stay at WARNING whatever the service's level, so no log line carries personal data.
+_LIBRARIES_THAT_QUOTE_DATA = ("aiosqlite", "sqlalchemy.engine", "uvicorn.access", "aiosmtplib")
+
+
+def keep_personal_data_out_of_library_logs() -> None:
+    for name in _LIBRARIES_THAT_QUOTE_DATA:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
@@ -22,4 +31,4 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     # FastStream logs every message at INFO: useful when debugging, noise otherwise.
     logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    keep_personal_data_out_of_library_logs()

@@ -7,9 +7,11 @@ SMTP to a real aiosmtpd server. ``make run`` and the integration tests both star
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ from services.insights.main import build_insights
 from services.insights.settings import InsightsSettings
 from services.notifier.main import build_notifier
 from services.notifier.settings import NotifierSettings, SmtpSecurity
-from services.scheduler.main import build_scheduler
+from services.scheduler.handlers.ticker import Ticker
+from services.scheduler.main import wire_scheduler
 from services.scheduler.settings import SchedulerSettings
 from shared.clock import ManualClock
 from shared.devsmtp import SmtpSink
@@ -76,6 +79,7 @@ class LocalSystem:
     tokens: dict[str, str] = field(init=False, default_factory=dict)
     ports: dict[str, int] = field(init=False, default_factory=dict)
     clients: dict[str, ApiClient] = field(init=False, default_factory=dict)
+    ticker: Ticker = field(init=False)
 
     def _common(self, service: str) -> dict[str, Any]:
         url, schema = self.database_for(service)
@@ -117,8 +121,9 @@ class LocalSystem:
         insights = InsightsSettings(
             **self._common("insights"), analyst_token=self._token("insights")
         )
+        scheduler_runtime, self.ticker = wire_scheduler(scheduler, self.clock)
         self.runtimes = {
-            "scheduler": build_scheduler(scheduler, self.clock),
+            "scheduler": scheduler_runtime,
             "notifier": build_notifier(notifier, self.clock),
             "insights": build_insights(insights, self.clock),
         }
@@ -129,16 +134,38 @@ class LocalSystem:
             for name in self.runtimes
         }
 
+    async def advance_to(self, instant: datetime, timeout_s: float = 15.0) -> None:
+        """Move the clock to ``instant`` and wait until the scheduler has ticked there.
+
+        Moving the clock several times without waiting would let the scheduler see only the
+        last instant, as after an outage (occurrences beyond the misfire grace are missed).
+        """
+        self.clock.set(instant)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.ticker.last_tick_at is None or self.ticker.last_tick_at < instant:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the scheduler did not tick at {instant}")
+            await asyncio.sleep(0.005)
+
     async def stop(self) -> None:
+        """Stop whatever was started, in reverse order (also after a failed start)."""
         for client in self.clients.values():
             await client.close()
+        self.clients = {}
         for runtime in reversed(list(self.runtimes.values())):
             await runtime.stop()
-        self.smtp.stop()
-        await self.nats.close()
+        self.runtimes = {}
+        if hasattr(self, "smtp"):
+            self.smtp.stop()
+        if hasattr(self, "nats"):
+            await self.nats.close()
 
     async def __aenter__(self) -> LocalSystem:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
         return self
 
     async def __aexit__(self, *_exc: object) -> None:

@@ -18,7 +18,8 @@ from shared.runtime import ServiceRuntime, build_plumbing
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_scheduler(settings: SchedulerSettings, clock: Clock) -> ServiceRuntime:
+def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRuntime, Ticker]:
+    """The runtime, and its ticker for callers that drive or observe ticks (demo, tests)."""
     plumbing = build_plumbing(settings)
     relay = OutboxRelay(outbox, plumbing.sessions, plumbing.publisher)
     ticker = Ticker(
@@ -29,13 +30,18 @@ def build_scheduler(settings: SchedulerSettings, clock: Clock) -> ServiceRuntime
         ApiContext(plumbing.sessions, clock, settings.default_misfire_grace_s),
         plumbing.readiness(),
     )
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         name="scheduler",
         plumbing=plumbing,
         http=HttpServer(api, settings.http_host, settings.http_port),
         migrations=MIGRATIONS,
         background=[ticker.run, relay.run],
     )
+    return runtime, ticker
+
+
+def build_scheduler(settings: SchedulerSettings, clock: Clock) -> ServiceRuntime:
+    return wire_scheduler(settings, clock)[0]
 
 
 def main(argv: list[str] | None = None) -> None:

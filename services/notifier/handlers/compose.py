@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -63,7 +63,7 @@ def compose_prompt(
     message["To"] = to_address
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(idstring=delivery_id, domain=policy.message_id_domain)
+    message["Message-ID"] = f"<{delivery_id}@{policy.message_id_domain}>"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text)
     return message

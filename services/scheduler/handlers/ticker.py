@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,11 +29,12 @@ class Ticker:
         self._relay = relay
         self._interval_s = interval_s
         self._batch_size = batch_size
-        self.ticks = 0
+        self.last_tick_at: datetime | None = None
 
     async def tick(self) -> TickResult:
-        result = await emit_due_occurrences(self._sessions, self._clock.now(), self._batch_size)
-        self.ticks += 1
+        now = self._clock.now()
+        result = await emit_due_occurrences(self._sessions, now, self._batch_size)
+        self.last_tick_at = now
         if result.emitted:
             self._relay.kick()
         return result

@@ -1,0 +1,104 @@
+"""Steps the demo and the end-to-end tests share: set up a community, answer an e-mail."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from services.demo.system import LocalSystem
+from shared.devsmtp import ReceivedMail
+
+ANSWER_LINK = re.compile(r"(https?://\S+/r/[A-Za-z0-9_.-]+)\?v=(\d+)")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+    timezone: str
+    shares_answers: bool
+    # The answer code they give in each week (None: they skip that week).
+    answers: tuple[int | None, ...] = ()
+
+
+@dataclass
+class Community:
+    id: str
+    ritual_id: str
+    member_ids: dict[str, str] = field(default_factory=dict)  # e-mail -> member id
+
+    def person_for(self, people: tuple[Person, ...], mail: ReceivedMail) -> Person:
+        return next(p for p in people if p.email == mail.envelope_to[0])
+
+
+async def set_up_weekly_check_in(
+    system: LocalSystem,
+    people: tuple[Person, ...],
+    community_id: str = "riverside",
+    community_zone: str = "Europe/London",
+    dtstart: str = "2027-01-04T09:00",
+) -> Community:
+    """A community with a Monday 09:00 check-in (each member's own 09:00) and its members."""
+    scheduler = system.clients["scheduler"]
+    notifier = system.clients["notifier"]
+    await scheduler.post(
+        "/v1/communities",
+        {
+            "id": community_id,
+            "name": "Riverside Neighbours",
+            "timezone": community_zone,
+            "region_code": "E08000035",
+        },
+    )
+    ritual = await scheduler.post(
+        "/v1/rituals",
+        {
+            "id": f"{community_id}-monday",
+            "community_id": community_id,
+            "kind": "check_in",
+            "title": "Monday check-in",
+            "rrule": "FREQ=WEEKLY;BYDAY=MO",
+            "dtstart": dtstart,
+            "template_key": "check_in",
+            "response_window_minutes": 48 * 60,
+        },
+    )
+    community = Community(id=community_id, ritual_id=ritual["id"])
+    for person in people:
+        member = await notifier.post(
+            "/v1/members",
+            {
+                "email": person.email,
+                "prompt_consent": {"given": True, "source": "sign-up form"},
+                "insights_consent": {"given": person.shares_answers, "source": "sign-up form"},
+            },
+        )
+        await scheduler.post(
+            "/v1/enrolments",
+            {
+                "community_id": community_id,
+                "member_id": member["member_id"],
+                "timezone": person.timezone,
+            },
+        )
+        community.member_ids[person.email] = member["member_id"]
+    return community
+
+
+def answer_links(mail: ReceivedMail) -> dict[int, str]:
+    """The signed answer links in a prompt, by answer code."""
+    return {int(value): url for url, value in ANSWER_LINK.findall(mail.text())}
+
+
+async def answer(session: aiohttp.ClientSession, mail: ReceivedMail, value: int) -> str:
+    """Do what a person does: open the link for their answer, then confirm on the page."""
+    url = answer_links(mail)[value]
+    async with session.get(url) as page:
+        if page.status != 200:
+            raise RuntimeError(f"answer page answered {page.status}")
+    async with session.post(url.split("?")[0], data={"value": str(value)}) as confirmation:
+        if confirmation.status != 200:
+            raise RuntimeError(f"answer submission answered {confirmation.status}")
+        return await confirmation.text()

@@ -1,0 +1,49 @@
+"""The database the tests run on is the one CI promises: PostgreSQL when CI=true."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import text
+
+from services.demo.system import DatabaseFor
+from shared.db import create_engine
+from shared.migrations import upgrade_to_head
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "services"
+
+
+async def test_ci_runs_database_tests_on_postgresql(database_for: DatabaseFor) -> None:
+    url, schema = database_for("backend_probe")
+    engine = create_engine(url, schema)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            dialect = connection.dialect.name
+    finally:
+        await engine.dispose()
+    if os.environ.get("CI", "").lower() == "true":
+        assert dialect == "postgresql"
+    else:
+        assert dialect in {"sqlite", "postgresql"}
+
+
+async def test_every_service_migrates_to_head_twice_without_error(
+    database_for: DatabaseFor,
+) -> None:
+    for service in ("scheduler", "notifier", "insights"):
+        url, schema = database_for(service)
+        engine = create_engine(url, schema)
+        try:
+            await upgrade_to_head(engine, MIGRATIONS / service / "migrations", schema)
+            await upgrade_to_head(engine, MIGRATIONS / service / "migrations", schema)
+            async with engine.connect() as connection:
+                version = (
+                    await connection.execute(
+                        text(f"SELECT version_num FROM alembic_version_{service}")  # noqa: S608 - fixed names
+                    )
+                ).scalar()
+        finally:
+            await engine.dispose()
+        assert version == "0001"

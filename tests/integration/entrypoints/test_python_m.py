@@ -1,0 +1,75 @@
+"""Each service starts with ``python -m services.<name>``, becomes ready, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from services.demo.system import DatabaseFor
+from shared.natsdev import EmbeddedNatsServer, free_port
+from tests.support import eventually
+
+
+@pytest.mark.parametrize("service", ["scheduler", "notifier", "insights"])
+async def test_service_serves_until_sigterm(
+    service: str, nats_server: EmbeddedNatsServer, database_for: DatabaseFor, tmp_path: Path
+) -> None:
+    url, schema = database_for(service)
+    port = free_port()
+    prefix = service.upper()
+    env = {
+        **os.environ,
+        f"{prefix}_ENVIRONMENT": "dev",
+        f"{prefix}_NATS_URL": nats_server.url,
+        f"{prefix}_DATABASE_URL": url,
+        f"{prefix}_HTTP_HOST": "127.0.0.1",
+        f"{prefix}_HTTP_PORT": str(port),
+    }
+    if schema:
+        env[f"{prefix}_DATABASE_SCHEMA"] = schema
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", f"services.{service}", cwd=tmp_path, env=env
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def ready() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/health/ready") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await eventually(ready, timeout_s=30)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_outside_dev_placeholder_secrets_stop_the_service_at_start(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "INSIGHTS_ENVIRONMENT": "prod",
+        "INSIGHTS_DATABASE_URL": "postgresql+asyncpg://x@127.0.0.1:1/x",
+    }
+    env.pop("INSIGHTS_ANALYST_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.insights",
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode != 0
+    assert b"INSIGHTS_ANALYST_TOKEN must be a real secret" in stderr

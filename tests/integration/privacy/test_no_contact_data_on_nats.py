@@ -1,0 +1,64 @@
+"""No phone number or e-mail address appears in any event published on NATS, or in a log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from services.demo.scenario import Person, answer, set_up_weekly_check_in
+from services.demo.system import LocalSystem
+from shared.clock import ManualClock
+from tests.support import NatsTap, eventually
+
+PEOPLE = (
+    Person("Ana", "ana.lopez@riverside.example", "Europe/London", shares_answers=True),
+    Person("Chen", "chen+rituals@mail.example", "America/New_York", shares_answers=True),
+    Person("Dipa", "dipa@kathmandu.example", "Asia/Kathmandu", shares_answers=False),
+)
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# E.164, and the national shapes people type (07700 900123, (415) 555-0100).
+PHONE = re.compile(r"\+[1-9]\d{6,14}\b|\b0\d{3,4} ?\d{6}\b|\(\d{3}\) ?\d{3}-\d{4}")
+
+
+async def test_no_contact_data_in_events_or_logs(
+    system: LocalSystem,
+    clock: ManualClock,
+    nats_tap: NatsTap,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await set_up_weekly_check_in(system, PEOPLE)
+    start = datetime(2027, 1, 3, 12, 0, tzinfo=UTC)
+    for quarter in range(30 * 4):
+        await system.advance_to(start + timedelta(minutes=15 * quarter))
+    mails = await system.smtp.wait_for(3)
+    async with aiohttp.ClientSession() as browser:
+        for mail in mails:
+            await answer(browser, mail, 2)
+    await eventually(lambda: len(nats_tap.on("responses.received.v1")) == 2)
+    await eventually(lambda: len(nats_tap.on("prompts.sent.v1")) == 3)
+
+    event_messages = [m for m in nats_tap.messages if not m.subject.startswith(("$JS", "_INBOX"))]
+    assert {m.subject for m in event_messages} >= {
+        "rituals.due.v1",
+        "prompts.sent.v1",
+        "responses.received.v1",
+    }
+    for message in nats_tap.messages:  # JetStream API traffic included
+        text = message.text()
+        assert not EMAIL.search(text), (message.subject, text)
+        assert not PHONE.search(text), (message.subject, text)
+        for person in PEOPLE:
+            assert person.email not in text
+    ours = [r for r in caplog.records if not r.name.startswith("mail.")]
+    assert ours, "expected the services to have logged something"
+    for record in ours:  # "mail.*" is aiosmtpd, standing in for the external mail relay
+        line = record.getMessage()
+        assert not EMAIL.search(line), line
+    # Insights' events carry a respondent key, never the member id.
+    for message in nats_tap.on("responses.received.v1"):
+        assert b"mbr_" not in message.data
