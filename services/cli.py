@@ -1,4 +1,8 @@
-"""``rituals``: operator commands. ``rituals demo`` runs the whole system once and exits."""
+"""``rituals``: operator commands.
+
+rituals demo                     run the whole system once through a demo and exit
+rituals schedule preview ...     next occurrences of a schedule, as the scheduler computes them
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,45 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rituals", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rituals", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="play a small community through three weekly check-ins")
+    schedule = commands.add_parser("schedule", help="schedule tools")
+    schedule_commands = schedule.add_subparsers(dest="schedule_command", required=True)
+    preview = schedule_commands.add_parser(
+        "preview", help="print the next occurrences as UTC instants, one a line"
+    )
+    from services.scheduler.preview import add_preview_arguments
+
+    add_preview_arguments(preview)
     args = parser.parse_args(argv)
+
     if args.command == "demo":
         from services.demo.run import main as run_demo
 
         return run_demo()
+    if args.command == "schedule":
+        return _schedule_preview(args)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _schedule_preview(args: argparse.Namespace) -> int:
+    from services.scheduler.domain.recurrence import ScheduleError
+    from services.scheduler.preview import preview_lines
+
+    try:
+        lines = preview_lines(
+            args.rrule, args.dtstart, args.tz, args.after, args.count, args.exdate
+        )
+    except ScheduleError as error:
+        print(f"rituals: {error}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    return 0
 
 
 if __name__ == "__main__":

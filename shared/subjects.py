@@ -5,8 +5,10 @@ and must not carry personal data.
 """
 
 RITUAL_DUE = "rituals.due.v1"
+NUDGE_DUE = "rituals.nudge.v1"
 PROMPT_SENT = "prompts.sent.v1"
 PROMPT_FAILED = "prompts.failed.v1"
+PROMPT_ANSWERED = "prompts.answered.v1"
 RESPONSE_RECEIVED = "responses.received.v1"
 
 DEAD_LETTER_PREFIX = "deadletter"

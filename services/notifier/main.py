@@ -12,11 +12,13 @@ from services.notifier.api.app import create_api
 from services.notifier.api.dependencies import ApiContext
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import EmailPolicy
-from services.notifier.handlers.on_ritual_due import PromptDeps, handle_ritual_due
+from services.notifier.handlers.on_nudge_due import handle_nudge_due
+from services.notifier.handlers.on_ritual_due import handle_ritual_due
 from services.notifier.handlers.record_answer import AnswerDeps
+from services.notifier.handlers.send_prompt import PromptDeps
 from services.notifier.settings import NotifierSettings
 from shared.clock import Clock
-from shared.contracts import RitualDueV1
+from shared.contracts import NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer, RetryPolicy
@@ -50,18 +52,19 @@ def build_notifier(
     async def on_ritual_due(event: RitualDueV1, delivery: Delivery) -> str:
         return await handle_ritual_due(event, delivery, prompts)
 
+    async def on_nudge_due(event: NudgeDueV1, delivery: Delivery) -> str:
+        return await handle_nudge_due(event, delivery, prompts)
+
+    retry = RetryPolicy(
+        max_attempts=settings.max_send_attempts,
+        base_delay_s=settings.retry_base_delay_s,
+        max_delay_s=settings.retry_max_delay_s,
+    )
     EventConsumer(
-        ConsumerSpec(
-            durable="notifier-ritual-due",
-            model=RitualDueV1,
-            retry=RetryPolicy(
-                max_attempts=settings.max_send_attempts,
-                base_delay_s=settings.retry_base_delay_s,
-                max_delay_s=settings.retry_max_delay_s,
-            ),
-        ),
-        on_ritual_due,
-        dead_letters=plumbing.publisher,
+        ConsumerSpec("notifier-ritual-due", RitualDueV1, retry), on_ritual_due, plumbing.publisher
+    ).subscribe(plumbing.broker)
+    EventConsumer(
+        ConsumerSpec("notifier-nudge-due", NudgeDueV1, retry), on_nudge_due, plumbing.publisher
     ).subscribe(plumbing.broker)
 
     answers = AnswerDeps(

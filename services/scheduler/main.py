@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from services.scheduler.adapters.tables import outbox
 from services.scheduler.api.app import create_api
 from services.scheduler.api.dependencies import ApiContext
+from services.scheduler.handlers.emit_due import EmissionPolicy
+from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent
 from services.scheduler.handlers.ticker import Ticker
 from services.scheduler.settings import SchedulerSettings
 from shared.clock import Clock
+from shared.contracts import PromptAnsweredV1, PromptSentV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
+from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
 from shared.outbox import OutboxRelay
 from shared.runtime import ServiceRuntime, build_plumbing
 
@@ -21,13 +26,38 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRuntime, Ticker]:
     """The runtime, and its ticker for callers that drive or observe ticks (demo, tests)."""
     plumbing = build_plumbing(settings)
-    relay = OutboxRelay(outbox, plumbing.sessions, plumbing.publisher)
-    ticker = Ticker(
-        plumbing.sessions, clock, relay, settings.tick_interval_s, settings.tick_batch_size
+    sessions = plumbing.sessions
+    relay = OutboxRelay(outbox, sessions, plumbing.publisher)
+    emission = EmissionPolicy(
+        batch_size=settings.tick_batch_size, late_after=timedelta(seconds=settings.late_after_s)
     )
+    ticker = Ticker(sessions, clock, relay, settings.tick_interval_s, emission)
+
+    async def prompt_sent(event: PromptSentV1, _delivery: Delivery) -> str:
+        return await on_prompt_sent(sessions, event)
+
+    async def prompt_answered(event: PromptAnsweredV1, _delivery: Delivery) -> str:
+        return await on_prompt_answered(sessions, event)
+
+    EventConsumer(
+        ConsumerSpec("scheduler-prompt-sent", PromptSentV1), prompt_sent, plumbing.publisher
+    ).subscribe(plumbing.broker)
+    EventConsumer(
+        ConsumerSpec("scheduler-prompt-answered", PromptAnsweredV1),
+        prompt_answered,
+        plumbing.publisher,
+    ).subscribe(plumbing.broker)
+
     api = create_api(
         settings,
-        ApiContext(plumbing.sessions, clock, settings.default_misfire_grace_s),
+        ApiContext(
+            sessions=sessions,
+            clock=clock,
+            relay=relay,
+            emission=emission,
+            default_misfire_grace=timedelta(seconds=settings.default_misfire_grace_s),
+            min_prompt_interval=timedelta(minutes=settings.min_prompt_interval_minutes),
+        ),
         plumbing.readiness(),
     )
     runtime = ServiceRuntime(

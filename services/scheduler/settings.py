@@ -28,5 +28,14 @@ class SchedulerSettings(ServiceSettings):
     default_misfire_grace_s: int = Field(
         default=3600,
         ge=0,
-        description="An occurrence missed by longer than this (an outage) is not sent late.",
+        description="An occurrence missed by longer than this (an outage) is not sent late; "
+        "rituals may set their own.",
+    )
+    late_after_s: int = Field(
+        default=60, ge=1, description="Emitted this long after its instant: marked late."
+    )
+    min_prompt_interval_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="Schedules that would prompt a person more often than this are refused.",
     )

@@ -8,9 +8,15 @@ from shared.contracts.base import (
     RitualId,
     deterministic_event_id,
 )
-from shared.contracts.prompts import Channel, FailureReason, PromptFailedV1, PromptSentV1
+from shared.contracts.prompts import (
+    Channel,
+    FailureReason,
+    PromptAnsweredV1,
+    PromptFailedV1,
+    PromptSentV1,
+)
 from shared.contracts.responses import ResponseReceivedV1
-from shared.contracts.rituals import RitualDueV1, RitualKind
+from shared.contracts.rituals import NudgeDueV1, RitualDueV1, RitualKind
 
 __all__ = [
     "Channel",
@@ -18,6 +24,8 @@ __all__ = [
     "Event",
     "FailureReason",
     "MemberId",
+    "NudgeDueV1",
+    "PromptAnsweredV1",
     "PromptFailedV1",
     "PromptSentV1",
     "RespondentKey",

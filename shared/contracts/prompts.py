@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared import subjects
-from shared.contracts.base import CommunityId, Event, EventId, MemberId, RitualId
+from shared.contracts.base import CommunityId, Event, EventId, MemberId, RitualId, UtcDatetime
 
 
 class Channel(StrEnum):
@@ -38,6 +38,11 @@ class PromptSentV1(Event):
     member_id: MemberId
     channel: Channel
     attempts: int = Field(ge=1)
+    nudge_number: int = Field(
+        default=0, ge=0, description="0 for the prompt itself, n for its n-th nudge."
+    )
+    occurrence_at: UtcDatetime
+    respond_by: UtcDatetime
 
 
 class PromptFailedV1(Event):
@@ -57,3 +62,21 @@ class PromptFailedV1(Event):
         default=None, description="SMTP or HTTP status code, when a provider answered."
     )
     attempts: int = Field(ge=0)
+    nudge_number: int = Field(default=0, ge=0)
+
+
+class PromptAnsweredV1(Event):
+    """A member answered a prompt: operational, for the scheduler to stop nudging.
+
+    Carries no answer value (that goes to insights, and only with consent).
+    """
+
+    subject: ClassVar[str] = subjects.PROMPT_ANSWERED
+
+    type: Literal["prompt.answered"] = "prompt.answered"
+    version: Literal[1] = 1
+    due_event_id: EventId
+    ritual_id: RitualId
+    community_id: CommunityId
+    member_id: MemberId
+    on_time: bool

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared import subjects
-from shared.contracts.base import CommunityId, Event, MemberId, RitualId, UtcDatetime
+from shared.contracts.base import CommunityId, Event, EventId, MemberId, RitualId, UtcDatetime
 
 
 class RitualKind(StrEnum):
@@ -47,3 +47,22 @@ class RitualDueV1(Event):
     late: bool = Field(
         default=False, description="Emitted after its instant, within the misfire grace."
     )
+
+
+class NudgeDueV1(Event):
+    """A gentle reminder of an unanswered prompt, due for one member.
+
+    Published by the scheduler when the ritual's nudge delay has passed since the prompt (or the
+    previous nudge) was actually sent and no answer came; ``event_id`` = f(due event, number).
+    """
+
+    subject: ClassVar[str] = subjects.NUDGE_DUE
+
+    type: Literal["nudge.due"] = "nudge.due"
+    version: Literal[1] = 1
+    due_event_id: EventId
+    nudge_number: int = Field(ge=1)
+    ritual_id: RitualId
+    community_id: CommunityId
+    member_id: MemberId
+    respond_by: UtcDatetime

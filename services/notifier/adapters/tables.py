@@ -50,6 +50,10 @@ deliveries = Table(
     Column("occurrence_at", UtcDateTime(), nullable=False),
     Column("occurrence_local_date", Date, nullable=False),
     Column("respond_by", UtcDateTime(), nullable=False),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    # 0 for the prompt itself; n for its n-th nudge, whose links answer the original delivery.
+    Column("nudge_number", Integer, nullable=False, default=0),
+    Column("answers_delivery_id", String(36), nullable=True),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("failure_reason", String(32), nullable=True),

@@ -33,6 +33,7 @@ def answer_url(base_url: str, token: str, value: int | None = None) -> str:
 def compose_prompt(
     *,
     delivery_id: str,
+    answer_delivery_id: str,
     to_address: str,
     locale: str,
     template_key: str,
@@ -44,8 +45,12 @@ def compose_prompt(
     signer: LinkSigner,
     policy: EmailPolicy,
 ) -> EmailMessage:
-    """The prompt e-mail. Its Message-ID is stable per delivery, so a resend is recognisable."""
-    token = signer.sign(ANSWER_PURPOSE, delivery_id, respond_by + policy.late_answer_grace)
+    """The prompt e-mail. Its Message-ID is stable per delivery, so a resend is recognisable.
+
+    The answer links are signed for ``answer_delivery_id``: the prompt's own delivery, or for a
+    nudge the original prompt's, so that answering either records one answer.
+    """
+    token = signer.sign(ANSWER_PURPOSE, answer_delivery_id, respond_by + policy.late_answer_grace)
     local_deadline = respond_by.astimezone(ZoneInfo(timezone))
     context: dict[str, Any] = {
         "respond_by": local_deadline.strftime("%A %d %B, %H:%M"),

@@ -16,7 +16,13 @@ from services.notifier.adapters.tables import answers, contacts, deliveries, out
 from services.notifier.domain.pseudonyms import respondent_key
 from services.notifier.domain.questions import ITEMS, Item
 from shared.clock import Clock
-from shared.contracts import ResponseReceivedV1, RitualKind, deterministic_event_id
+from shared.contracts import (
+    Event,
+    PromptAnsweredV1,
+    ResponseReceivedV1,
+    RitualKind,
+    deterministic_event_id,
+)
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
 
@@ -89,6 +95,18 @@ async def record_answer(deps: AnswerDeps, delivery_id: str, value: int) -> Answe
         )
         if not inserted:
             return AnswerOutcome.already_answered
+        # For the scheduler (stop nudging): every answer, with or without insights consent.
+        events: list[Event] = [
+            PromptAnsweredV1(
+                event_id=deterministic_event_id("prompt.answered", delivery_id),
+                occurred_at=now,
+                due_event_id=delivery.due_event_id,
+                ritual_id=delivery.ritual_id,
+                community_id=delivery.community_id,
+                member_id=delivery.member_id,
+                on_time=on_time,
+            )
+        ]
         consented = (
             await session.execute(
                 select(contacts.c.insights_consent).where(
@@ -98,18 +116,20 @@ async def record_answer(deps: AnswerDeps, delivery_id: str, value: int) -> Answe
         ).scalar()
         if consented:
             year, week, _ = delivery.occurrence_local_date.isocalendar()
-            event = ResponseReceivedV1(
-                event_id=deterministic_event_id("response.received", delivery_id, item.key),
-                occurred_at=now,
-                respondent_key=respondent_key(delivery.member_id, deps.respondent_secret),
-                community_id=delivery.community_id,
-                ritual_id=delivery.ritual_id,
-                ritual_kind=RitualKind(delivery.ritual_kind),
-                iso_week=f"{year}-W{week:02d}",
-                item=item.key,
-                value=value,
-                on_time=on_time,
+            events.append(
+                ResponseReceivedV1(
+                    event_id=deterministic_event_id("response.received", delivery_id, item.key),
+                    occurred_at=now,
+                    respondent_key=respondent_key(delivery.member_id, deps.respondent_secret),
+                    community_id=delivery.community_id,
+                    ritual_id=delivery.ritual_id,
+                    ritual_kind=RitualKind(delivery.ritual_kind),
+                    iso_week=f"{year}-W{week:02d}",
+                    item=item.key,
+                    value=value,
+                    on_time=on_time,
+                )
             )
-            await stage_events(session, outbox, [event], now)
+        await stage_events(session, outbox, events, now)
     deps.relay.kick()
     return AnswerOutcome.recorded if on_time else AnswerOutcome.recorded_late

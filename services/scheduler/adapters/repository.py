@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, select, update
@@ -15,7 +15,7 @@ from services.scheduler.adapters.tables import (
     rituals,
     schedule_cursors,
 )
-from services.scheduler.domain.ritual import Ritual
+from services.scheduler.domain.ritual import NudgePolicy, Ritual
 from shared.contracts import RitualKind
 from shared.db import insert_ignoring_duplicates
 
@@ -28,13 +28,26 @@ def ritual_from_row(row: Row[Any]) -> Ritual:
         kind=RitualKind(row.kind),
         rrule=row.rrule,
         dtstart_local=row.dtstart_local,
+        exdates=split_exdates(row.exdates),
         pinned_to_community_zone=row.pinned_to_community_zone,
         template_key=row.template_key,
         response_window_s=row.response_window_s,
         misfire_grace_s=row.misfire_grace_s,
+        nudges=NudgePolicy(
+            after=timedelta(seconds=row.nudge_after_s) if row.nudge_after_s else None,
+            max_nudges=row.max_nudges,
+        ),
         version=row.version,
         active=row.active,
     )
+
+
+def split_exdates(text: str) -> tuple[str, ...]:
+    return tuple(part for part in (text or "").split(",") if part)
+
+
+def join_exdates(exdates: list[str] | tuple[str, ...]) -> str:
+    return ",".join(sorted(set(exdates)))
 
 
 def _ritual_query() -> Any:
@@ -78,8 +91,11 @@ async def members_to_prompt(session: AsyncSession, ritual: Ritual, timezone: str
 async def plan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> int:
     """Make sure each zone this ritual fires in has a cursor at its next occurrence after now.
 
-    Existing cursors are left alone: they already point at the next unsent occurrence.
+    Existing cursors are left alone: they already point at the next unsent occurrence. A
+    paused ritual has no cursors.
     """
+    if not ritual.active:
+        return 0
     if ritual.pinned_to_community_zone:
         zones = {ritual.community_timezone}
     else:
@@ -92,10 +108,22 @@ async def plan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> 
     return await insert_ignoring_duplicates(session, schedule_cursors, rows)
 
 
+async def drop_cursors(session: AsyncSession, ritual_id: str) -> None:
+    await session.execute(delete(schedule_cursors).where(schedule_cursors.c.ritual_id == ritual_id))
+
+
 async def replan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> int:
     """After an edit or a resume: drop the ritual's cursors and plan them afresh from now."""
-    await session.execute(delete(schedule_cursors).where(schedule_cursors.c.ritual_id == ritual.id))
+    await drop_cursors(session, ritual.id)
     return await plan_cursors(session, ritual, now)
+
+
+async def lock_ritual_cursors(session: AsyncSession, ritual_id: str) -> list[Row[Any]]:
+    """Hold the ritual's cursors so no tick (of any replica) handles them meanwhile."""
+    rows = await session.execute(
+        select(schedule_cursors).where(schedule_cursors.c.ritual_id == ritual_id).with_for_update()
+    )
+    return list(rows.all())
 
 
 async def advance_cursor(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 from shared.db import UtcDateTime
@@ -44,10 +45,14 @@ rituals = Table(
     Column("title", String(200), nullable=False),
     Column("rrule", String(500), nullable=False),
     Column("dtstart_local", String(32), nullable=False),
+    # RFC 5545 EXDATEs as local wall times, comma-separated ISO 8601 ("2027-12-27T09:00").
+    Column("exdates", Text, nullable=False, default=""),
     Column("pinned_to_community_zone", Boolean, nullable=False, default=False),
     Column("template_key", String(64), nullable=False),
     Column("response_window_s", Integer, nullable=False),
     Column("misfire_grace_s", Integer, nullable=False),
+    Column("nudge_after_s", Integer, nullable=True),
+    Column("max_nudges", Integer, nullable=False, default=0),
     # Bumped on every schedule edit: part of each occurrence's event id, so an edit never
     # re-fires an occurrence already emitted under the old version.
     Column("version", Integer, nullable=False, default=1),
@@ -98,6 +103,22 @@ missed_occurrences = Table(
     Column("ritual_version", Integer, nullable=False),
     Column("members", Integer, nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
+)
+
+# One row per prompt sent for a ritual with a nudge policy. The timer starts when the prompt
+# was actually sent (PromptSent), not when it was due; an answer (PromptAnswered) stops it.
+nudge_timers = Table(
+    "nudge_timers",
+    metadata,
+    Column("due_event_id", String(36), primary_key=True),
+    Column("ritual_id", String(64), nullable=False, index=True),
+    Column("community_id", String(64), nullable=False),
+    Column("member_id", String(64), nullable=False, index=True),
+    Column("respond_by", UtcDateTime(), nullable=True, index=True),
+    Column("next_nudge_at", UtcDateTime(), nullable=True),
+    Column("nudges_sent", Integer, nullable=False, default=0),
+    Column("answered_at", UtcDateTime(), nullable=True),
+    Index("ix_nudge_timers_next_nudge_at", "next_nudge_at"),
 )
 
 outbox = outbox_table(metadata)

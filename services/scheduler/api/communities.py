@@ -3,12 +3,13 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from sqlalchemy import delete, select, update
 
-from services.scheduler.adapters.tables import communities
+from services.scheduler.adapters import repository
+from services.scheduler.adapters.tables import communities, nudge_timers
 from services.scheduler.api.dependencies import ApiContext, api_context
-from services.scheduler.api.schemas import CommunityIn, CommunityOut
+from services.scheduler.api.schemas import CommunityIn, CommunityOut, CommunityPatch
 from shared.db import insert_ignoring_duplicates
 
 router = APIRouter(prefix="/v1/communities", tags=["communities"])
@@ -38,8 +39,7 @@ async def create_community(body: CommunityIn, context: Context) -> CommunityOut:
     return CommunityOut(id=community_id, **body.model_dump(exclude={"id"}))
 
 
-@router.get("/{community_id}", response_model=CommunityOut)
-async def get_community(community_id: str, context: Context) -> CommunityOut:
+async def _get(community_id: str, context: ApiContext) -> CommunityOut:
     async with context.sessions() as session:
         row = (
             await session.execute(select(communities).where(communities.c.id == community_id))
@@ -47,3 +47,38 @@ async def get_community(community_id: str, context: Context) -> CommunityOut:
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no community {community_id}")
     return CommunityOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/{community_id}", response_model=CommunityOut)
+async def get_community(community_id: str, context: Context) -> CommunityOut:
+    return await _get(community_id, context)
+
+
+@router.patch("/{community_id}", response_model=CommunityOut)
+async def edit_community(community_id: str, body: CommunityPatch, context: Context) -> CommunityOut:
+    """A new community zone moves rituals pinned to it; members' own zones are untouched."""
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    await _get(community_id, context)
+    if changes:
+        now = context.clock.now()
+        async with context.sessions() as session, session.begin():
+            await session.execute(
+                update(communities).where(communities.c.id == community_id).values(**changes)
+            )
+            if "timezone" in changes:
+                for ritual in await repository.community_rituals(session, community_id):
+                    if ritual.pinned_to_community_zone:
+                        await repository.replan_cursors(session, ritual, now)
+    return await _get(community_id, context)
+
+
+@router.delete("/{community_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_community(community_id: str, context: Context) -> Response:
+    """Delete a community with its rituals, enrolments and pending nudges."""
+    await _get(community_id, context)
+    async with context.sessions() as session, session.begin():
+        await session.execute(
+            delete(nudge_timers).where(nudge_timers.c.community_id == community_id)
+        )
+        await session.execute(delete(communities).where(communities.c.id == community_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,24 +1,34 @@
+"""Enrolments: which pseudonymous members take part in a community's rituals, and where they
+live (each member's 09:00 is their own, unless a ritual is pinned to the community's zone)."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.adapters import repository
-from services.scheduler.adapters.tables import communities, enrolments
+from services.scheduler.adapters.tables import communities, enrolments, nudge_timers
 from services.scheduler.api.dependencies import ApiContext, api_context
-from services.scheduler.api.schemas import EnrolmentIn, EnrolmentOut
+from services.scheduler.api.schemas import EnrolmentIn, EnrolmentOut, EnrolmentPatch
+from services.scheduler.api.validation import unprocessable
 from shared.db import insert_ignoring_duplicates
 
 router = APIRouter(prefix="/v1/enrolments", tags=["enrolments"])
 Context = Annotated[ApiContext, Depends(api_context)]
 
 
+async def _plan_community(session: AsyncSession, community_id: str, context: ApiContext) -> None:
+    now = context.clock.now()
+    for ritual in await repository.community_rituals(session, community_id):
+        await repository.plan_cursors(session, ritual, now)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrolmentOut)
 async def enrol_member(body: EnrolmentIn, context: Context) -> EnrolmentOut:
     """Enrol a pseudonymous member; a zone new to the community gets its cursors planned."""
-    now = context.clock.now()
     async with context.sessions() as session, session.begin():
         community_zone = (
             await session.execute(
@@ -26,9 +36,7 @@ async def enrol_member(body: EnrolmentIn, context: Context) -> EnrolmentOut:
             )
         ).scalar()
         if community_zone is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown community {body.community_id}"
-            )
+            raise unprocessable("community_id", f"unknown community {body.community_id}")
         timezone = body.timezone or community_zone
         created = await insert_ignoring_duplicates(
             session,
@@ -38,12 +46,63 @@ async def enrol_member(body: EnrolmentIn, context: Context) -> EnrolmentOut:
                     "community_id": body.community_id,
                     "member_id": body.member_id,
                     "timezone": timezone,
-                    "created_at": now,
+                    "created_at": context.clock.now(),
                 }
             ],
         )
         if not created:
             raise HTTPException(status.HTTP_409_CONFLICT, "member already enrolled there")
-        for ritual in await repository.community_rituals(session, body.community_id):
-            await repository.plan_cursors(session, ritual, now)
+        await _plan_community(session, body.community_id, context)
     return EnrolmentOut(community_id=body.community_id, member_id=body.member_id, timezone=timezone)
+
+
+@router.get("", response_model=list[EnrolmentOut])
+async def list_enrolments(community_id: str, context: Context) -> list[EnrolmentOut]:
+    async with context.sessions() as session:
+        rows = (
+            await session.execute(
+                select(enrolments)
+                .where(enrolments.c.community_id == community_id)
+                .order_by(enrolments.c.member_id)
+            )
+        ).all()
+    return [EnrolmentOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+def _key(community_id: str, member_id: str) -> object:
+    return (enrolments.c.community_id == community_id) & (enrolments.c.member_id == member_id)
+
+
+@router.patch("/{community_id}/{member_id}", response_model=EnrolmentOut)
+async def move_member(
+    community_id: str, member_id: str, body: EnrolmentPatch, context: Context
+) -> EnrolmentOut:
+    """The member now lives in another zone: their next occurrences follow it."""
+    async with context.sessions() as session, session.begin():
+        result = await session.execute(
+            update(enrolments)
+            .where(_key(community_id, member_id))  # type: ignore[arg-type]
+            .values(timezone=body.timezone)
+        )
+        if not getattr(result, "rowcount", 0):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrolment")
+        await _plan_community(session, community_id, context)
+    return EnrolmentOut(community_id=community_id, member_id=member_id, timezone=body.timezone)
+
+
+@router.delete("/{community_id}/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unenrol_member(community_id: str, member_id: str, context: Context) -> Response:
+    """No further prompts or nudges for this member in this community."""
+    async with context.sessions() as session, session.begin():
+        result = await session.execute(
+            delete(enrolments).where(_key(community_id, member_id))  # type: ignore[arg-type]
+        )
+        if not getattr(result, "rowcount", 0):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrolment")
+        await session.execute(
+            delete(nudge_timers).where(
+                (nudge_timers.c.community_id == community_id)
+                & (nudge_timers.c.member_id == member_id)
+            )
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,16 +1,39 @@
+"""Rituals: create, read, edit, pause, resume, delete, preview.
+
+Every edit bumps the ritual's version, which is part of each occurrence's event id. Before an
+edit takes effect, occurrences already due are emitted under the old version; the cursors are
+then planned from now, so an edit never re-fires an occurrence that was already sent.
+"""
+
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.adapters import repository
-from services.scheduler.adapters.tables import communities, rituals
+from services.scheduler.adapters.tables import (
+    communities,
+    missed_occurrences,
+    nudge_timers,
+    rituals,
+)
 from services.scheduler.api.dependencies import ApiContext, api_context
-from services.scheduler.api.schemas import RitualIn, RitualOut
+from services.scheduler.api.schemas import (
+    MissedOccurrence,
+    NudgeTimerOut,
+    RitualIn,
+    RitualOut,
+    RitualPatch,
+)
+from services.scheduler.api.validation import checked_schedule, unprocessable
+from services.scheduler.domain.recurrence import load_zone
 from services.scheduler.domain.ritual import Ritual
+from services.scheduler.handlers.emit_due import emit_due_batch
 
 router = APIRouter(prefix="/v1/rituals", tags=["rituals"])
 Context = Annotated[ApiContext, Depends(api_context)]
@@ -24,34 +47,62 @@ def ritual_out(ritual: Ritual, title: str) -> RitualOut:
         title=title,
         rrule=ritual.rrule,
         dtstart=ritual.dtstart_local,
+        exdates=list(ritual.exdates),
         pinned_to_community_zone=ritual.pinned_to_community_zone,
         template_key=ritual.template_key,
         response_window_minutes=ritual.response_window_s // 60,
         misfire_grace_minutes=ritual.misfire_grace_s // 60,
+        nudge_after_minutes=(
+            int(ritual.nudges.after.total_seconds()) // 60 if ritual.nudges.after else None
+        ),
+        max_nudges=ritual.nudges.max_nudges,
         version=ritual.version,
         active=ritual.active,
     )
 
 
+async def _load(session: AsyncSession, ritual_id: str, lock: bool = False) -> tuple[Ritual, str]:
+    if lock:  # serialise concurrent edits of one ritual
+        await session.execute(
+            select(rituals.c.id).where(rituals.c.id == ritual_id).with_for_update()
+        )
+    ritual = await repository.load_ritual(session, ritual_id)
+    title = (
+        await session.execute(select(rituals.c.title).where(rituals.c.id == ritual_id))
+    ).scalar()
+    if ritual is None or title is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ritual {ritual_id}")
+    return ritual, title
+
+
+async def _flush_due_under_current_version(
+    session: AsyncSession, context: ApiContext, ritual_id: str, now: datetime
+) -> None:
+    """Emit what is already due before the ritual changes, so nothing due is lost."""
+    await repository.lock_ritual_cursors(session, ritual_id)
+    while (await emit_due_batch(session, now, context.emission, ritual_id)).cursors:
+        pass
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RitualOut)
 async def create_ritual(body: RitualIn, context: Context) -> RitualOut:
     """Create a ritual; its first occurrence is planned at once for every member zone."""
+    checked_schedule(body.rrule, body.dtstart, body.exdates or [], context.min_prompt_interval)
     now = context.clock.now()
-    community_id = body.community_id
     ritual_id = body.id or f"rit_{secrets.token_hex(6)}"
     misfire_grace_s = (
         body.misfire_grace_minutes * 60
         if body.misfire_grace_minutes is not None
-        else context.default_misfire_grace_s
+        else int(context.default_misfire_grace.total_seconds())
     )
     async with context.sessions() as session, session.begin():
         exists = (
-            await session.execute(select(communities.c.id).where(communities.c.id == community_id))
+            await session.execute(
+                select(communities.c.id).where(communities.c.id == body.community_id)
+            )
         ).first()
         if exists is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown community {community_id}"
-            )
+            raise unprocessable("community_id", f"unknown community {body.community_id}")
         taken = (
             await session.execute(select(rituals.c.id).where(rituals.c.id == ritual_id))
         ).first()
@@ -60,34 +111,180 @@ async def create_ritual(body: RitualIn, context: Context) -> RitualOut:
         await session.execute(
             rituals.insert().values(
                 id=ritual_id,
-                community_id=community_id,
+                community_id=body.community_id,
                 kind=body.kind.value,
                 title=body.title,
                 rrule=body.rrule,
                 dtstart_local=body.dtstart,
-                pinned_to_community_zone=body.pinned_to_community_zone,
-                template_key=body.template_key,
-                response_window_s=body.response_window_minutes * 60,
+                exdates=repository.join_exdates(body.exdates or []),
+                pinned_to_community_zone=bool(body.pinned_to_community_zone),
+                template_key=body.template_key or "check_in",
+                response_window_s=(body.response_window_minutes or 24 * 60) * 60,
                 misfire_grace_s=misfire_grace_s,
+                nudge_after_s=(body.nudge_after_minutes or 0) * 60 or None,
+                max_nudges=body.max_nudges if body.max_nudges is not None else 1,
                 version=1,
                 active=True,
                 created_at=now,
                 updated_at=now,
             )
         )
-        ritual = await repository.load_ritual(session, ritual_id)
-        assert ritual is not None
+        ritual, title = await _load(session, ritual_id)
         await repository.plan_cursors(session, ritual, now)
-    return ritual_out(ritual, body.title)
+    return ritual_out(ritual, title)
+
+
+@router.get("", response_model=list[RitualOut])
+async def list_rituals(
+    context: Context, community_id: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+) -> list[RitualOut]:
+    async with context.sessions() as session:
+        found = await repository.community_rituals(session, community_id)
+        rows = await session.execute(
+            select(rituals.c.id, rituals.c.title).where(rituals.c.community_id == community_id)
+        )
+        titles = {row.id: row.title for row in rows}
+    return [ritual_out(ritual, titles[ritual.id]) for ritual in found]
 
 
 @router.get("/{ritual_id}", response_model=RitualOut)
 async def get_ritual(ritual_id: str, context: Context) -> RitualOut:
     async with context.sessions() as session:
-        ritual = await repository.load_ritual(session, ritual_id)
-        title = (
-            await session.execute(select(rituals.c.title).where(rituals.c.id == ritual_id))
-        ).scalar()
-    if ritual is None or title is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ritual {ritual_id}")
+        ritual, title = await _load(session, ritual_id)
     return ritual_out(ritual, title)
+
+
+@router.patch("/{ritual_id}", response_model=RitualOut)
+async def edit_ritual(ritual_id: str, body: RitualPatch, context: Context) -> RitualOut:
+    """Change a ritual; the version goes up and future occurrences are planned afresh."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise unprocessable("body", "nothing to change")
+    now = context.clock.now()
+    async with context.sessions() as session, session.begin():
+        current, _ = await _load(session, ritual_id, lock=True)
+        checked_schedule(
+            changes.get("rrule", current.rrule),
+            changes.get("dtstart", current.dtstart_local),
+            changes.get("exdates", current.exdates),
+            context.min_prompt_interval,
+        )
+        await _flush_due_under_current_version(session, context, ritual_id, now)
+        await session.execute(
+            update(rituals)
+            .where(rituals.c.id == ritual_id)
+            .values(**_columns(changes), version=rituals.c.version + 1, updated_at=now)
+        )
+        ritual, title = await _load(session, ritual_id)
+        await repository.replan_cursors(session, ritual, now)
+    context.relay.kick()
+    return ritual_out(ritual, title)
+
+
+def _columns(changes: dict[str, Any]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "dtstart":
+            columns["dtstart_local"] = value
+        elif name == "exdates":
+            columns["exdates"] = repository.join_exdates(value or [])
+        elif name == "kind":
+            columns["kind"] = value.value if hasattr(value, "value") else value
+        elif name == "nudge_after_minutes":
+            columns["nudge_after_s"] = value * 60 if value else None  # null: no nudges
+        elif name.endswith("_minutes"):
+            columns[name.removesuffix("_minutes") + "_s"] = (value or 0) * 60
+        elif value is not None:
+            columns[name] = value
+    return columns
+
+
+async def _set_active(ritual_id: str, active: bool, context: ApiContext) -> RitualOut:
+    now = context.clock.now()
+    async with context.sessions() as session, session.begin():
+        current, _ = await _load(session, ritual_id, lock=True)
+        if current.active == active:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"ritual is already {'active' if active else 'paused'}"
+            )
+        await _flush_due_under_current_version(session, context, ritual_id, now)
+        await session.execute(
+            update(rituals).where(rituals.c.id == ritual_id).values(active=active, updated_at=now)
+        )
+        ritual, title = await _load(session, ritual_id)
+        # Resuming plans from now: what fell due while paused is skipped, not sent in a burst.
+        await repository.replan_cursors(session, ritual, now)
+    context.relay.kick()
+    return ritual_out(ritual, title)
+
+
+@router.post("/{ritual_id}/pause", response_model=RitualOut)
+async def pause_ritual(ritual_id: str, context: Context) -> RitualOut:
+    return await _set_active(ritual_id, False, context)
+
+
+@router.post("/{ritual_id}/resume", response_model=RitualOut)
+async def resume_ritual(ritual_id: str, context: Context) -> RitualOut:
+    return await _set_active(ritual_id, True, context)
+
+
+@router.delete("/{ritual_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_ritual(ritual_id: str, context: Context) -> Response:
+    """Delete a ritual: no further occurrences or nudges."""
+    async with context.sessions() as session, session.begin():
+        await _load(session, ritual_id, lock=True)
+        await repository.drop_cursors(session, ritual_id)
+        await session.execute(delete(nudge_timers).where(nudge_timers.c.ritual_id == ritual_id))
+        await session.execute(delete(rituals).where(rituals.c.id == ritual_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{ritual_id}/preview", response_model=list[datetime])
+async def preview_ritual(
+    ritual_id: str,
+    context: Context,
+    timezone: Annotated[str | None, Query(description="Zone; the community's if omitted.")] = None,
+    count: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[datetime]:
+    """The next occurrences after now, as UTC instants, read in one zone."""
+    async with context.sessions() as session:
+        ritual, _ = await _load(session, ritual_id)
+    try:
+        zone = load_zone(timezone or ritual.community_timezone)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    return ritual.schedule.preview(zone, context.clock.now(), count)
+
+
+@router.get("/{ritual_id}/missed", response_model=list[MissedOccurrence])
+async def missed(
+    ritual_id: str, context: Context, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[MissedOccurrence]:
+    """Occurrences not sent because the scheduler was down longer than the misfire grace."""
+    async with context.sessions() as session:
+        rows = (
+            await session.execute(
+                select(missed_occurrences)
+                .where(missed_occurrences.c.ritual_id == ritual_id)
+                .order_by(missed_occurrences.c.occurrence_at.desc())
+                .limit(limit)
+            )
+        ).all()
+    return [MissedOccurrence.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.get("/{ritual_id}/nudge-timers", response_model=list[NudgeTimerOut])
+async def nudge_timers_of(
+    ritual_id: str, context: Context, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[NudgeTimerOut]:
+    """Prompts of this ritual being watched for an answer, most recent first."""
+    async with context.sessions() as session:
+        rows = (
+            await session.execute(
+                select(nudge_timers)
+                .where(nudge_timers.c.ritual_id == ritual_id)
+                .order_by(nudge_timers.c.respond_by.desc())
+                .limit(limit)
+            )
+        ).all()
+    return [NudgeTimerOut.model_validate(row, from_attributes=True) for row in rows]

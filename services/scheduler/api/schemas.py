@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.scheduler.domain.recurrence import (
-    Schedule,
-    ScheduleError,
-    load_zone,
-    parse_local_datetime,
-)
+from services.scheduler.domain.recurrence import ScheduleError, load_zone
 from shared.contracts import RitualKind
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{1,63}$"
+MEMBER_ID = r"^mbr_[A-Za-z0-9]{12,40}$"
 
 
-def _valid_zone(name: str) -> str:
+def valid_zone(name: str) -> str:
     try:
         load_zone(name)
     except ScheduleError as error:
@@ -36,7 +32,21 @@ class CommunityIn(BaseModel):
     )
     locale: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
-    _zone = field_validator("timezone")(_valid_zone)
+    _zone = field_validator("timezone")(valid_zone)
+
+
+class CommunityPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = None
+    region_code: str | None = Field(default=None, min_length=1, max_length=32)
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else valid_zone(value)
 
 
 class CommunityOut(BaseModel):
@@ -47,33 +57,54 @@ class CommunityOut(BaseModel):
     locale: str
 
 
-class RitualIn(BaseModel):
+class ScheduleFields(BaseModel):
+    """Fields shared by creating and editing a ritual (all optional in a PATCH)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    rrule: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO. UNTIL, if any, in UTC (…Z).",
+    )
+    dtstart: str | None = Field(
+        default=None, description="Local wall time of the first occurrence, 2027-01-04T09:00."
+    )
+    exdates: list[str] | None = Field(
+        default=None,
+        max_length=500,
+        description="RFC 5545 EXDATEs as local wall times (2027-12-27T09:00): skipped.",
+    )
+    pinned_to_community_zone: bool | None = Field(
+        default=None,
+        description="Fire at one instant for everyone (the community's zone) instead of at "
+        "the same local time where each member lives.",
+    )
+    template_key: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,64}$")
+    response_window_minutes: int | None = Field(default=None, ge=5, le=14 * 24 * 60)
+    misfire_grace_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    nudge_after_minutes: int | None = Field(
+        default=None,
+        ge=15,
+        le=7 * 24 * 60,
+        description="Send a gentle nudge if no answer this long after the prompt was sent.",
+    )
+    max_nudges: int | None = Field(default=None, ge=0, le=3)
+
+
+class RitualIn(ScheduleFields):
     id: str | None = Field(default=None, pattern=SLUG)
     community_id: str = Field(pattern=SLUG)
     kind: RitualKind
     title: str = Field(min_length=1, max_length=200)
-    rrule: str = Field(
-        min_length=1, max_length=500, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO."
-    )
-    dtstart: str = Field(description="Local wall time of the first occurrence, 2027-01-04T09:00.")
-    pinned_to_community_zone: bool = Field(
-        default=False,
-        description="Fire at the same instant for everyone (the community's zone) instead of "
-        "at the same local time where each member lives.",
-    )
-    template_key: str = Field(default="check_in", pattern=r"^[a-z0-9_]{1,64}$")
-    response_window_minutes: int = Field(default=24 * 60, ge=5, le=14 * 24 * 60)
-    misfire_grace_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    rrule: str = Field(min_length=1, max_length=500)
+    dtstart: str
 
-    @model_validator(mode="after")
-    def _schedule_parses(self) -> RitualIn:
-        try:
-            Schedule(self.rrule, parse_local_datetime(self.dtstart))
-        except ScheduleError as error:
-            raise ValueError(str(error)) from error
-        return self
+
+class RitualPatch(ScheduleFields):
+    kind: RitualKind | None = None
 
 
 class RitualOut(BaseModel):
@@ -83,10 +114,13 @@ class RitualOut(BaseModel):
     title: str
     rrule: str
     dtstart: str
+    exdates: list[str]
     pinned_to_community_zone: bool
     template_key: str
     response_window_minutes: int
     misfire_grace_minutes: int
+    nudge_after_minutes: int | None
+    max_nudges: int
     version: int
     active: bool
 
@@ -95,9 +129,7 @@ class EnrolmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     community_id: str = Field(pattern=SLUG)
-    member_id: str = Field(
-        pattern=r"^mbr_[A-Za-z0-9]{12,40}$", description="Pseudonymous id from the notifier."
-    )
+    member_id: str = Field(pattern=MEMBER_ID, description="Pseudonymous id from the notifier.")
     timezone: str | None = Field(
         default=None, description="The member's own IANA zone; the community's if omitted."
     )
@@ -105,7 +137,15 @@ class EnrolmentIn(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else _valid_zone(value)
+        return None if value is None else valid_zone(value)
+
+
+class EnrolmentPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str
+
+    _zone = field_validator("timezone")(valid_zone)
 
 
 class EnrolmentOut(BaseModel):
@@ -118,3 +158,21 @@ class UpcomingOccurrence(BaseModel):
     ritual_id: str
     timezone: str
     due_at: datetime
+
+
+class MissedOccurrence(BaseModel):
+    ritual_id: str
+    timezone: str
+    occurrence_at: datetime
+    ritual_version: int
+    members: int
+    recorded_at: datetime
+
+
+class NudgeTimerOut(BaseModel):
+    due_event_id: str
+    member_id: str
+    respond_by: datetime | None
+    next_nudge_at: datetime | None
+    nudges_sent: int
+    answered_at: datetime | None

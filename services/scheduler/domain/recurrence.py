@@ -3,24 +3,30 @@
 dateutil's ``rrule`` with an aware ``DTSTART`` keeps wall-clock time across DST. The instant of
 each occurrence is taken with ``fold=0``, which gives RFC 5545's reading: a nonexistent local
 time (in a spring-forward gap) is read with the offset *before* the gap (02:30 becomes 03:30
-local), and an ambiguous one (fall-back) fires once, at its first occurrence.
+local), and an ambiguous one (fall-back) fires once, at its first occurrence. Where two local
+occurrences land on one instant (a zone that skipped a day), it fires once.
 
 Python compares two aware datetimes that share a ``tzinfo`` by wall time, ignoring ``fold``, so
-all comparisons here are made on UTC instants.
+every comparison here is made on UTC instants.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from itertools import islice, pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule as RecurrenceRule
 from dateutil.rrule import rrulestr
 
-# A window wide enough to cover any UTC-offset change, including zones that skipped a day.
+# Wide enough to cover any UTC-offset change, including zones that skipped a day.
 _SEARCH_MARGIN = timedelta(days=2)
+_TOO_FREQUENT = re.compile(r"FREQ\s*=\s*(SECONDLY|MINUTELY)", re.IGNORECASE)
+_INTERVAL_SAMPLE = 400
 
 
 class ScheduleError(ValueError):
@@ -34,56 +40,104 @@ def load_zone(name: str) -> ZoneInfo:
         raise ScheduleError(f"unknown time zone {name!r} (use an IANA name)") from error
 
 
-def parse_local_datetime(text: str) -> datetime:
-    """A DTSTART given as local wall time, ``2027-01-04T09:00`` (no offset: the zone gives it)."""
+def parse_local_datetime(text: str, what: str = "DTSTART") -> datetime:
+    """A local wall time such as ``2027-01-04T09:00`` (no offset: the zone supplies it)."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError as error:
-        raise ScheduleError(f"DTSTART {text!r} is not an ISO 8601 local date-time") from error
+        raise ScheduleError(f"{what} {text!r} is not an ISO 8601 local date-time") from error
     if value.tzinfo is not None:
-        raise ScheduleError("DTSTART is local wall time: give it without an offset")
+        raise ScheduleError(f"{what} is local wall time: give it without an offset")
     return value
+
+
+def parse_exdates(texts: list[str] | tuple[str, ...]) -> tuple[datetime, ...]:
+    return tuple(sorted({parse_local_datetime(text, "EXDATE") for text in texts}))
+
+
+@lru_cache(maxsize=4096)
+def _compiled(rule_text: str, dtstart: datetime, zone_name: str) -> RecurrenceRule:
+    """Parsed once per (rule, start, zone); ``cache=True`` keeps generated occurrences."""
+    text = rule_text.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    if "DTSTART" in text.upper() or "\n" in text:
+        raise ScheduleError("give the RRULE alone; DTSTART, EXDATE and the zone are fields")
+    try:
+        rule = rrulestr(text, dtstart=dtstart.replace(tzinfo=ZoneInfo(zone_name)), cache=True)
+    except (ValueError, TypeError, KeyError) as error:
+        message = str(error)
+        if "UNTIL" in message and "UTC" in message:
+            message = "UNTIL must be a UTC instant ending in Z (DTSTART has a zone)"
+        raise ScheduleError(f"invalid RRULE: {message}") from error
+    if not isinstance(rule, RecurrenceRule):
+        raise ScheduleError("invalid RRULE: expected a single rule")
+    return rule
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """An RRULE anchored at a local DTSTART; where it fires depends on the zone it is read in."""
+    """An RRULE anchored at a local DTSTART, minus EXDATEs; where it fires depends on the zone
+    it is read in (the member's own, or the community's for pinned rituals)."""
 
     rrule: str
     dtstart: datetime
+    exdates: tuple[datetime, ...] = ()
+    _exdate_set: frozenset[datetime] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.dtstart.tzinfo is not None:
             raise ScheduleError("DTSTART must be naive local wall time")
-        self._rule(ZoneInfo("UTC"))  # fail now, not at the first tick
-
-    def _rule(self, zone: ZoneInfo) -> RecurrenceRule:
-        text = self.rrule.strip()
-        if text.upper().startswith("RRULE:"):
-            text = text[len("RRULE:") :]
-        if "DTSTART" in text.upper() or "\n" in text:
-            raise ScheduleError("give the RRULE alone; DTSTART and the zone are separate fields")
-        try:
-            rule = rrulestr(text, dtstart=self.dtstart.replace(tzinfo=zone))
-        except (ValueError, TypeError) as error:
-            raise ScheduleError(f"invalid RRULE: {error}") from error
-        if not isinstance(rule, RecurrenceRule):
-            raise ScheduleError("invalid RRULE: expected a single rule")
-        return rule
+        object.__setattr__(self, "_exdate_set", frozenset(self.exdates))
+        _compiled(self.rrule, self.dtstart, "UTC")  # fail now, not at the first tick
 
     def occurrences_after(self, zone: ZoneInfo, after: datetime) -> Iterator[datetime]:
-        """UTC instants strictly after ``after``, in order."""
+        """UTC instants strictly after ``after``, in order, each once."""
         if after.tzinfo is None:
             raise ValueError("after must be an aware instant")
         after_utc = after.astimezone(UTC)
-        start = (after_utc - _SEARCH_MARGIN).astimezone(zone)
+        rule = _compiled(self.rrule, self.dtstart, zone.key)
+        first_possible = self.dtstart.replace(tzinfo=zone).astimezone(UTC)
+        start = (max(after_utc, first_possible) - _SEARCH_MARGIN).astimezone(zone)
         previous: datetime | None = None
-        for local in self._rule(zone).xafter(start, inc=True):
+        for local in rule.xafter(start, inc=True):
+            if local.replace(tzinfo=None) in self._exdate_set:
+                continue
             instant = local.replace(fold=0).astimezone(UTC)
-            if instant <= after_utc or instant == previous:
+            if instant <= after_utc or (previous is not None and instant <= previous):
                 continue
             previous = instant
             yield instant
 
     def next_after(self, zone: ZoneInfo, after: datetime) -> datetime | None:
         return next(self.occurrences_after(zone, after), None)
+
+    def preview(self, zone: ZoneInfo, after: datetime, count: int) -> list[datetime]:
+        return list(islice(self.occurrences_after(zone, after), count))
+
+    def shortest_interval(self) -> timedelta | None:
+        """The shortest wall-clock gap between consecutive occurrences (over a long sample)."""
+        if _TOO_FREQUENT.search(self.rrule):
+            return timedelta(0)
+        rule = _compiled(self.rrule, self.dtstart, "UTC")
+        times = list(islice(iter(rule), _INTERVAL_SAMPLE))
+        gaps = [later - earlier for earlier, later in pairwise(times)]
+        return min(gaps) if gaps else None
+
+    def require_human_pace(self, minimum: timedelta) -> None:
+        """Refuse schedules that would prompt a person more often than ``minimum``."""
+        shortest = self.shortest_interval()
+        if shortest is not None and shortest < minimum:
+            raise ScheduleError(
+                f"occurrences only {_describe(shortest)} apart; the minimum for a prompt to "
+                f"a person is {_describe(minimum)}"
+            )
+
+
+def _describe(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 3600 == 0 and seconds:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0 and seconds:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"

@@ -6,8 +6,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.scheduler.domain.recurrence import Schedule, load_zone, parse_local_datetime
-from shared.contracts import RitualDueV1, RitualKind, deterministic_event_id
+from services.scheduler.domain.recurrence import (
+    Schedule,
+    load_zone,
+    parse_exdates,
+    parse_local_datetime,
+)
+from shared.contracts import NudgeDueV1, RitualDueV1, RitualKind, deterministic_event_id
+
+
+@dataclass(frozen=True)
+class NudgePolicy:
+    """One gentle reminder (or a few) if a prompt goes unanswered for ``after``."""
+
+    after: timedelta | None
+    max_nudges: int
+
+    @property
+    def enabled(self) -> bool:
+        return self.after is not None and self.max_nudges > 0
 
 
 @dataclass(frozen=True)
@@ -18,16 +35,24 @@ class Ritual:
     kind: RitualKind
     rrule: str
     dtstart_local: str
+    exdates: tuple[str, ...]
     pinned_to_community_zone: bool
     template_key: str
     response_window_s: int
     misfire_grace_s: int
+    nudges: NudgePolicy
     version: int
     active: bool
 
     @property
     def schedule(self) -> Schedule:
-        return Schedule(self.rrule, parse_local_datetime(self.dtstart_local))
+        return Schedule(
+            self.rrule, parse_local_datetime(self.dtstart_local), parse_exdates(self.exdates)
+        )
+
+    @property
+    def misfire_grace(self) -> timedelta:
+        return timedelta(seconds=self.misfire_grace_s)
 
     def zone_for(self, member_timezone: str) -> str:
         """Where "09:00" is read: the member's own zone, unless the ritual is pinned."""
@@ -44,10 +69,20 @@ class Ritual:
         emitted_at: datetime,
         late: bool,
     ) -> RitualDueV1:
-        """The RitualDue for one member; its id is f(ritual, member, occurrence, version)."""
+        """The RitualDue for one member; its id is f(ritual, member, occurrence, version).
+
+        The occurrence is identified as the member sees it, by its local wall time (RFC 5545's
+        RECURRENCE-ID): a member who moves to another zone on the day of an occurrence they
+        already had gets the same id again, which the stream and the notifier drop.
+        """
+        local = occurrence_at.astimezone(ZoneInfo(timezone))
         return RitualDueV1(
             event_id=deterministic_event_id(
-                "ritual.due", self.id, member_id, occurrence_at, self.version
+                "ritual.due",
+                self.id,
+                member_id,
+                local.replace(tzinfo=None).isoformat(timespec="minutes"),
+                self.version,
             ),
             occurred_at=emitted_at,
             ritual_id=self.id,
@@ -58,7 +93,28 @@ class Ritual:
             template_key=self.template_key,
             timezone=timezone,
             occurrence_at=occurrence_at,
-            occurrence_local_date=occurrence_at.astimezone(ZoneInfo(timezone)).date(),
+            occurrence_local_date=local.date(),
             respond_by=occurrence_at + timedelta(seconds=self.response_window_s),
             late=late,
         )
+
+
+def nudge_event(
+    due_event_id: str,
+    nudge_number: int,
+    ritual_id: str,
+    community_id: str,
+    member_id: str,
+    respond_by: datetime,
+    now: datetime,
+) -> NudgeDueV1:
+    return NudgeDueV1(
+        event_id=deterministic_event_id("nudge.due", due_event_id, nudge_number),
+        occurred_at=now,
+        due_event_id=due_event_id,
+        nudge_number=nudge_number,
+        ritual_id=ritual_id,
+        community_id=community_id,
+        member_id=member_id,
+        respond_by=respond_by,
+    )

@@ -5,12 +5,15 @@ at any point neither loses an occurrence (the cursor only moves with its events 
 repeats one (a replayed publish carries the same ``Nats-Msg-Id``; consumers are idempotent on
 it). With PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets several replicas tick side by side without
 claiming the same cursor; SQLite runs one replica.
+
+After an outage, an occurrence missed by less than the ritual's misfire grace is emitted late
+(``late=True``); older ones are recorded in ``missed_occurrences`` and not sent in a burst.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -25,94 +28,116 @@ from shared.outbox import stage_events
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EmissionPolicy:
+    batch_size: int = 500
+    # Emitted more than this after its instant (an outage, a backlog): marked late.
+    late_after: timedelta = timedelta(minutes=1)
+    # Bounds the work one cursor can take in one tick after a very long outage.
+    max_occurrences_per_cursor: int = 1000
+
+
 @dataclass
 class TickResult:
     """Counts of one tick, for logs, metrics and tests."""
 
+    cursors: int = 0
     occurrences: int = 0
     emitted: int = 0
     emitted_late: int = 0
     missed: int = 0
-    batches: int = 0
-    ritual_ids: set[str] = field(default_factory=set)
+    retired_cursors: int = 0
+    nudges: int = 0
+    nudges_expired: int = 0
 
     def add(self, other: TickResult) -> None:
-        self.occurrences += other.occurrences
-        self.emitted += other.emitted
-        self.emitted_late += other.emitted_late
-        self.missed += other.missed
-        self.batches += other.batches
-        self.ritual_ids |= other.ritual_ids
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-async def emit_due_batch(session: AsyncSession, now: datetime, batch_size: int) -> TickResult:
-    """Handle up to ``batch_size`` due cursors inside the caller's transaction."""
-    result = TickResult(batches=1)
+async def emit_due_batch(
+    session: AsyncSession, now: datetime, policy: EmissionPolicy, ritual_id: str | None = None
+) -> TickResult:
+    """Handle up to ``policy.batch_size`` due cursors inside the caller's transaction.
+
+    With ``ritual_id``, only that ritual's (the API flushes due occurrences before an edit).
+    """
+    result = TickResult()
+    query = select(schedule_cursors).where(schedule_cursors.c.next_due_at <= now)
+    if ritual_id is not None:
+        query = query.where(schedule_cursors.c.ritual_id == ritual_id)
     claimed = (
         await session.execute(
-            select(schedule_cursors)
-            .where(schedule_cursors.c.next_due_at <= now)
-            .order_by(schedule_cursors.c.next_due_at)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
+            query.order_by(schedule_cursors.c.next_due_at)
+            .limit(policy.batch_size)
+            .with_for_update(skip_locked=ritual_id is None)
         )
     ).all()
+    result.cursors = len(claimed)
     if not claimed:
-        result.batches = 0
         return result
     rituals = await repository.load_rituals(session, sorted({row.ritual_id for row in claimed}))
     events: list[Event] = []
+    missed_rows: list[dict[str, object]] = []
     for cursor in claimed:
         ritual = rituals.get(cursor.ritual_id)
-        if ritual is None:
+        if ritual is None or not ritual.active:
+            await repository.advance_cursor(session, cursor.ritual_id, cursor.timezone, None)
+            result.retired_cursors += 1
             continue
-        occurrence = cursor.next_due_at
-        result.occurrences += 1
-        result.ritual_ids.add(ritual.id)
-        if ritual.active:
-            members = await repository.members_to_prompt(session, ritual, cursor.timezone)
+        members = await repository.members_to_prompt(session, ritual, cursor.timezone)
+        if not members and not ritual.pinned_to_community_zone:
+            # Nobody lives in this zone any more; an enrolment there plans it again.
+            await repository.advance_cursor(session, ritual.id, cursor.timezone, None)
+            result.retired_cursors += 1
+            continue
+        occurrence: datetime | None = cursor.next_due_at
+        handled = 0
+        while (
+            occurrence is not None
+            and occurrence <= now
+            and handled < policy.max_occurrences_per_cursor
+        ):
+            handled += 1
+            result.occurrences += 1
             lateness = now - occurrence
-            if lateness > timedelta(seconds=ritual.misfire_grace_s):
+            if lateness > ritual.misfire_grace:
                 result.missed += len(members)
-                await insert_ignoring_duplicates(
-                    session,
-                    missed_occurrences,
-                    [
-                        {
-                            "ritual_id": ritual.id,
-                            "timezone": cursor.timezone,
-                            "occurrence_at": occurrence,
-                            "ritual_version": ritual.version,
-                            "members": len(members),
-                            "recorded_at": now,
-                        }
-                    ],
+                missed_rows.append(
+                    {
+                        "ritual_id": ritual.id,
+                        "timezone": cursor.timezone,
+                        "occurrence_at": occurrence,
+                        "ritual_version": ritual.version,
+                        "members": len(members),
+                        "recorded_at": now,
+                    }
                 )
             else:
-                late = lateness > timedelta(0)
-                for member_id in members:
-                    events.append(
-                        ritual.due_event(member_id, cursor.timezone, occurrence, now, late)
-                    )
+                late = lateness > policy.late_after
+                events.extend(
+                    ritual.due_event(member, cursor.timezone, occurrence, now, late)
+                    for member in members
+                )
                 result.emitted += len(members)
                 result.emitted_late += len(members) if late else 0
-        # A paused ritual skips its occurrences rather than saving them up for its resume.
-        next_due = ritual.next_occurrence(cursor.timezone, occurrence)
-        await repository.advance_cursor(session, ritual.id, cursor.timezone, next_due)
+            occurrence = ritual.next_occurrence(cursor.timezone, occurrence)
+        await repository.advance_cursor(session, ritual.id, cursor.timezone, occurrence)
+    await insert_ignoring_duplicates(session, missed_occurrences, missed_rows)
     await stage_events(session, outbox, events, now)
     return result
 
 
 async def emit_due_occurrences(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, batch_size: int
+    sessions: async_sessionmaker[AsyncSession], now: datetime, policy: EmissionPolicy
 ) -> TickResult:
     """Everything due at ``now``, batch by batch, each batch its own transaction."""
     total = TickResult()
     while True:
         async with sessions() as session, session.begin():
-            batch = await emit_due_batch(session, now, batch_size)
+            batch = await emit_due_batch(session, now, policy)
         total.add(batch)
-        if batch.occurrences < batch_size:
+        if batch.cursors < policy.batch_size:
             break
     if total.occurrences:
         log.info(

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.scheduler.handlers.emit_due import TickResult, emit_due_occurrences
+from services.scheduler.handlers.emit_due import EmissionPolicy, TickResult, emit_due_occurrences
+from services.scheduler.handlers.nudges import emit_due_nudges, forget_old_nudge_timers
 from shared.clock import Clock
 from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
+
+# Longer than any stream keeps a PromptSent that could be redelivered.
+NUDGE_TIMER_RETENTION = timedelta(days=30)
+HOUSEKEEPING_EVERY = timedelta(hours=1)
 
 
 class Ticker:
@@ -22,20 +27,25 @@ class Ticker:
         clock: Clock,
         relay: OutboxRelay,
         interval_s: float,
-        batch_size: int,
+        policy: EmissionPolicy,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._relay = relay
         self._interval_s = interval_s
-        self._batch_size = batch_size
+        self._policy = policy
+        self._housekept_at: datetime | None = None
         self.last_tick_at: datetime | None = None
 
     async def tick(self) -> TickResult:
         now = self._clock.now()
-        result = await emit_due_occurrences(self._sessions, now, self._batch_size)
+        result = await emit_due_occurrences(self._sessions, now, self._policy)
+        result.add(await emit_due_nudges(self._sessions, now, self._policy))
+        if self._housekept_at is None or now - self._housekept_at >= HOUSEKEEPING_EVERY:
+            await forget_old_nudge_timers(self._sessions, now, NUDGE_TIMER_RETENTION)
+            self._housekept_at = now
         self.last_tick_at = now
-        if result.emitted:
+        if result.emitted or result.nudges:
             self._relay.kick()
         return result
 

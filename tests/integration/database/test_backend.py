@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from services.demo.system import DatabaseFor
 from shared.db import create_engine
-from shared.migrations import upgrade_to_head
+from shared.migrations import alembic_config, upgrade_to_head
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services"
 
@@ -46,4 +47,5 @@ async def test_every_service_migrates_to_head_twice_without_error(
                 ).scalar()
         finally:
             await engine.dispose()
-        assert version == "0001"
+        script = ScriptDirectory.from_config(alembic_config(MIGRATIONS / service / "migrations"))
+        assert version == script.get_current_head()

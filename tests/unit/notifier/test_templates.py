@@ -23,6 +23,7 @@ SIGNER = LinkSigner(b"k" * 32)
 def compose(to: str = "ana@example.org", templates: PromptTemplates | None = None) -> object:
     return compose_prompt(
         delivery_id="11111111-2222-3333-4444-555555555555",
+        answer_delivery_id="11111111-2222-3333-4444-555555555555",
         to_address=to,
         locale="en-GB",
         template_key="check_in",

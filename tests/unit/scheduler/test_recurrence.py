@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.scheduler.domain.recurrence import Schedule, ScheduleError, load_zone
 
@@ -83,3 +85,89 @@ def test_results_are_utc() -> None:
     first = schedule.next_after(load_zone("Europe/Berlin"), utc("2027-01-01T00:00Z"))
     assert first is not None
     assert first.tzinfo == UTC
+
+
+def test_exdates_skip_exactly_those_local_occurrences() -> None:
+    schedule = Schedule(
+        "FREQ=WEEKLY;BYDAY=MO",
+        datetime(2027, 12, 20, 9, 0),
+        (datetime(2027, 12, 27, 9, 0),),
+    )
+    instants = schedule.preview(load_zone("Europe/London"), utc("2027-12-01T00:00Z"), 3)
+    assert [i.date().isoformat() for i in instants] == ["2027-12-20", "2028-01-03", "2028-01-10"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "minimum_h", "refused"),
+    [
+        ("FREQ=SECONDLY", 1, True),
+        ("FREQ=MINUTELY;INTERVAL=90", 1, True),
+        ("FREQ=HOURLY", 2, True),
+        ("FREQ=HOURLY;INTERVAL=2", 2, False),
+        ("FREQ=DAILY;BYHOUR=9,10", 2, True),
+        ("FREQ=DAILY;BYHOUR=9,18", 2, False),
+        ("FREQ=WEEKLY;BYDAY=MO,TU", 24, False),
+    ],
+)
+def test_schedules_faster_than_a_human_pace_are_refused(
+    rule: str, minimum_h: int, refused: bool
+) -> None:
+    schedule = Schedule(rule, datetime(2027, 1, 4, 9, 0))
+    if refused:
+        with pytest.raises(ScheduleError, match="minimum for a prompt"):
+            schedule.require_human_pace(timedelta(hours=minimum_h))
+    else:
+        schedule.require_human_pace(timedelta(hours=minimum_h))
+
+
+def test_until_must_be_utc_and_the_error_says_so() -> None:
+    with pytest.raises(ScheduleError, match="UNTIL must be a UTC instant"):
+        Schedule("FREQ=DAILY;UNTIL=20270201T090000", datetime(2027, 1, 1, 9, 0)).next_after(
+            load_zone("Europe/London"), utc("2027-01-01T00:00Z")
+        )
+
+
+def test_until_and_count_end_the_schedule() -> None:
+    zone = load_zone("Europe/Berlin")
+    counted = Schedule("FREQ=DAILY;COUNT=2", datetime(2027, 1, 1, 9, 0))
+    assert len(counted.preview(zone, utc("2026-12-31T00:00Z"), 10)) == 2
+    until = Schedule("FREQ=DAILY;UNTIL=20270103T080000Z", datetime(2027, 1, 1, 9, 0))
+    assert len(until.preview(zone, utc("2026-12-31T00:00Z"), 10)) == 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    zone=st.sampled_from(
+        [
+            "America/New_York",
+            "Europe/London",
+            "Europe/Berlin",
+            "Australia/Sydney",
+            "Australia/Lord_Howe",
+            "Asia/Kathmandu",
+            "Pacific/Chatham",
+            "America/St_Johns",
+        ]
+    ),
+    rule=st.sampled_from(
+        ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,TH", "FREQ=DAILY;INTERVAL=3", "FREQ=MONTHLY"]
+    ),
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2029, 12, 31)),
+)
+def test_occurrences_strictly_increase_and_keep_their_wall_time(
+    zone: str, rule: str, start: datetime
+) -> None:
+    start = start.replace(second=0, microsecond=0)
+    schedule = Schedule(rule, start)
+    tz = load_zone(zone)
+    instants = schedule.preview(tz, start.replace(tzinfo=tz) - timedelta(days=3), 60)
+    assert instants == sorted(set(instants))
+    for instant in instants:
+        local = instant.astimezone(tz)
+        # The wall time is the rule's, or later by the gap it fell into (at most 1 h).
+        wanted = local.replace(hour=start.hour, minute=start.minute)
+        assert (
+            timedelta(0)
+            <= local.replace(tzinfo=None) - wanted.replace(tzinfo=None)
+            <= (timedelta(hours=1))
+        )

@@ -110,6 +110,8 @@ class TestOtherEvents:
             member_id=due.member_id,
             channel=Channel.email,
             attempts=1,
+            occurrence_at=due.occurrence_at,
+            respond_by=due.respond_by,
         )
         failed = PromptFailedV1(
             event_id=deterministic_event_id("prompt.failed", due.event_id),
