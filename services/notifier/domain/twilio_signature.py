@@ -1,0 +1,120 @@
+"""X-Twilio-Signature: proof that a webhook (status callback, inbound SMS) came from Twilio.
+
+Twilio signs the full URL it called (query string included, as sent), followed by every POST
+parameter as name then value, sorted by name; a name that repeats contributes each of its
+values, *sorted by value* (what Twilio's servers and SDKs do: keeping arrival order rejects
+genuine requests). HMAC-SHA1 under the account's auth token, base64.
+
+Twilio is inconsistent about writing the default port into the URL it signs, so validation
+accepts the URL with the port removed and with the scheme's default port added, as Twilio's own
+SDK does. Behind an ingress the URL Twilio called is not the one this process sees:
+``external_url`` rebuilds it from the X-Forwarded-* headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+# A mapping (a repeated name may map to a list of values, e.g. from ``parse_qs``), a multidict
+# (whose ``items()`` yields every pair), or plain (name, value) pairs.
+FormParams = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def expected_signature(url: str, params: FormParams, auth_token: str) -> str:
+    """The X-Twilio-Signature Twilio would send for a form POST of ``params`` to ``url``."""
+    data = url + "".join(name + value for name, value in sorted(_pairs(params)))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def is_valid_signature(
+    url: str, params: FormParams, signature: str | None, auth_token: str
+) -> bool:
+    """Whether ``signature`` is Twilio's for this request, with or without the port in ``url``.
+
+    Constant-time in the signature; a missing or empty signature is never valid.
+    """
+    if not signature or not auth_token:
+        return False
+    pairs = list(_pairs(params))
+    given = signature.encode()
+    valid = False
+    for candidate in _port_variants(url):
+        # No early exit: every variant is compared, so timing says nothing about which matched.
+        valid |= hmac.compare_digest(
+            expected_signature(candidate, pairs, auth_token).encode(), given
+        )
+    return valid
+
+
+def external_url(
+    scheme: str,
+    host: str,
+    path: str,
+    query: str,
+    forwarded_proto: str | None = None,
+    forwarded_host: str | None = None,
+    forwarded_port: str | None = None,
+) -> str:
+    """The URL a client outside the ingress called, from what this process saw and the
+    X-Forwarded-* headers.
+
+    ``path`` and ``query`` must be the raw strings from the request line (Twilio signs them as
+    sent; re-encoding would break the signature). Only the first value of a comma-separated
+    header is used: it is the one the outermost proxy set. Call this only behind a proxy that
+    overwrites these headers; otherwise a client chooses the URL that gets checked.
+    """
+    scheme = (_first(forwarded_proto) or scheme).lower()
+    host = _first(forwarded_host) or host
+    port = _first(forwarded_port)
+    if port:
+        # The port the client used replaces whatever port this process was reached on.
+        host = _without_port(host)
+        if port != str(_DEFAULT_PORTS.get(scheme)):
+            host = f"{host}:{port}"
+    url = f"{scheme}://{host}{path or '/'}"
+    return f"{url}?{query}" if query else url
+
+
+def _pairs(params: FormParams) -> Iterable[tuple[str, str]]:
+    items: Iterable[tuple[str, object]] = params.items() if isinstance(params, Mapping) else params
+    for name, value in items:
+        if isinstance(value, str):
+            yield name, value
+        elif isinstance(value, Iterable):
+            yield from ((name, str(each)) for each in value)
+
+
+def _port_variants(url: str) -> list[str]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return [url]
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    bare = _without_port(hostport)
+    variants = [url, urlunsplit(parts._replace(netloc=f"{userinfo}{at}{bare}"))]
+    default = _DEFAULT_PORTS.get(parts.scheme.lower())
+    if port is None and default is not None:
+        variants.append(urlunsplit(parts._replace(netloc=f"{userinfo}{at}{bare}:{default}")))
+    return list(dict.fromkeys(variants))
+
+
+def _first(header: str | None) -> str | None:
+    if header is None:
+        return None
+    first = header.split(",", 1)[0].strip()
+    return first or None
+
+
+def _without_port(host: str) -> str:
+    # "[::1]" is a bare IPv6 literal; "[::1]:8443" and "example.org:8443" carry a port.
+    if host.rsplit("]", 1)[-1].count(":") == 1:
+        return host.rsplit(":", 1)[0]
+    return host
