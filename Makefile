@@ -39,5 +39,10 @@ unit: install
 integration: install
 	$(BIN)/pytest tests/integration
 
+# Speed is measured here, never asserted by timed tests: ratios against a baseline in one run.
+bench: install
+	$(BIN)/python bench/scheduler_tick.py
+	$(BIN)/python bench/http_clients.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .run

@@ -39,6 +39,7 @@ async def set_up_weekly_check_in(
     community_id: str = "riverside",
     community_zone: str = "Europe/London",
     dtstart: str = "2027-01-04T09:00",
+    **ritual_fields: object,
 ) -> Community:
     """A community with a Monday 09:00 check-in (each member's own 09:00) and its members."""
     scheduler = system.clients["scheduler"]
@@ -63,7 +64,8 @@ async def set_up_weekly_check_in(
             "dtstart": dtstart,
             "template_key": "check_in",
             "response_window_minutes": 48 * 60,
-        },
+        }
+        | ritual_fields,
     )
     community = Community(id=community_id, ritual_id=ritual["id"])
     for person in people:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.adapters.tables import (
@@ -80,12 +80,56 @@ async def member_zones(session: AsyncSession, community_id: str) -> set[str]:
     return set(rows.scalars())
 
 
-async def members_to_prompt(session: AsyncSession, ritual: Ritual, timezone: str) -> list[str]:
-    """Members a cursor in ``timezone`` fires for: all of them if pinned, else that zone's."""
-    query = select(enrolments.c.member_id).where(enrolments.c.community_id == ritual.community_id)
-    if not ritual.pinned_to_community_zone:
-        query = query.where(enrolments.c.timezone == timezone)
-    return list((await session.execute(query.order_by(enrolments.c.member_id))).scalars())
+async def members_by_cursor(
+    session: AsyncSession, cursors: Sequence[tuple[Ritual, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """Members each (ritual, zone) cursor fires for, in one query for the whole batch."""
+    community_ids = sorted({ritual.community_id for ritual, _ in cursors})
+    rows = await session.execute(
+        select(enrolments.c.community_id, enrolments.c.timezone, enrolments.c.member_id)
+        .where(enrolments.c.community_id.in_(community_ids))
+        .order_by(enrolments.c.member_id)
+    )
+    by_community: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        by_community.setdefault(row.community_id, []).append((row.timezone, row.member_id))
+    return {
+        (ritual.id, zone): [
+            member
+            for member_zone, member in by_community.get(ritual.community_id, [])
+            if ritual.pinned_to_community_zone or member_zone == zone
+        ]
+        for ritual, zone in cursors
+    }
+
+
+async def advance_cursors(
+    session: AsyncSession, advances: Sequence[tuple[str, str, datetime | None]]
+) -> None:
+    """Move each (ritual, zone) cursor to its next occurrence, or retire it (None): one
+    statement for the moves and one for the retirements, whatever the batch size."""
+    moves = [
+        {"key_ritual": ritual_id, "key_zone": zone, "next_due": next_due}
+        for ritual_id, zone, next_due in advances
+        if next_due is not None
+    ]
+    retired = [(ritual_id, zone) for ritual_id, zone, next_due in advances if next_due is None]
+    if moves:
+        await session.execute(
+            update(schedule_cursors)
+            .where(
+                (schedule_cursors.c.ritual_id == bindparam("key_ritual"))
+                & (schedule_cursors.c.timezone == bindparam("key_zone"))
+            )
+            .values(next_due_at=bindparam("next_due")),
+            moves,
+        )
+    if retired:
+        await session.execute(
+            delete(schedule_cursors).where(
+                tuple_(schedule_cursors.c.ritual_id, schedule_cursors.c.timezone).in_(retired)
+            )
+        )
 
 
 async def plan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> int:
@@ -124,17 +168,3 @@ async def lock_ritual_cursors(session: AsyncSession, ritual_id: str) -> list[Row
         select(schedule_cursors).where(schedule_cursors.c.ritual_id == ritual_id).with_for_update()
     )
     return list(rows.all())
-
-
-async def advance_cursor(
-    session: AsyncSession, ritual_id: str, timezone: str, next_due: datetime | None
-) -> None:
-    condition = (schedule_cursors.c.ritual_id == ritual_id) & (
-        schedule_cursors.c.timezone == timezone
-    )
-    if next_due is None:
-        await session.execute(delete(schedule_cursors).where(condition))
-    else:
-        await session.execute(
-            update(schedule_cursors).where(condition).values(next_due_at=next_due)
-        )

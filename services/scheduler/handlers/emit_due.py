@@ -77,18 +77,21 @@ async def emit_due_batch(
     if not claimed:
         return result
     rituals = await repository.load_rituals(session, sorted({row.ritual_id for row in claimed}))
+    live = [(rituals[c.ritual_id], c.timezone) for c in claimed if c.ritual_id in rituals]
+    members_of = await repository.members_by_cursor(session, live)
     events: list[Event] = []
     missed_rows: list[dict[str, object]] = []
+    advances: list[tuple[str, str, datetime | None]] = []
     for cursor in claimed:
         ritual = rituals.get(cursor.ritual_id)
         if ritual is None or not ritual.active:
-            await repository.advance_cursor(session, cursor.ritual_id, cursor.timezone, None)
+            advances.append((cursor.ritual_id, cursor.timezone, None))
             result.retired_cursors += 1
             continue
-        members = await repository.members_to_prompt(session, ritual, cursor.timezone)
+        members = members_of[(ritual.id, cursor.timezone)]
         if not members and not ritual.pinned_to_community_zone:
             # Nobody lives in this zone any more; an enrolment there plans it again.
-            await repository.advance_cursor(session, ritual.id, cursor.timezone, None)
+            advances.append((ritual.id, cursor.timezone, None))
             result.retired_cursors += 1
             continue
         occurrence: datetime | None = cursor.next_due_at
@@ -122,7 +125,8 @@ async def emit_due_batch(
                 result.emitted += len(members)
                 result.emitted_late += len(members) if late else 0
             occurrence = ritual.next_occurrence(cursor.timezone, occurrence)
-        await repository.advance_cursor(session, ritual.id, cursor.timezone, occurrence)
+        advances.append((ritual.id, cursor.timezone, occurrence))
+    await repository.advance_cursors(session, advances)
     await insert_ignoring_duplicates(session, missed_occurrences, missed_rows)
     await stage_events(session, outbox, events, now)
     return result

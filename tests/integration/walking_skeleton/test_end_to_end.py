@@ -58,7 +58,9 @@ async def test_a_due_check_in_is_emailed_rendered_and_its_answer_is_counted(
         await answer(browser, system.smtp.to(ELI.email)[0], 1)  # did not consent to share
 
     counts = await eventually(lambda: _counts_when(system, community.id, responses=2), timeout_s=15)
-    assert counts == [{"iso_week": "2027-W01", "responses": 2, "respondents": 2}]
+    assert counts == [
+        {"iso_week": "2027-W01", "responses": 2, "respondents": 2, "late_responses": 0}
+    ]
 
     # The events on the wire: one RitualDue per member, one PromptSent each, two responses.
     assert len(nats_tap.on("rituals.due.v1")) == 3
