@@ -7,10 +7,12 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -24,7 +26,16 @@ contacts = Table(
     metadata,
     Column("member_id", String(64), primary_key=True),
     Column("email", String(320), nullable=True),
+    # E.164; unique so that an inbound SMS belongs to one member.
+    Column("phone", String(20), nullable=True, unique=True),
     Column("locale", String(16), nullable=False),
+    Column("preferred_channel", String(8), nullable=False, default="email"),
+    Column("fallback_channel", String(8), nullable=True),
+    # Local wall-clock "HH:MM" in the member's zone; both null: no quiet hours.
+    Column("quiet_start", String(5), nullable=True),
+    Column("quiet_end", String(5), nullable=True),
+    Column("sms_opted_out_at", UtcDateTime(), nullable=True),
+    Column("email_opted_out_at", UtcDateTime(), nullable=True),
     Column("prompt_consent", Boolean, nullable=False),
     Column("prompt_consent_at", UtcDateTime(), nullable=True),
     Column("prompt_consent_source", String(64), nullable=True),
@@ -32,6 +43,19 @@ contacts = Table(
     Column("insights_consent_at", UtcDateTime(), nullable=True),
     Column("insights_consent_source", String(64), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=True),
+)
+
+# Every consent given or withdrawn, with when and where: the audit trail behind the flags above.
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # prompts | insights | sms | email
+    Column("given", Boolean, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
 # One row per (due event, channel): a redelivered RitualDue finds its row and sends nothing.
@@ -60,7 +84,46 @@ deliveries = Table(
     Column("provider_status", Integer, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("sent_at", UtcDateTime(), nullable=True),
+    # The dispatcher's queue: send when not_before has passed (quiet hours, backoff); a
+    # claimed row is leased so a crashed sender's work is picked up again.
+    Column("not_before", UtcDateTime(), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    # What the provider says after accepting (status callbacks), ranked so that a late
+    # callback never moves a status backwards.
+    Column("provider_message_id", String(64), nullable=True, index=True),
+    Column("provider_state", String(16), nullable=True),
+    Column("provider_state_rank", Integer, nullable=False, default=0),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    # The event as received, for the dead letters if every attempt fails.
+    Column("source_event", Text, nullable=True),
     UniqueConstraint("due_event_id", "channel", name="uq_deliveries_due_channel"),
+    Index("ix_deliveries_queue", "status", "not_before"),
+)
+
+# Replies that came by SMS. Free text stays here and is erased with the member.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("provider_message_id", String(64), primary_key=True),
+    Column("member_id", String(64), nullable=True, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("delivery_id", String(36), nullable=True),
+    Column("free_text", Text, nullable=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+
+# Operators' templates, validated when saved; packaged defaults apply where none is stored.
+prompt_templates = Table(
+    "prompt_templates",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("locale", String(16), primary_key=True),
+    Column("channel", String(8), primary_key=True),  # email | sms
+    Column("subject", Text, nullable=True),  # e-mail only
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=True),  # e-mail only; autoescaped
+    Column("version", Integer, nullable=False, default=1),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 answers = Table(

@@ -49,3 +49,36 @@ async def test_every_service_migrates_to_head_twice_without_error(
             await engine.dispose()
         script = ScriptDirectory.from_config(alembic_config(MIGRATIONS / service / "migrations"))
         assert version == script.get_current_head()
+
+
+async def test_migrations_create_exactly_what_the_models_describe(
+    database_for: DatabaseFor,
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from services.insights.adapters.tables import metadata as insights
+    from services.notifier.adapters.tables import metadata as notifier
+    from services.scheduler.adapters.tables import metadata as scheduler
+
+    for service, metadata in (
+        ("scheduler", scheduler),
+        ("notifier", notifier),
+        ("insights", insights),
+    ):
+        url, schema = database_for(f"{service}_models")
+        engine = create_engine(url, schema)
+        try:
+            await upgrade_to_head(engine, MIGRATIONS / service / "migrations", schema)
+            async with engine.connect() as connection:
+                differences = await connection.run_sync(
+                    lambda sync, metadata=metadata, service=service: compare_metadata(
+                        MigrationContext.configure(
+                            sync, opts={"version_table": f"alembic_version_{service}"}
+                        ),
+                        metadata,
+                    )
+                )
+        finally:
+            await engine.dispose()
+        assert differences == [], (service, differences)
