@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, delete, select
+from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, Text, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts.base import Event
@@ -30,6 +31,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(36), primary_key=True),
         Column("subject", String(200), nullable=False),
         Column("payload", LargeBinary, nullable=False),
+        # Extra headers as JSON (dead letters carry their reason); null for plain events.
+        Column("headers", Text, nullable=True),
         Column("created_at", UtcDateTime(), nullable=False),
         Index("ix_outbox_created_at", "created_at"),
     )
@@ -40,11 +43,37 @@ async def stage_events(
 ) -> int:
     """Add events to the outbox inside the caller's transaction; a known event id is skipped."""
     rows = [
-        {"event_id": event.event_id, "subject": event.subject, "payload": body, "created_at": now}
+        {
+            "event_id": event.event_id,
+            "subject": event.subject,
+            "payload": body,
+            "headers": None,
+            "created_at": now,
+        }
         for event in events
         for _subject, body, _headers in [encode_event(event)]
     ]
     return await insert_ignoring_duplicates(session, table, rows)
+
+
+async def stage_raw(
+    session: AsyncSession,
+    table: Table,
+    message_id: str,
+    subject: str,
+    payload: bytes,
+    headers: dict[str, str],
+    now: datetime,
+) -> int:
+    """Stage a message that is not one of our events (a dead letter with its reason)."""
+    row = {
+        "event_id": message_id,
+        "subject": subject,
+        "payload": payload,
+        "headers": json.dumps(headers),
+        "created_at": now,
+    }
+    return await insert_ignoring_duplicates(session, table, [row])
 
 
 class OutboxRelay:
@@ -73,7 +102,7 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             rows = (
                 await session.execute(
-                    select(table.c.event_id, table.c.subject, table.c.payload)
+                    select(table.c.event_id, table.c.subject, table.c.payload, table.c.headers)
                     .order_by(table.c.created_at)
                     .limit(self._batch_size)
                     # Several replicas relay side by side without publishing the same row twice.
@@ -87,7 +116,11 @@ class OutboxRelay:
                     self._publisher.publish_raw(
                         row.subject,
                         row.payload,
-                        {"Nats-Msg-Id": row.event_id, "content-type": "application/json"},
+                        {
+                            **(json.loads(row.headers) if row.headers else {}),
+                            "Nats-Msg-Id": row.event_id,
+                            "content-type": "application/json",
+                        },
                     )
                     for row in rows
                 )

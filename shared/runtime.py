@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,6 +30,14 @@ from shared.streams import ensure_streams
 log = logging.getLogger(__name__)
 
 BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class Resource(Protocol):
+    """Something with connections to open at start and close at stop (a provider client)."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class ServiceRuntime:
     http: HttpServer
     migrations: Path
     background: list[BackgroundLoop] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -84,6 +93,8 @@ class ServiceRuntime:
             await upgrade_to_head(self.plumbing.engine, self.migrations, settings.database_schema)
         await self.broker.connect()
         await ensure_streams(self.broker.config.connection_state.stream, settings.stream_replicas)
+        for resource in self.resources:
+            await resource.start()
         await self.broker.start()
         self._stop.clear()
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in self.background]
@@ -101,6 +112,8 @@ class ServiceRuntime:
         self._tasks = []
         # Drains the connection: handlers in flight finish and acknowledge first.
         await self.broker.stop()
+        for resource in reversed(self.resources):
+            await resource.close()
         await self.plumbing.engine.dispose()
         log.info("%s stopped", self.name)
 

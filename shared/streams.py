@@ -44,6 +44,7 @@ class StreamSpec:
 RITUALS = StreamSpec("RITUALS", ("rituals.>",), duplicate_window_s=3600, max_age_s=14 * DAY)
 PROMPTS = StreamSpec("PROMPTS", ("prompts.>",), duplicate_window_s=3600, max_age_s=14 * DAY)
 RESPONSES = StreamSpec("RESPONSES", ("responses.>",), duplicate_window_s=3600, max_age_s=30 * DAY)
+MEMBERS = StreamSpec("MEMBERS", ("members.>",), duplicate_window_s=3600, max_age_s=30 * DAY)
 DEAD_LETTERS = StreamSpec(
     "DEADLETTERS",
     (f"{subjects.DEAD_LETTER_PREFIX}.>",),
@@ -51,7 +52,7 @@ DEAD_LETTERS = StreamSpec(
     max_age_s=30 * DAY,
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (RITUALS, PROMPTS, RESPONSES, DEAD_LETTERS)
+ALL_STREAMS: tuple[StreamSpec, ...] = (RITUALS, PROMPTS, RESPONSES, MEMBERS, DEAD_LETTERS)
 
 
 def stream_for_subject(subject: str) -> StreamSpec:

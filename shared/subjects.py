@@ -9,7 +9,11 @@ NUDGE_DUE = "rituals.nudge.v1"
 PROMPT_SENT = "prompts.sent.v1"
 PROMPT_FAILED = "prompts.failed.v1"
 PROMPT_ANSWERED = "prompts.answered.v1"
+PROMPT_DELIVERED = "prompts.delivered.v1"
 RESPONSE_RECEIVED = "responses.received.v1"
+RESPONDENT_ERASED = "responses.erased.v1"
+SIGNPOSTING_SENT = "responses.signposted.v1"
+MEMBER_ERASED = "members.erased.v1"
 
 DEAD_LETTER_PREFIX = "deadletter"
 

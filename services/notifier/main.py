@@ -5,20 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from services.notifier.adapters.smtp_sender import EmailSender, SmtpSender
+from services.notifier.adapters.channels import ChannelSenders
+from services.notifier.adapters.sms.factory import ManagedSmsSender, build_sms_sender
+from services.notifier.adapters.smtp_sender import EmailSender, SmtpPool
 from services.notifier.adapters.tables import outbox
 from services.notifier.adapters.templates import PromptTemplates
 from services.notifier.api.app import create_api
 from services.notifier.api.dependencies import ApiContext
+from services.notifier.domain.contact import parse_quiet_hours
+from services.notifier.domain.rate_limit import TokenBucket
 from services.notifier.domain.signed_links import LinkSigner
-from services.notifier.handlers.compose import EmailPolicy
-from services.notifier.handlers.on_nudge_due import handle_nudge_due
-from services.notifier.handlers.on_ritual_due import handle_ritual_due
+from services.notifier.handlers.compose import EmailPolicy, LegacyComposer
+from services.notifier.handlers.dispatch import Dispatcher, DispatchPolicy
+from services.notifier.handlers.enqueue import EnqueueDeps, enqueue_nudge, enqueue_ritual_due
 from services.notifier.handlers.record_answer import AnswerDeps
-from services.notifier.handlers.send_prompt import PromptDeps
 from services.notifier.settings import NotifierSettings
 from shared.clock import Clock
-from shared.contracts import NudgeDueV1, RitualDueV1
+from shared.contracts import Channel, NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer, RetryPolicy
@@ -28,56 +31,81 @@ from shared.runtime import ServiceRuntime, build_plumbing
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_notifier(
-    settings: NotifierSettings, clock: Clock, sender: EmailSender | None = None
-) -> ServiceRuntime:
+def wire_notifier(
+    settings: NotifierSettings,
+    clock: Clock,
+    email: EmailSender | None = None,
+    sms: ManagedSmsSender | None = None,
+) -> tuple[ServiceRuntime, Dispatcher]:
+    """The runtime, and its dispatcher for callers that observe sends (demo, tests)."""
     plumbing = build_plumbing(settings)
-    relay = OutboxRelay(outbox, plumbing.sessions, plumbing.publisher)
+    sessions = plumbing.sessions
+    relay = OutboxRelay(outbox, sessions, plumbing.publisher)
     signer = LinkSigner(settings.link_signing_key.get_secret_value().encode())
-    prompts = PromptDeps(
-        sessions=plumbing.sessions,
-        sender=sender or SmtpSender(settings),
-        templates=PromptTemplates(),
-        signer=signer,
-        policy=EmailPolicy(
-            mail_from=settings.mail_from,
-            message_id_domain=settings.message_id_domain,
-            public_base_url=settings.public_base_url,
-            late_answer_grace=timedelta(days=settings.late_answer_grace_days),
-        ),
+    policy = EmailPolicy(
+        mail_from=settings.mail_from,
+        message_id_domain=settings.message_id_domain,
+        public_base_url=settings.public_base_url,
+        late_answer_grace=timedelta(days=settings.late_answer_grace_days),
+    )
+    email_sender = email or SmtpPool(settings)
+    sms_sender = sms or build_sms_sender(settings, clock)
+    base = settings.public_base_url.rstrip("/")
+    quiet = parse_quiet_hours(settings.default_quiet_hours)
+    dispatcher = Dispatcher(
+        sessions=sessions,
         clock=clock,
+        senders=ChannelSenders(email_sender, sms_sender, f"{base}/v1/webhooks/sms/status"),
+        composer=LegacyComposer(PromptTemplates(), signer, policy),
         relay=relay,
+        buckets={
+            Channel.email: TokenBucket(settings.email_rate_per_s, settings.email_burst, clock),
+            Channel.sms: TokenBucket(settings.sms_rate_per_s, settings.sms_burst, clock),
+        },
+        default_quiet_hours=quiet,
+        policy=DispatchPolicy(
+            batch_size=settings.dispatch_batch_size,
+            lease=timedelta(seconds=settings.dispatch_lease_s),
+            retry=RetryPolicy(
+                max_attempts=settings.max_send_attempts,
+                base_delay_s=settings.retry_base_delay_s,
+                max_delay_s=settings.retry_max_delay_s,
+            ),
+        ),
+        interval_s=settings.dispatch_interval_s,
     )
+    enqueue = EnqueueDeps(sessions, clock, quiet, dispatcher.kick)
 
-    async def on_ritual_due(event: RitualDueV1, delivery: Delivery) -> str:
-        return await handle_ritual_due(event, delivery, prompts)
+    async def on_ritual_due(event: RitualDueV1, _delivery: Delivery) -> str:
+        return await enqueue_ritual_due(enqueue, event)
 
-    async def on_nudge_due(event: NudgeDueV1, delivery: Delivery) -> str:
-        return await handle_nudge_due(event, delivery, prompts)
+    async def on_nudge_due(event: NudgeDueV1, _delivery: Delivery) -> str:
+        return await enqueue_nudge(enqueue, event)
 
-    retry = RetryPolicy(
-        max_attempts=settings.max_send_attempts,
-        base_delay_s=settings.retry_base_delay_s,
-        max_delay_s=settings.retry_max_delay_s,
-    )
     EventConsumer(
-        ConsumerSpec("notifier-ritual-due", RitualDueV1, retry), on_ritual_due, plumbing.publisher
+        ConsumerSpec("notifier-ritual-due", RitualDueV1), on_ritual_due, plumbing.publisher
     ).subscribe(plumbing.broker)
     EventConsumer(
-        ConsumerSpec("notifier-nudge-due", NudgeDueV1, retry), on_nudge_due, plumbing.publisher
+        ConsumerSpec("notifier-nudge-due", NudgeDueV1), on_nudge_due, plumbing.publisher
     ).subscribe(plumbing.broker)
 
     answers = AnswerDeps(
-        plumbing.sessions, clock, relay, settings.respondent_key_secret.get_secret_value().encode()
+        sessions, clock, relay, settings.respondent_key_secret.get_secret_value().encode()
     )
     api = create_api(settings, ApiContext(answers=answers, signer=signer), plumbing.readiness())
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         name="notifier",
         plumbing=plumbing,
         http=HttpServer(api, settings.http_host, settings.http_port),
         migrations=MIGRATIONS,
-        background=[relay.run],
+        background=[relay.run, dispatcher.run],
+        resources=[email_sender, sms_sender],
     )
+    return runtime, dispatcher
+
+
+def build_notifier(settings: NotifierSettings, clock: Clock) -> ServiceRuntime:
+    return wire_notifier(settings, clock)[0]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -12,6 +12,27 @@ class SmtpSecurity(StrEnum):
     none = "none"  # dev sinks only
     starttls = "starttls"
     implicit_tls = "implicit_tls"
+
+
+class SmsProvider(StrEnum):
+    outbox = "outbox"  # dev: messages are kept, not sent
+    twilio = "twilio"
+    http_gateway = "http_gateway"
+
+
+DEFAULT_DISTRESS_WORDS = (
+    "suicide",
+    "suicidal",
+    "kill myself",
+    "end my life",
+    "end it all",
+    "self harm",
+    "self-harm",
+    "hurt myself",
+    "no reason to live",
+    "better off dead",
+    "want to die",
+)
 
 
 class NotifierSettings(ServiceSettings):
@@ -56,8 +77,89 @@ class NotifierSettings(ServiceSettings):
     message_id_domain: str = Field(
         default="rituals.localhost", description="Right-hand side of stable Message-IDs."
     )
-    max_send_attempts: int = Field(
-        default=8, ge=1, le=50, description="Deliveries of one due event before dead-letter."
+    smtp_pool_size: int = Field(
+        default=4, ge=1, le=64, description="SMTP connections kept open and reused."
     )
-    retry_base_delay_s: float = Field(default=30.0, gt=0, description="First retry delay.")
+    max_send_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        description="Attempts per message on transient failures before it is dead-lettered.",
+    )
+    retry_base_delay_s: float = Field(default=60.0, gt=0, description="First retry delay.")
     retry_max_delay_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
+    email_rate_per_s: float = Field(
+        default=20.0, gt=0, description="Provider limit: e-mails per second (per replica)."
+    )
+    email_burst: int = Field(default=20, ge=1)
+    sms_provider: SmsProvider = Field(
+        default=SmsProvider.outbox, description="Where SMS go: outbox (dev), twilio, http_gateway."
+    )
+    sms_rate_per_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Provider limit: SMS segments per second (per replica); 1/s per US long code.",
+    )
+    sms_burst: int = Field(default=5, ge=1)
+    sms_outbox_path: str | None = Field(
+        default=None, description="Dev outbox: also append each SMS to this JSON-lines file."
+    )
+    sms_default_region: str = Field(
+        default="GB",
+        pattern=r"^[A-Z]{2}$",
+        description="Region for phone numbers given without +country code.",
+    )
+    twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Signs requests to Twilio and verifies its webhooks."
+    )
+    twilio_from_number: str | None = Field(default=None, description="E.164 sender number.")
+    twilio_messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    twilio_base_url: str = Field(default="https://api.twilio.com")
+    sms_gateway_url: str | None = Field(default=None, description="Generic HTTP SMS gateway URL.")
+    sms_gateway_token: SecretStr | None = Field(default=None)
+    default_quiet_hours: str | None = Field(
+        default="21:00-08:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        description="Quiet hours (member's local time) for members who set none; empty: none.",
+    )
+    dispatch_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the send queue is swept."
+    )
+    dispatch_batch_size: int = Field(default=100, ge=1, le=5000)
+    dispatch_lease_s: float = Field(
+        default=120.0, gt=0, description="A claimed send not finished by then is retried."
+    )
+    distress_words: tuple[str, ...] = Field(
+        default=DEFAULT_DISTRESS_WORDS,
+        description="Words in a reply that prompt an immediate support message (lowercase).",
+    )
+    distress_answers: dict[str, list[int]] = Field(
+        default_factory=lambda: {"ons_loneliness": [1]},
+        description="Answer codes that prompt an immediate support message, by item.",
+    )
+    support_message: str = Field(
+        default=(
+            "Thank you for telling us. You don't have to handle this alone. If you are in "
+            "danger now, call your local emergency number. You can talk to someone any time: "
+            "in the UK call Samaritans on 116 123, in the US call or text 988. Your GP or a "
+            "counsellor can help too."
+        ),
+        min_length=20,
+        max_length=600,
+        description="Professional-support and crisis resources sent at once on distress.",
+    )
+
+    @model_validator(mode="after")
+    def _provider_is_configured(self) -> NotifierSettings:
+        if self.sms_provider is SmsProvider.twilio:
+            if not (self.twilio_account_sid and self.twilio_auth_token):
+                raise ValueError("NOTIFIER_TWILIO_ACCOUNT_SID and _AUTH_TOKEN are required")
+            if bool(self.twilio_from_number) == bool(self.twilio_messaging_service_sid):
+                raise ValueError(
+                    "set one of NOTIFIER_TWILIO_FROM_NUMBER and "
+                    "NOTIFIER_TWILIO_MESSAGING_SERVICE_SID"
+                )
+        if self.sms_provider is SmsProvider.http_gateway and not self.sms_gateway_url:
+            raise ValueError("NOTIFIER_SMS_GATEWAY_URL is required for the http_gateway provider")
+        return self

@@ -8,14 +8,16 @@ from shared.contracts.base import (
     RitualId,
     deterministic_event_id,
 )
+from shared.contracts.members import MemberErasedV1
 from shared.contracts.prompts import (
     Channel,
     FailureReason,
     PromptAnsweredV1,
+    PromptDeliveredV1,
     PromptFailedV1,
     PromptSentV1,
 )
-from shared.contracts.responses import ResponseReceivedV1
+from shared.contracts.responses import RespondentErasedV1, ResponseReceivedV1, SignpostingSentV1
 from shared.contracts.rituals import NudgeDueV1, RitualDueV1, RitualKind
 
 __all__ = [
@@ -23,15 +25,19 @@ __all__ = [
     "CommunityId",
     "Event",
     "FailureReason",
+    "MemberErasedV1",
     "MemberId",
     "NudgeDueV1",
     "PromptAnsweredV1",
+    "PromptDeliveredV1",
     "PromptFailedV1",
     "PromptSentV1",
+    "RespondentErasedV1",
     "RespondentKey",
     "ResponseReceivedV1",
     "RitualDueV1",
     "RitualId",
     "RitualKind",
+    "SignpostingSentV1",
     "deterministic_event_id",
 ]

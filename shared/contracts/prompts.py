@@ -23,6 +23,7 @@ class FailureReason(StrEnum):
     rejected_permanently = "rejected_permanently"
     retries_exhausted = "retries_exhausted"
     template_error = "template_error"
+    undelivered = "undelivered"  # accepted by the provider, then reported undeliverable
 
 
 class PromptSentV1(Event):
@@ -80,3 +81,18 @@ class PromptAnsweredV1(Event):
     community_id: CommunityId
     member_id: MemberId
     on_time: bool
+
+
+class PromptDeliveredV1(Event):
+    """The provider reports the prompt delivered to the member's handset or mailbox."""
+
+    subject: ClassVar[str] = subjects.PROMPT_DELIVERED
+
+    type: Literal["prompt.delivered"] = "prompt.delivered"
+    version: Literal[1] = 1
+    due_event_id: EventId
+    ritual_id: RitualId
+    community_id: CommunityId
+    member_id: MemberId
+    channel: Channel
+    nudge_number: int = Field(default=0, ge=0)

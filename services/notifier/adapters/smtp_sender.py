@@ -1,12 +1,16 @@
-"""E-mail out over SMTP with aiosmtplib, failures sorted into transient and permanent.
+"""E-mail out over SMTP with aiosmtplib: a pool of reused connections, failures sorted into
+transient and permanent.
 
 RFC 5321: a 4xx reply is transient, a 5xx reply permanent; a dropped or timed-out connection
-counts as 451. Error texts from servers can quote the recipient address, so only the status
-code leaves this module.
+counts as 451. Reusing connections roughly halves the cost of a message; a connection the
+server dropped is reopened once before the failure counts. Error texts from servers can quote
+the recipient address, so only the status code leaves this module.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -27,32 +31,75 @@ class EmailSender(Protocol):
         """Hand the message to the relay; raise ``SendFailed`` if it was not accepted."""
         ...
 
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
 
 def _classify(status: int) -> SendFailed:
     return SendFailed(status, permanent=500 <= status < 600)
 
 
-class SmtpSender:
+class SmtpPool:
+    """Up to ``size`` open SMTP connections, each used by one sender at a time."""
+
     def __init__(self, settings: NotifierSettings) -> None:
         self._settings = settings
+        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(settings.smtp_pool_size)
+
+    def _new_client(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_security is SmtpSecurity.implicit_tls,
+            start_tls=s.smtp_security is SmtpSecurity.starttls,
+            timeout=s.smtp_timeout_s,
+        )
 
     async def send(self, message: EmailMessage) -> None:
-        s = self._settings
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                use_tls=s.smtp_security is SmtpSecurity.implicit_tls,
-                start_tls=s.smtp_security is SmtpSecurity.starttls,
-                timeout=s.smtp_timeout_s,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = [refusal.code for refusal in error.recipients]
-            raise _classify(max(codes) if codes else 550) from None
-        except aiosmtplib.SMTPResponseException as error:
-            raise _classify(error.code) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
-            raise SendFailed(451, permanent=False) from None
+        async with self._slots:
+            client = self._idle.get_nowait() if not self._idle.empty() else self._new_client()
+            healthy = False
+            try:
+                await self._send_reconnecting(client, message)
+                healthy = True
+            finally:
+                if healthy:
+                    self._idle.put_nowait(client)
+                else:
+                    with contextlib.suppress(Exception):
+                        client.close()
+
+    async def _send_reconnecting(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+        for attempt in (1, 2):
+            try:
+                if not client.is_connected:
+                    await client.connect()
+                await client.send_message(message)
+                return
+            except aiosmtplib.SMTPServerDisconnected:
+                # The server closed an idle connection: reopen once before it counts.
+                if attempt == 2:
+                    raise SendFailed(451, permanent=False) from None
+                with contextlib.suppress(Exception):
+                    client.close()
+            except aiosmtplib.SMTPRecipientsRefused as error:
+                codes = [refusal.code for refusal in error.recipients]
+                raise _classify(max(codes) if codes else 550) from None
+            except aiosmtplib.SMTPResponseException as error:
+                raise _classify(error.code) from None
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                raise SendFailed(451, permanent=False) from None
+
+    async def start(self) -> None:
+        return None  # connections open on first use
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            with contextlib.suppress(Exception):
+                await client.quit()

@@ -40,6 +40,10 @@ class PromptJob:
     def delivery_id(self, channel: Channel) -> str:
         return delivery_id_for(self.send_event_id, channel)
 
+    @staticmethod
+    def fallback_delivery_id(send_event_id: str, channel: Channel) -> str:
+        return delivery_id_for(send_event_id, channel)
+
     def answer_delivery_id(self, channel: Channel) -> str:
         return self.answers_delivery_id or self.delivery_id(channel)
 
@@ -82,3 +86,23 @@ class PromptJob:
             timezone=original.timezone,
             answers_delivery_id=original.id,
         )
+
+
+def job_from_delivery(row: Row[Any], ritual_due_id: str) -> PromptJob:
+    """The job a queued delivery row describes (``ritual_due_id``: the original RitualDue)."""
+    return PromptJob(
+        send_event_id=row.due_event_id,
+        due_event_id=ritual_due_id,
+        nudge_number=row.nudge_number,
+        member_id=row.member_id,
+        community_id=row.community_id,
+        ritual_id=row.ritual_id,
+        ritual_kind=RitualKind(row.ritual_kind),
+        template_key=row.template_key,
+        item_key=row.item_key,
+        occurrence_at=row.occurrence_at,
+        occurrence_local_date=row.occurrence_local_date,
+        respond_by=row.respond_by,
+        timezone=row.timezone,
+        answers_delivery_id=row.answers_delivery_id,
+    )

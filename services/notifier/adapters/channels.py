@@ -1,0 +1,51 @@
+"""One door out per channel: e-mail through the SMTP pool, SMS through the configured provider.
+
+Both report failure the same way (``DeliveryFailed``) with a code, never a provider's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from services.notifier.adapters.sms.base import SmsSender, SmsSendFailed
+from services.notifier.adapters.smtp_sender import EmailSender, SendFailed
+
+
+class DeliveryFailed(Exception):
+    def __init__(
+        self,
+        reason: str,
+        permanent: bool,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class ChannelSenders:
+    email: EmailSender
+    sms: SmsSender
+    sms_status_callback_url: str | None
+
+    async def send_email(self, message: EmailMessage) -> str | None:
+        try:
+            await self.email.send(message)
+        except SendFailed as error:
+            reason = "smtp_rejected" if error.permanent else "smtp_transient"
+            raise DeliveryFailed(reason, error.permanent, error.status) from None
+        return None
+
+    async def send_sms(self, to: str, body: str, idempotency_key: str) -> str:
+        try:
+            accepted = await self.sms.send(to, body, self.sms_status_callback_url, idempotency_key)
+        except SmsSendFailed as error:
+            raise DeliveryFailed(
+                str(error.reason), error.permanent, error.status, error.retry_after_s
+            ) from None
+        return accepted.provider_message_id

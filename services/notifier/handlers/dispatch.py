@@ -1,0 +1,386 @@
+"""The send queue: claim due deliveries, send them within provider limits, record outcomes.
+
+* Claiming leases rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so replicas share the queue
+  and a crashed sender's rows are taken up again when the lease ends.
+* Consent, opt-out and quiet hours are checked again at send time: what was true when the
+  event arrived may not be now.
+* Transient failures (SMTP 4xx, HTTP 429/5xx, timeouts) go back to the queue after an
+  exponential, jittered delay (at least the provider's Retry-After); after the attempt limit
+  the delivery fails and the event that asked for it goes to the dead letters with the reason.
+* Permanent failures (SMTP 5xx, invalid number, the provider's opt-out) are recorded without
+  retry, and the member's fallback channel, if any, is tried.
+* Every outcome commits together with its event (PromptSent / PromptFailed) in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Row, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifier.adapters.channels import ChannelSenders, DeliveryFailed
+from services.notifier.adapters.tables import answers, contacts, deliveries, outbox
+from services.notifier.domain.contact import Contact
+from services.notifier.domain.quiet_hours import QuietHours, defer_until_quiet_hours_end
+from services.notifier.domain.rate_limit import TokenBucket
+from services.notifier.handlers.compose import Composer, TemplateProblem
+from services.notifier.handlers.events import prompt_failed, prompt_sent
+from services.notifier.handlers.prompt_job import PromptJob, job_from_delivery
+from services.notifier.handlers.statuses import FAILED, QUEUED, SENDING, SENT, SKIPPED
+from shared.clock import Clock
+from shared.contracts import Channel, Event, FailureReason, NudgeDueV1, RitualDueV1
+from shared.db import insert_ignoring_duplicates
+from shared.messaging.consumer import RetryPolicy, safe_header_value
+from shared.outbox import OutboxRelay, stage_events, stage_raw
+from shared.subjects import dead_letter_subject
+
+log = logging.getLogger(__name__)
+
+# Provider refusals that mean "this member opted out": honoured as an opt-out, not retried.
+_OPT_OUT_REASONS = {"recipient_opted_out"}
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    batch_size: int = 100
+    lease: timedelta = timedelta(minutes=2)
+    retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(max_attempts=6, base_delay_s=60, max_delay_s=3600)
+    )
+    concurrency: int = 16
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if hasattr(self, outcome):
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a delivery row ends this attempt, and what that publishes."""
+
+    name: str  # sent | deferred | retried | failed | skipped
+    values: Mapping[str, Any]
+    events: tuple[Event, ...] = ()
+    dead_letter_reason: str | None = None
+    fallback: Channel | None = None
+    opted_out: Channel | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        senders: ChannelSenders,
+        composer: Composer,
+        relay: OutboxRelay,
+        buckets: Mapping[Channel, TokenBucket],
+        default_quiet_hours: QuietHours | None,
+        policy: DispatchPolicy,
+        interval_s: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._senders = senders
+        self._composer = composer
+        self._relay = relay
+        self._buckets = buckets
+        self._default_quiet = default_quiet_hours
+        self._policy = policy
+        self._interval_s = interval_s
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self.last_run_at: datetime | None = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                while (await self.dispatch_due()).claimed:
+                    pass
+            except Exception as error:  # the database or a provider is down: try again soon
+                log.warning("dispatch failed: %s; will retry", type(error).__name__)
+            sleeper = asyncio.ensure_future(self._clock.sleep(self._interval_s))
+            waker = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (sleeper, waker):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._wake.clear()
+
+    async def dispatch_due(self) -> DispatchResult:
+        """Send one batch of what is due now; returns counts (``claimed`` 0: queue is idle)."""
+        now = self._clock.now()
+        claimed = await self._claim(now)
+        result = DispatchResult(claimed=len(claimed))
+        slots = asyncio.Semaphore(self._policy.concurrency)
+
+        async def one(row: Row[Any]) -> None:
+            async with slots:
+                outcome = await self._attempt(row, now)
+                await self._record(row, outcome, now)
+                result.count(outcome.name)
+
+        await asyncio.gather(*(one(row) for row in claimed))
+        self.last_run_at = now
+        if claimed:
+            self._relay.kick()
+        return result
+
+    async def _claim(self, now: datetime) -> list[Row[Any]]:
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(deliveries)
+                    .where(
+                        or_(
+                            (deliveries.c.status == QUEUED)
+                            & or_(
+                                deliveries.c.not_before.is_(None), deliveries.c.not_before <= now
+                            ),
+                            (deliveries.c.status == SENDING) & (deliveries.c.lease_until < now),
+                        )
+                    )
+                    .order_by(deliveries.c.not_before)
+                    .limit(self._policy.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if rows:
+                await session.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_([row.id for row in rows]))
+                    .values(
+                        status=SENDING,
+                        lease_until=now + self._policy.lease,
+                        attempts=deliveries.c.attempts + 1,
+                    )
+                )
+        return list(rows)
+
+    async def _job(self, row: Row[Any]) -> PromptJob:
+        if not row.nudge_number:
+            return job_from_delivery(row, row.due_event_id)
+        async with self._sessions() as session:
+            original_due = (
+                await session.execute(
+                    select(deliveries.c.due_event_id).where(
+                        deliveries.c.id == row.answers_delivery_id
+                    )
+                )
+            ).scalar()
+        return job_from_delivery(row, original_due or row.due_event_id)
+
+    async def _attempt(self, row: Row[Any], now: datetime) -> Outcome:
+        attempts = row.attempts + 1
+        channel = Channel(row.channel)
+        job = await self._job(row)
+        async with self._sessions() as session:
+            contact_row = (
+                await session.execute(select(contacts).where(contacts.c.member_id == row.member_id))
+            ).first()
+            answered = bool(
+                row.answers_delivery_id
+                and (
+                    await session.execute(
+                        select(exists().where(answers.c.delivery_id == row.answers_delivery_id))
+                    )
+                ).scalar()
+            )
+        if contact_row is None:
+            return self._fail(job, channel, FailureReason.no_contact, attempts, now)
+        contact = Contact.from_row(contact_row, self._default_quiet)
+        refusal = contact.refusal(channel)
+        if refusal is not None:
+            return self._fail(job, channel, refusal, attempts, now, contact=contact)
+        if answered:
+            return Outcome(SKIPPED, {"status": SKIPPED, "attempts": attempts - 1})
+        if contact.quiet_hours is not None:
+            send_at = defer_until_quiet_hours_end(now, ZoneInfo(row.timezone), contact.quiet_hours)
+            if send_at > now:
+                return Outcome(
+                    "deferred",
+                    {"status": QUEUED, "not_before": send_at, "attempts": attempts - 1},
+                )
+        address = contact.address(channel)
+        assert address is not None
+        try:
+            if channel is Channel.email:
+                message = await self._composer.email(job, row.id, address, contact.locale, now)
+                await self._buckets[channel].take()
+                provider_id = await self._senders.send_email(message)
+            else:
+                body = await self._composer.sms(job, contact.locale, now)
+                await self._buckets[channel].take()
+                provider_id = await self._senders.send_sms(address, body, row.id)
+        except TemplateProblem:
+            return self._fail(job, channel, FailureReason.template_error, attempts, now)
+        except DeliveryFailed as failure:
+            return self._after_failure(job, channel, failure, attempts, now, contact)
+        return Outcome(
+            SENT,
+            {
+                "status": SENT,
+                "sent_at": now,
+                "attempts": attempts,
+                "provider_message_id": provider_id,
+                "provider_state": "accepted",
+                "provider_state_rank": 1,
+            },
+            (prompt_sent(job, channel, attempts, now),),
+        )
+
+    def _fail(
+        self,
+        job: PromptJob,
+        channel: Channel,
+        reason: FailureReason,
+        attempts: int,
+        now: datetime,
+        status: int | None = None,
+        contact: Contact | None = None,
+    ) -> Outcome:
+        fallback = None
+        if contact is not None and reason is not FailureReason.no_consent:
+            fallback, _ = contact.first_usable(after=channel)
+        return Outcome(
+            FAILED,
+            {
+                "status": FAILED,
+                "attempts": attempts,
+                "failure_reason": reason.value,
+                "provider_status": status,
+            },
+            (prompt_failed(job, channel, reason, attempts, now, status),),
+            fallback=fallback,
+        )
+
+    def _after_failure(
+        self,
+        job: PromptJob,
+        channel: Channel,
+        failure: DeliveryFailed,
+        attempts: int,
+        now: datetime,
+        contact: Contact,
+    ) -> Outcome:
+        if failure.permanent:
+            reason = (
+                FailureReason.opted_out
+                if failure.reason in _OPT_OUT_REASONS
+                else FailureReason.rejected_permanently
+            )
+            outcome = self._fail(job, channel, reason, attempts, now, failure.status, contact)
+            if reason is FailureReason.opted_out:
+                return Outcome(
+                    outcome.name, outcome.values, outcome.events, None, outcome.fallback, channel
+                )
+            return outcome
+        if attempts >= self._policy.retry.max_attempts:
+            outcome = self._fail(
+                job, channel, FailureReason.retries_exhausted, attempts, now, failure.status
+            )
+            reason_text = f"retries exhausted after {attempts} attempts: {failure.reason}"
+            return Outcome(outcome.name, outcome.values, outcome.events, reason_text)
+        delay = self._policy.retry.delay_s(attempts, self._rng)
+        if failure.retry_after_s is not None:
+            delay = max(delay, failure.retry_after_s)
+        log.info("send retry in %.0fs after %s (attempt %s)", delay, failure.reason, attempts)
+        return Outcome(
+            "retried",
+            {
+                "status": QUEUED,
+                "attempts": attempts,
+                "not_before": now + timedelta(seconds=delay),
+                "provider_status": failure.status,
+            },
+        )
+
+    async def _record(self, row: Row[Any], outcome: Outcome, now: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(deliveries)
+                .where(deliveries.c.id == row.id)
+                .values(**outcome.values, lease_until=None)
+            )
+            await stage_events(session, outbox, list(outcome.events), now)
+            if outcome.dead_letter_reason is not None and row.source_event:
+                await self._stage_dead_letter(session, row, outcome.dead_letter_reason, now)
+            if outcome.opted_out is Channel.sms:
+                await session.execute(
+                    update(contacts)
+                    .where(
+                        (contacts.c.member_id == row.member_id)
+                        & contacts.c.sms_opted_out_at.is_(None)
+                    )
+                    .values(sms_opted_out_at=now)
+                )
+            if outcome.fallback is not None:
+                await self._queue_fallback(session, row, outcome.fallback, now)
+
+    async def _stage_dead_letter(
+        self, session: AsyncSession, row: Row[Any], reason: str, now: datetime
+    ) -> None:
+        subject = NudgeDueV1.subject if row.nudge_number else RitualDueV1.subject
+        await stage_raw(
+            session,
+            outbox,
+            f"dl-delivery-{row.id}",
+            dead_letter_subject(subject),
+            row.source_event.encode(),
+            {
+                "Dead-Letter-Reason": safe_header_value(reason),
+                "Dead-Letter-Subject": subject,
+                "Dead-Letter-Consumer": "notifier-dispatcher",
+                "Dead-Letter-Deliveries": str(row.attempts + 1),
+            },
+            now,
+        )
+
+    async def _queue_fallback(
+        self, session: AsyncSession, row: Row[Any], channel: Channel, now: datetime
+    ) -> None:
+        """The member's fallback channel, once, for this send: a second delivery row."""
+        fallback = dict(row._mapping)
+        fallback |= {
+            "id": PromptJob.fallback_delivery_id(row.due_event_id, channel),
+            "channel": channel.value,
+            "status": QUEUED,
+            "attempts": 0,
+            "not_before": now,
+            "lease_until": None,
+            "failure_reason": None,
+            "provider_status": None,
+            "provider_message_id": None,
+            "provider_state": None,
+            "provider_state_rank": 0,
+            "sent_at": None,
+            "delivered_at": None,
+            "created_at": now,
+        }
+        await insert_ignoring_duplicates(session, deliveries, [fallback])

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from shared import subjects
+from shared.contracts.base import Event, MemberId
+
+
+class MemberErasedV1(Event):
+    """A member's contact data was erased in the notifier; other services drop what they hold
+    under this pseudonymous id (enrolments, timers)."""
+
+    subject: ClassVar[str] = subjects.MEMBER_ERASED
+
+    type: Literal["member.erased"] = "member.erased"
+    version: Literal[1] = 1
+    member_id: MemberId
