@@ -19,18 +19,21 @@ import aiohttp
 
 from services.insights.main import build_insights
 from services.insights.settings import InsightsSettings
-from services.notifier.main import build_notifier
-from services.notifier.settings import NotifierSettings, SmtpSecurity
+from services.notifier.handlers.dispatch import Dispatcher
+from services.notifier.main import wire_notifier
+from services.notifier.settings import NotifierSettings, SmsProvider, SmtpSecurity
 from services.scheduler.handlers.ticker import Ticker
 from services.scheduler.main import wire_scheduler
 from services.scheduler.settings import SchedulerSettings
 from shared.clock import ManualClock
 from shared.devsmtp import SmtpSink
+from shared.devtwilio import FakeTwilio
 from shared.natsdev import EmbeddedNatsServer, free_port
 from shared.runtime import ServiceRuntime
 from shared.settings import Environment
 
 DatabaseFor = Callable[[str], tuple[str, str | None]]
+SMS_NUMBER = "+447700900999"  # the service's own number (an Ofcom drama number)
 
 
 def sqlite_databases(directory: Path) -> DatabaseFor:
@@ -75,6 +78,8 @@ class LocalSystem:
     notifier_overrides: dict[str, Any] = field(default_factory=dict)
     nats: EmbeddedNatsServer = field(init=False)
     smtp: SmtpSink = field(init=False)
+    twilio: FakeTwilio = field(init=False)
+    dispatcher: Dispatcher = field(init=False)
     runtimes: dict[str, ServiceRuntime] = field(init=False, default_factory=dict)
     tokens: dict[str, str] = field(init=False, default_factory=dict)
     ports: dict[str, int] = field(init=False, default_factory=dict)
@@ -102,6 +107,8 @@ class LocalSystem:
         await self.nats.start()
         self.smtp = SmtpSink()
         self.smtp.start()
+        self.twilio = FakeTwilio()
+        await self.twilio.start()
         scheduler = SchedulerSettings(
             **self._common("scheduler"), operator_token=self._token("scheduler")
         )
@@ -116,15 +123,26 @@ class LocalSystem:
             smtp_port=self.smtp.port,
             smtp_security=SmtpSecurity.none,
             mail_from="Riverside Neighbours <checkins@rituals.example>",
+            sms_provider=SmsProvider.twilio,
+            twilio_account_sid=self.twilio.account_sid,
+            twilio_auth_token=self.twilio.auth_token,
+            twilio_from_number=SMS_NUMBER,
+            twilio_base_url=self.twilio.base_url,
+            # The fake providers take anything; the tests and the demo move time by hand.
+            email_rate_per_s=1000,
+            email_burst=1000,
+            sms_rate_per_s=1000,
+            sms_burst=1000,
             **self.notifier_overrides,
         )
         insights = InsightsSettings(
             **self._common("insights"), analyst_token=self._token("insights")
         )
         scheduler_runtime, self.ticker = wire_scheduler(scheduler, self.clock)
+        notifier_runtime, self.dispatcher = wire_notifier(notifier, self.clock)
         self.runtimes = {
             "scheduler": scheduler_runtime,
-            "notifier": build_notifier(notifier, self.clock),
+            "notifier": notifier_runtime,
             "insights": build_insights(insights, self.clock),
         }
         for runtime in self.runtimes.values():
@@ -147,6 +165,10 @@ class LocalSystem:
                 raise TimeoutError(f"the scheduler did not tick at {instant}")
             await asyncio.sleep(0.005)
 
+    def sms_webhook(self, kind: str) -> str:
+        """Where the provider posts inbound SMS ("inbound") or status callbacks ("status")."""
+        return f"http://127.0.0.1:{self.ports['notifier']}/v1/webhooks/sms/{kind}"
+
     async def stop(self) -> None:
         """Stop whatever was started, in reverse order (also after a failed start)."""
         for client in self.clients.values():
@@ -157,6 +179,8 @@ class LocalSystem:
         self.runtimes = {}
         if hasattr(self, "smtp"):
             self.smtp.stop()
+        if hasattr(self, "twilio"):
+            await self.twilio.stop()
         if hasattr(self, "nats"):
             await self.nats.close()
 

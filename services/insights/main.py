@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.insights.api.app import create_api
-from services.insights.handlers.on_response_received import store_response
+from services.insights.handlers.on_response_received import (
+    count_signposting,
+    forget_respondent,
+    store_response,
+)
 from services.insights.settings import InsightsSettings
 from shared.clock import Clock
-from shared.contracts import ResponseReceivedV1
+from shared.contracts import RespondentErasedV1, ResponseReceivedV1, SignpostingSentV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
@@ -23,10 +27,20 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
     async def on_response(event: ResponseReceivedV1, _delivery: Delivery) -> str:
         return await store_response(plumbing.sessions, event)
 
+    async def on_erased(event: RespondentErasedV1, _delivery: Delivery) -> str:
+        return await forget_respondent(plumbing.sessions, event)
+
+    async def on_signposting(event: SignpostingSentV1, _delivery: Delivery) -> str:
+        return await count_signposting(plumbing.sessions, event)
+
     EventConsumer(
-        ConsumerSpec(durable="insights-responses", model=ResponseReceivedV1),
-        on_response,
-        dead_letters=plumbing.publisher,
+        ConsumerSpec("insights-responses", ResponseReceivedV1), on_response, plumbing.publisher
+    ).subscribe(plumbing.broker)
+    EventConsumer(
+        ConsumerSpec("insights-erasures", RespondentErasedV1), on_erased, plumbing.publisher
+    ).subscribe(plumbing.broker)
+    EventConsumer(
+        ConsumerSpec("insights-signposting", SignpostingSentV1), on_signposting, plumbing.publisher
     ).subscribe(plumbing.broker)
 
     api = create_api(settings, plumbing.sessions, plumbing.readiness())

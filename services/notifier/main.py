@@ -12,13 +12,17 @@ from services.notifier.adapters.tables import outbox
 from services.notifier.adapters.templates import PromptTemplates
 from services.notifier.api.app import create_api
 from services.notifier.api.dependencies import ApiContext
+from services.notifier.api.webhooks import WebhookContext
 from services.notifier.domain.contact import parse_quiet_hours
+from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.rate_limit import TokenBucket
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import EmailPolicy, LegacyComposer
 from services.notifier.handlers.dispatch import Dispatcher, DispatchPolicy
 from services.notifier.handlers.enqueue import EnqueueDeps, enqueue_nudge, enqueue_ritual_due
+from services.notifier.handlers.provider_status import StatusDeps
 from services.notifier.handlers.record_answer import AnswerDeps
+from services.notifier.handlers.service_texts import packaged_service_text
 from services.notifier.settings import NotifierSettings
 from shared.clock import Clock
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1
@@ -90,9 +94,32 @@ def wire_notifier(
     ).subscribe(plumbing.broker)
 
     answers = AnswerDeps(
-        sessions, clock, relay, settings.respondent_key_secret.get_secret_value().encode()
+        sessions,
+        clock,
+        relay,
+        settings.respondent_key_secret.get_secret_value().encode(),
+        distress=DistressRules.build(
+            settings.distress_answers, settings.distress_words, settings.support_message
+        ),
     )
-    api = create_api(settings, ApiContext(answers=answers, signer=signer), plumbing.readiness())
+    webhook_context = WebhookContext(
+        auth_token=(
+            settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+        ),
+        public_base_url=settings.public_base_url,
+        trust_forwarded_headers=settings.trust_forwarded_headers,
+        statuses=StatusDeps(sessions, clock, relay, dispatcher.kick),
+        answers=answers,
+        reply_sender=sms_sender,
+        texts=packaged_service_text,
+        phone_region=settings.sms_default_region,
+    )
+    api = create_api(
+        settings,
+        ApiContext(answers=answers, signer=signer, phone_region=settings.sms_default_region),
+        webhook_context,
+        plumbing.readiness(),
+    )
     runtime = ServiceRuntime(
         name="notifier",
         plumbing=plumbing,

@@ -65,6 +65,11 @@ class NotifierSettings(ServiceSettings):
     late_answer_grace_days: int = Field(
         default=7, ge=0, le=60, description="Links keep working this long after the window."
     )
+    trust_forwarded_headers: bool = Field(
+        default=False,
+        description="Behind an ingress that overwrites X-Forwarded-*: also accept webhook "
+        "signatures for the URL those headers describe.",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP relay host.")
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_security: SmtpSecurity = Field(default=SmtpSecurity.starttls)

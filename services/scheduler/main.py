@@ -9,11 +9,12 @@ from services.scheduler.adapters.tables import outbox
 from services.scheduler.api.app import create_api
 from services.scheduler.api.dependencies import ApiContext
 from services.scheduler.handlers.emit_due import EmissionPolicy
+from services.scheduler.handlers.erasure import on_member_erased
 from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent
 from services.scheduler.handlers.ticker import Ticker
 from services.scheduler.settings import SchedulerSettings
 from shared.clock import Clock
-from shared.contracts import PromptAnsweredV1, PromptSentV1
+from shared.contracts import MemberErasedV1, PromptAnsweredV1, PromptSentV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
@@ -46,6 +47,13 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
         ConsumerSpec("scheduler-prompt-answered", PromptAnsweredV1),
         prompt_answered,
         plumbing.publisher,
+    ).subscribe(plumbing.broker)
+
+    async def member_erased(event: MemberErasedV1, _delivery: Delivery) -> str:
+        return await on_member_erased(sessions, event)
+
+    EventConsumer(
+        ConsumerSpec("scheduler-member-erased", MemberErasedV1), member_erased, plumbing.publisher
     ).subscribe(plumbing.broker)
 
     api = create_api(

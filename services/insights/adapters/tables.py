@@ -18,7 +18,7 @@ response_facts = Table(
     Column("event_id", String(36), primary_key=True),
     Column("community_id", String(64), nullable=False),
     Column("iso_week", String(8), nullable=False),
-    Column("respondent_key", String(64), nullable=False),
+    Column("respondent_key", String(64), nullable=False, index=True),
     Column("ritual_id", String(64), nullable=False),
     Column("ritual_kind", String(32), nullable=False),
     Column("item", String(64), nullable=False),
@@ -26,4 +26,15 @@ response_facts = Table(
     Column("on_time", Boolean, nullable=False),
     Column("answered_at", UtcDateTime(), nullable=False),
     Index("ix_response_facts_community_week", "community_id", "iso_week"),
+)
+
+
+# Professional-support signposting replies: a count per community and week, nothing more.
+signposting_facts = Table(
+    "signposting_facts",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("community_id", String(64), nullable=False),
+    Column("iso_week", String(8), nullable=False),
+    Index("ix_signposting_facts_community_week", "community_id", "iso_week"),
 )

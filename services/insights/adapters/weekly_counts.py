@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.insights.adapters.tables import response_facts
+from services.insights.adapters.tables import response_facts, signposting_facts
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,14 @@ async def weekly_counts(session: AsyncSession, community_id: str) -> list[Weekly
         WeeklyCount(row.iso_week, row.responses, row.respondents, row.late_responses)
         for row in rows
     ]
+
+
+async def weekly_signposting(session: AsyncSession, community_id: str) -> dict[str, int]:
+    """Support messages sent per ISO week (indicator 10: a count, no denominator)."""
+    rows = await session.execute(
+        select(signposting_facts.c.iso_week, func.count().label("sent"))
+        .where(signposting_facts.c.community_id == community_id)
+        .group_by(signposting_facts.c.iso_week)
+        .order_by(signposting_facts.c.iso_week)
+    )
+    return {row.iso_week: row.sent for row in rows}

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.insights.adapters.weekly_counts import weekly_counts
+from services.insights.adapters.weekly_counts import weekly_counts, weekly_signposting
 
 router = APIRouter(prefix="/v1/communities", tags=["counts"])
 
@@ -38,3 +38,18 @@ async def get_weekly_responses(
     async with factory() as session:
         counts = await weekly_counts(session, community_id)
     return [WeeklyCountOut(**vars(count)) for count in counts]
+
+
+class WeeklySignpostingOut(BaseModel):
+    iso_week: str
+    support_messages_sent: int
+
+
+@router.get("/{community_id}/weekly-signposting", response_model=list[WeeklySignpostingOut])
+async def get_weekly_signposting(
+    community_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")],
+    factory: Annotated[async_sessionmaker[AsyncSession], Depends(sessions)],
+) -> list[WeeklySignpostingOut]:
+    async with factory() as session:
+        counts = await weekly_signposting(session, community_id)
+    return [WeeklySignpostingOut(iso_week=w, support_messages_sent=n) for w, n in counts.items()]

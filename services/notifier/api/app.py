@@ -2,15 +2,19 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from services.notifier.api import members, replies
+from services.notifier.api import members, replies, unsubscribe, webhooks
 from services.notifier.api.dependencies import ApiContext
+from services.notifier.api.webhooks import WebhookContext
 from services.notifier.settings import NotifierSettings
 from shared.http.auth import require_bearer_token
 from shared.http.health import ReadinessCheck, health_router
 
 
 def create_api(
-    settings: NotifierSettings, context: ApiContext, readiness: dict[str, ReadinessCheck]
+    settings: NotifierSettings,
+    context: ApiContext,
+    webhook_context: WebhookContext,
+    readiness: dict[str, ReadinessCheck],
 ) -> FastAPI:
     app = FastAPI(
         title="Connection Rituals notifier",
@@ -18,8 +22,11 @@ def create_api(
         description="Members' contact and consent (operators); answer pages (members).",
     )
     app.state.context = context
+    app.state.webhooks = webhook_context
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
     app.include_router(members.router, dependencies=operator)
     app.include_router(replies.router)  # authorised by the signed token in the path
+    app.include_router(unsubscribe.router)  # likewise
+    app.include_router(webhooks.router)  # authorised by the provider's signature
     app.include_router(health_router(readiness))
     return app

@@ -12,6 +12,7 @@ from services.notifier.handlers.record_answer import AnswerDeps
 class ApiContext:
     answers: AnswerDeps
     signer: LinkSigner
+    phone_region: str = "GB"
 
 
 def api_context(request: Request) -> ApiContext:

@@ -1,20 +1,31 @@
-"""Members' contact points and consent: operator-only, the one place they can be read."""
+"""Members' contact points, preferences and consent: operator-only, the one place they are read.
+
+Member ids are minted here and are the only identity other services ever see.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import csv
+import io
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import select
+from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from sqlalchemy import select, update
 
-from services.notifier.adapters.tables import contacts
+from services.notifier.adapters.tables import consent_records, contacts
 from services.notifier.api.dependencies import ApiContext, api_context
-from services.notifier.domain.pseudonyms import new_member_id
+from services.notifier.domain.phone import InvalidPhone, to_e164
+from services.notifier.handlers import members as member_handlers
+from shared.contracts import Channel
+from shared.messaging.consumer import describe_validation_error
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 Context = Annotated[ApiContext, Depends(api_context)]
+LOCALE = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+MAX_IMPORT_ROWS = 10_000
 
 
 class ConsentIn(BaseModel):
@@ -26,62 +37,373 @@ class ConsentIn(BaseModel):
     )
 
 
-class MemberIn(BaseModel):
+class QuietHoursIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
-    locale: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    start: time = Field(description="Local time quiet hours begin, e.g. 21:30.")
+    end: time = Field(description="Local time they end, e.g. 08:00 (may be the next day).")
+
+
+class ContactFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = None
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description="As the member gives it; stored as E.164. Without +country code, the "
+        "notifier's default region applies unless phone_region says otherwise.",
+    )
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    locale: str | None = Field(default=None, pattern=LOCALE)
+    preferred_channel: Channel | None = None
+    fallback_channel: Channel | None = None
+    quiet_hours: QuietHoursIn | None = Field(
+        default=None, description="Omit for the service default; set start = end for none."
+    )
+
+
+class MemberIn(ContactFields):
+    locale: str = Field(default="en", pattern=LOCALE)
+    preferred_channel: Channel = Channel.email
     prompt_consent: ConsentIn = Field(description="Consent to receive prompts.")
     insights_consent: ConsentIn = Field(
         description="Separate consent to contribute anonymised answers to community indicators."
     )
 
+    @model_validator(mode="after")
+    def _channels_have_addresses(self) -> MemberIn:
+        if not self.email and not self.phone:
+            raise ValueError("give an email, a phone number or both")
+        for role, channel in (
+            ("preferred", self.preferred_channel),
+            ("fallback", self.fallback_channel),
+        ):
+            if channel is Channel.email and not self.email:
+                raise ValueError(f"{role} channel is email but no email was given")
+            if channel is Channel.sms and not self.phone:
+                raise ValueError(f"{role} channel is sms but no phone was given")
+        if self.fallback_channel is not None and self.fallback_channel == self.preferred_channel:
+            raise ValueError("the fallback channel must differ from the preferred one")
+        return self
+
+
+class MemberPatch(ContactFields):
+    pass
+
 
 class MemberOut(BaseModel):
     member_id: str
     email: str | None
+    phone: str | None
     locale: str
+    preferred_channel: Channel
+    fallback_channel: Channel | None
+    quiet_hours: QuietHoursIn | None
     prompt_consent: bool
     insights_consent: bool
+    sms_opted_out: bool
+    email_opted_out: bool
     created_at: datetime
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
-async def register_member(body: MemberIn, context: Context) -> MemberOut:
-    """Store a member's contact and consent; returns the pseudonymous id other services use."""
-    now = context.answers.clock.now()
-    member_id = new_member_id()
-    async with context.answers.sessions() as session, session.begin():
-        await session.execute(
-            contacts.insert().values(
-                member_id=member_id,
-                email=str(body.email),
-                locale=body.locale,
-                prompt_consent=body.prompt_consent.given,
-                prompt_consent_at=now,
-                prompt_consent_source=body.prompt_consent.source,
-                insights_consent=body.insights_consent.given,
-                insights_consent_at=now,
-                insights_consent_source=body.insights_consent.source,
-                created_at=now,
-            )
+class ConsentChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["prompts", "insights", "sms", "email"]
+    given: bool
+    source: str = Field(min_length=1, max_length=64)
+
+
+class ConsentRecordOut(BaseModel):
+    kind: str
+    given: bool
+    source: str
+    recorded_at: datetime
+
+
+def _member_out(row: Any) -> MemberOut:
+    quiet = None
+    if row.quiet_start is not None and row.quiet_end is not None:
+        quiet = QuietHoursIn(
+            start=time.fromisoformat(row.quiet_start), end=time.fromisoformat(row.quiet_end)
         )
     return MemberOut(
-        member_id=member_id,
-        email=str(body.email),
-        locale=body.locale,
-        prompt_consent=body.prompt_consent.given,
-        insights_consent=body.insights_consent.given,
-        created_at=now,
+        member_id=row.member_id,
+        email=row.email,
+        phone=row.phone,
+        locale=row.locale,
+        preferred_channel=Channel(row.preferred_channel),
+        fallback_channel=Channel(row.fallback_channel) if row.fallback_channel else None,
+        quiet_hours=quiet,
+        prompt_consent=row.prompt_consent,
+        insights_consent=row.insights_consent,
+        sms_opted_out=row.sms_opted_out_at is not None,
+        email_opted_out=row.email_opted_out_at is not None,
+        created_at=row.created_at,
     )
 
 
-@router.get("/{member_id}", response_model=MemberOut)
-async def get_member(member_id: str, context: Context) -> MemberOut:
+def _phone(raw: str | None, region: str | None, context: ApiContext) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return to_e164(raw, region or context.phone_region)
+    except InvalidPhone as error:
+        raise RequestValidationError(
+            [{"loc": ("body", "phone"), "msg": str(error), "type": "value_error"}]
+        ) from error
+
+
+def _hhmm(value: time | None) -> str | None:
+    return value.strftime("%H:%M") if value is not None else None
+
+
+def _new_member(body: MemberIn, phone: str | None) -> member_handlers.NewMember:
+    quiet = body.quiet_hours
+    return member_handlers.NewMember(
+        email=str(body.email) if body.email else None,
+        phone=phone,
+        locale=body.locale,
+        preferred_channel=body.preferred_channel.value,
+        fallback_channel=body.fallback_channel.value if body.fallback_channel else None,
+        quiet_start=_hhmm(quiet.start) if quiet else None,
+        quiet_end=_hhmm(quiet.end) if quiet else None,
+        prompt_consent=body.prompt_consent.given,
+        prompt_consent_source=body.prompt_consent.source,
+        insights_consent=body.insights_consent.given,
+        insights_consent_source=body.insights_consent.source,
+    )
+
+
+async def _load(context: ApiContext, member_id: str) -> MemberOut:
     async with context.answers.sessions() as session:
         row = (
             await session.execute(select(contacts).where(contacts.c.member_id == member_id))
         ).first()
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
-    return MemberOut.model_validate(row, from_attributes=True)
+    return _member_out(row)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
+async def register_member(body: MemberIn, context: Context) -> MemberOut:
+    """Store a member's contact points and consent; returns the pseudonymous member id."""
+    phone = _phone(body.phone, body.phone_region, context)
+    now = context.answers.clock.now()
+    try:
+        async with context.answers.sessions() as session, session.begin():
+            member_id = await member_handlers.register(session, _new_member(body, phone), now)
+    except member_handlers.MemberConflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    return await _load(context, member_id)
+
+
+@router.get("/{member_id}", response_model=MemberOut)
+async def get_member(member_id: str, context: Context) -> MemberOut:
+    return await _load(context, member_id)
+
+
+@router.patch("/{member_id}", response_model=MemberOut)
+async def change_member(member_id: str, body: MemberPatch, context: Context) -> MemberOut:
+    current = await _load(context, member_id)
+    changes = body.model_dump(exclude_unset=True)
+    values: dict[str, Any] = {}
+    if "email" in changes:
+        values["email"] = str(body.email) if body.email else None
+    if "phone" in changes:
+        values["phone"] = _phone(body.phone, body.phone_region, context)
+    if "locale" in changes and body.locale:
+        values["locale"] = body.locale
+    for field in ("preferred_channel", "fallback_channel"):
+        if field in changes:
+            channel = changes[field]
+            values[field] = channel.value if channel is not None else None
+    if "quiet_hours" in changes:
+        quiet = body.quiet_hours
+        values["quiet_start"] = _hhmm(quiet.start) if quiet else None
+        values["quiet_end"] = _hhmm(quiet.end) if quiet else None
+    merged = current.model_dump() | {
+        k: v
+        for k, v in values.items()
+        if k in {"email", "phone", "preferred_channel", "fallback_channel"}
+    }
+    for role in ("preferred_channel", "fallback_channel"):
+        channel = merged.get(role)
+        if channel in (Channel.email, "email") and not merged.get("email"):
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", role),
+                        "msg": "email channel needs an email",
+                        "type": "value_error",
+                    }
+                ]
+            )
+        if channel in (Channel.sms, "sms") and not merged.get("phone"):
+            raise RequestValidationError(
+                [{"loc": ("body", role), "msg": "sms channel needs a phone", "type": "value_error"}]
+            )
+    if values:
+        async with context.answers.sessions() as session, session.begin():
+            if values.get("phone") and await member_handlers.phone_taken(
+                session, values["phone"], except_member=member_id
+            ):
+                raise HTTPException(
+                    status.HTTP_409_CONFLICT, "phone number already registered to another member"
+                )
+            await session.execute(
+                update(contacts)
+                .where(contacts.c.member_id == member_id)
+                .values(**values, updated_at=context.answers.clock.now())
+            )
+    return await _load(context, member_id)
+
+
+@router.post("/{member_id}/consents", response_model=MemberOut)
+async def change_consent(member_id: str, body: ConsentChange, context: Context) -> MemberOut:
+    """Record a consent given or withdrawn (prompts, insights, or a channel), with its source."""
+    await _load(context, member_id)
+    async with context.answers.sessions() as session, session.begin():
+        await member_handlers.record_consent(
+            session, member_id, body.kind, body.given, body.source, context.answers.clock.now()
+        )
+    return await _load(context, member_id)
+
+
+@router.get("/{member_id}/consents", response_model=list[ConsentRecordOut])
+async def consent_history(member_id: str, context: Context) -> list[ConsentRecordOut]:
+    async with context.answers.sessions() as session:
+        rows = (
+            await session.execute(
+                select(consent_records)
+                .where(consent_records.c.member_id == member_id)
+                .order_by(consent_records.c.id)
+            )
+        ).all()
+    return [ConsentRecordOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.delete("/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def erase_member(member_id: str, context: Context) -> Response:
+    """Erase the member's contact data and tell the other services to drop what they hold."""
+    deps = context.answers
+    async with deps.sessions() as session, session.begin():
+        erased = await member_handlers.erase(
+            session, member_id, deps.respondent_secret, deps.clock.now()
+        )
+    if not erased:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    deps.relay.kick()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class ImportRow(BaseModel):
+    row: int
+    member_id: str | None = None
+    errors: list[str] = Field(default_factory=list)
+
+
+class ImportReport(BaseModel):
+    created: int
+    failed: int
+    rows: list[ImportRow]
+
+
+CSV_COLUMNS = (
+    "email, phone, phone_region, locale, preferred_channel, fallback_channel, quiet_start, "
+    "quiet_end, prompt_consent (yes/no), insights_consent (yes/no), consent_source"
+)
+
+
+def _yes(value: str | None) -> bool | None:
+    if value is None or not value.strip():
+        return None
+    lowered = value.strip().lower()
+    if lowered in {"yes", "y", "true", "1"}:
+        return True
+    if lowered in {"no", "n", "false", "0"}:
+        return False
+    raise ValueError("expected yes or no")
+
+
+def _row_to_member(row: dict[str, str | None]) -> MemberIn:
+    def cell(name: str) -> str | None:
+        value = row.get(name)
+        return value.strip() if value and value.strip() else None
+
+    errors: list[str] = []
+    consents: dict[str, bool] = {}
+    for name in ("prompt_consent", "insights_consent"):
+        try:
+            given = _yes(cell(name))
+        except ValueError as error:
+            errors.append(f"{name}: {error}")
+            continue
+        if given is None:
+            errors.append(f"{name}: required (yes or no)")
+        else:
+            consents[name] = given
+    if errors:
+        raise ValueError("; ".join(errors))
+    source = cell("consent_source") or "csv import"
+    quiet = None
+    if cell("quiet_start") or cell("quiet_end"):
+        quiet = {"start": cell("quiet_start"), "end": cell("quiet_end")}
+    fields: dict[str, Any] = {
+        "email": cell("email"),
+        "phone": cell("phone"),
+        "phone_region": cell("phone_region"),
+        "locale": cell("locale") or "en",
+        "preferred_channel": cell("preferred_channel") or ("email" if cell("email") else "sms"),
+        "fallback_channel": cell("fallback_channel"),
+        "quiet_hours": quiet,
+        "prompt_consent": {"given": consents["prompt_consent"], "source": source},
+        "insights_consent": {"given": consents["insights_consent"], "source": source},
+    }
+    return MemberIn.model_validate(fields)
+
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    summary="Bulk import members from CSV",
+    description=f"A text/csv body with a header row; columns: {CSV_COLUMNS}. Each valid row "
+    "becomes a member; each invalid one is reported with its row number and the reasons, "
+    "without echoing its values. Valid rows are kept even when others fail.",
+)
+async def import_members(
+    context: Context,
+    body: Annotated[str, Body(media_type="text/csv")],
+) -> ImportReport:
+    reader = csv.DictReader(io.StringIO(body))
+    if not reader.fieldnames or not {"email", "phone"} & set(reader.fieldnames):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"a header row is required; columns: {CSV_COLUMNS}",
+        )
+    report = ImportReport(created=0, failed=0, rows=[])
+    now = context.answers.clock.now()
+    for number, row in enumerate(reader, start=2):
+        if number - 1 > MAX_IMPORT_ROWS:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE, f"at most {MAX_IMPORT_ROWS} rows per import"
+            )
+        try:
+            member = _row_to_member(row)
+            phone = (
+                to_e164(member.phone, member.phone_region or context.phone_region)
+                if member.phone
+                else None
+            )
+            async with context.answers.sessions() as session, session.begin():
+                member_id = await member_handlers.register(session, _new_member(member, phone), now)
+        except ValidationError as error:
+            report.rows.append(ImportRow(row=number, errors=[describe_validation_error(error)]))
+        except ValueError as error:  # includes InvalidPhone and MemberConflict
+            report.rows.append(ImportRow(row=number, errors=[str(error)]))
+        else:
+            report.rows.append(ImportRow(row=number, member_id=member_id))
+    report.created = sum(1 for r in report.rows if r.member_id)
+    report.failed = len(report.rows) - report.created
+    return report

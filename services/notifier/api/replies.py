@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from services.notifier.api.dependencies import ApiContext, api_context
@@ -19,8 +19,8 @@ from services.notifier.handlers.record_answer import (
     AnswerOutcome,
     InvalidAnswer,
     UnknownDelivery,
-    question_for,
-    record_answer,
+    questions_for,
+    record_answers,
 )
 
 router = APIRouter(tags=["replies"])
@@ -32,8 +32,10 @@ _PAGE = """<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;
-line-height:1.5}}label{{display:block;padding:.75rem;margin:.5rem 0;border:1px solid #bbb;
-border-radius:.5rem}}button{{font-size:1.1rem;padding:.75rem 1.5rem;border-radius:.5rem}}</style>
+line-height:1.5}}fieldset{{border:0;padding:0;margin:0 0 1.5rem}}legend{{font-weight:600;
+margin-bottom:.5rem}}label{{display:block;padding:.75rem;margin:.5rem 0;border:1px solid #bbb;
+border-radius:.5rem}}button{{font-size:1.1rem;padding:.75rem 1.5rem;border-radius:.5rem}}
+.support{{background:#f3f6ff;border-left:4px solid #3b5bdb;padding:1rem}}</style>
 </head><body>{body}</body></html>"""
 
 
@@ -41,50 +43,72 @@ def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status_code)
 
 
-def _link_problem(error: InvalidLink) -> HTMLResponse:
+def link_problem(error: InvalidLink) -> HTMLResponse:
     if isinstance(error, ExpiredLink):
         return page("Link expired", "<h1>This link has expired</h1>", 410)
     return page("Link not valid", "<h1>This link is not valid</h1>", 403)
 
 
+def _not_found() -> HTMLResponse:
+    return page("Not found", "<h1>We could not find this check-in</h1>", 404)
+
+
 @router.get("/r/{token}", response_class=HTMLResponse)
-async def answer_form(
-    token: str, context: Context, v: Annotated[int | None, Query()] = None
-) -> HTMLResponse:
+async def answer_form(token: str, request: Request, context: Context) -> HTMLResponse:
     try:
         delivery_id = context.signer.verify(token, ANSWER_PURPOSE, context.answers.clock.now())
-        question = await question_for(context.answers, delivery_id)
+        questions = await questions_for(context.answers, delivery_id)
     except InvalidLink as error:
-        return _link_problem(error)
+        return link_problem(error)
     except UnknownDelivery:
-        return page("Not found", "<h1>We could not find this check-in</h1>", 404)
-    choices = "".join(
-        f'<label><input type="radio" name="value" value="{option.value}"'
-        f"{' checked' if option.value == v else ''} required> {escape(option.label)}</label>"
-        for option in question.item.options
-    )
+        return _not_found()
+    if not questions.items:
+        return _not_found()
+    chosen = dict(request.query_params)
+    if "v" in chosen:  # a one-tap link on the first question
+        chosen.setdefault(next(iter(questions.items)), chosen["v"])
+    fieldsets = []
+    for key, item in questions.items.items():
+        choices = "".join(
+            f'<label><input type="radio" name="{escape(key)}" value="{option.value}"'
+            f"{' checked' if str(option.value) == chosen.get(key) else ''}> "
+            f"{escape(option.label)}</label>"
+            for option in item.options
+        )
+        fieldsets.append(f"<fieldset><legend>{escape(item.prompt)}</legend>{choices}</fieldset>")
     body = (
-        f"<h1>{escape(question.item.prompt)}</h1>"
-        f'<form method="post" action="/r/{escape(token)}">{choices}'
-        '<button type="submit">Send my answer</button></form>'
-        "<p>You can leave this page if you'd rather not answer.</p>"
+        "<h1>Your check-in</h1>"
+        f'<form method="post" action="/r/{escape(token)}">{"".join(fieldsets)}'
+        '<button type="submit">Send my answers</button></form>'
+        "<p>Skip any question you'd rather not answer.</p>"
     )
     return page("Your check-in", body)
 
 
 @router.post("/r/{token}", response_class=HTMLResponse)
-async def submit_answer(
-    token: str, context: Context, value: Annotated[int, Form()]
-) -> HTMLResponse:
+async def submit_answer(token: str, request: Request, context: Context) -> HTMLResponse:
     try:
         delivery_id = context.signer.verify(token, ANSWER_PURPOSE, context.answers.clock.now())
-        outcome = await record_answer(context.answers, delivery_id, value)
+        questions = await questions_for(context.answers, delivery_id)
+        form = await request.form()
+        values: dict[str, int] = {}
+        for key in questions.items:
+            raw = form.get(key, form.get("value") if len(questions.items) == 1 else None)
+            if isinstance(raw, str) and raw.strip():
+                try:
+                    values[key] = int(raw)
+                except ValueError as error:
+                    raise InvalidAnswer("answers are the numbers shown") from error
+        result = await record_answers(context.answers, delivery_id, values, f"form:{delivery_id}")
     except InvalidLink as error:
-        return _link_problem(error)
+        return link_problem(error)
     except UnknownDelivery:
-        return page("Not found", "<h1>We could not find this check-in</h1>", 404)
+        return _not_found()
     except InvalidAnswer as error:
         return page("Please choose an answer", f"<h1>{escape(str(error))}</h1>", 422)
-    if outcome is AnswerOutcome.already_answered:
+    if result.outcome is AnswerOutcome.already_answered:
         return page("Already answered", "<h1>We already have your answer. Thank you!</h1>")
-    return page("Thank you", "<h1>Thank you</h1><p>Your answer is recorded.</p>")
+    support = ""
+    if result.signpost and context.answers.distress is not None:
+        support = f'<p class="support">{escape(context.answers.distress.support_message)}</p>'
+    return page("Thank you", f"<h1>Thank you</h1><p>Your answer is recorded.</p>{support}")

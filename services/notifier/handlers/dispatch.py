@@ -34,11 +34,11 @@ from services.notifier.domain.quiet_hours import QuietHours, defer_until_quiet_h
 from services.notifier.domain.rate_limit import TokenBucket
 from services.notifier.handlers.compose import Composer, TemplateProblem
 from services.notifier.handlers.events import prompt_failed, prompt_sent
+from services.notifier.handlers.fallback import queue_fallback
 from services.notifier.handlers.prompt_job import PromptJob, job_from_delivery
 from services.notifier.handlers.statuses import FAILED, QUEUED, SENDING, SENT, SKIPPED
 from shared.clock import Clock
 from shared.contracts import Channel, Event, FailureReason, NudgeDueV1, RitualDueV1
-from shared.db import insert_ignoring_duplicates
 from shared.messaging.consumer import RetryPolicy, safe_header_value
 from shared.outbox import OutboxRelay, stage_events, stage_raw
 from shared.subjects import dead_letter_subject
@@ -341,7 +341,7 @@ class Dispatcher:
                     .values(sms_opted_out_at=now)
                 )
             if outcome.fallback is not None:
-                await self._queue_fallback(session, row, outcome.fallback, now)
+                await queue_fallback(session, row, outcome.fallback, now)
 
     async def _stage_dead_letter(
         self, session: AsyncSession, row: Row[Any], reason: str, now: datetime
@@ -361,26 +361,3 @@ class Dispatcher:
             },
             now,
         )
-
-    async def _queue_fallback(
-        self, session: AsyncSession, row: Row[Any], channel: Channel, now: datetime
-    ) -> None:
-        """The member's fallback channel, once, for this send: a second delivery row."""
-        fallback = dict(row._mapping)
-        fallback |= {
-            "id": PromptJob.fallback_delivery_id(row.due_event_id, channel),
-            "channel": channel.value,
-            "status": QUEUED,
-            "attempts": 0,
-            "not_before": now,
-            "lease_until": None,
-            "failure_reason": None,
-            "provider_status": None,
-            "provider_message_id": None,
-            "provider_state": None,
-            "provider_state_rank": 0,
-            "sent_at": None,
-            "delivered_at": None,
-            "created_at": now,
-        }
-        await insert_ignoring_duplicates(session, deliveries, [fallback])

@@ -40,10 +40,6 @@ class PromptJob:
     def delivery_id(self, channel: Channel) -> str:
         return delivery_id_for(self.send_event_id, channel)
 
-    @staticmethod
-    def fallback_delivery_id(send_event_id: str, channel: Channel) -> str:
-        return delivery_id_for(send_event_id, channel)
-
     def answer_delivery_id(self, channel: Channel) -> str:
         return self.answers_delivery_id or self.delivery_id(channel)
 

@@ -1,18 +1,26 @@
-"""An answer from a signed link -> stored here; ResponseReceived for insights if consented.
+"""Answers (from the e-mail form or an SMS reply) -> stored here; events out.
 
-Only the structured value leaves the notifier, keyed by a respondent key that insights cannot
-turn back into a member id. The first answer to a delivery counts; later ones are ignored.
+* PromptAnswered for every answer, so the scheduler stops nudging (no values in it);
+* ResponseReceived per item, only for members who consented to contribute to insights, keyed by
+  a respondent key insights cannot turn back into a member id; never free text;
+* SignpostingSent (a count, nothing else) when the operator's distress rule matches, and the
+  caller replies with the support resources at once.
+The first answer to an item counts; a repeated one is ignored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.tables import answers, contacts, deliveries, outbox
+from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.pseudonyms import respondent_key
 from services.notifier.domain.questions import ITEMS, Item
 from shared.clock import Clock
@@ -21,10 +29,13 @@ from shared.contracts import (
     PromptAnsweredV1,
     ResponseReceivedV1,
     RitualKind,
+    SignpostingSentV1,
     deterministic_event_id,
 )
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
+
+RITUAL_KEPT = "ritual_kept"  # yes/no to a reminder ("did you manage to reach out?")
 
 
 class AnswerOutcome(StrEnum):
@@ -38,7 +49,15 @@ class UnknownDelivery(LookupError):
 
 
 class InvalidAnswer(ValueError):
-    pass
+    """The message says what is expected, never what was sent."""
+
+
+ItemsFor = Callable[[Row[Any]], Mapping[str, Item]]
+
+
+def anchor_item_only(delivery: Row[Any]) -> Mapping[str, Item]:
+    item = ITEMS.get(delivery.item_key or "")
+    return {item.key: item} if item else {}
 
 
 @dataclass(frozen=True)
@@ -47,38 +66,69 @@ class AnswerDeps:
     clock: Clock
     relay: OutboxRelay
     respondent_secret: bytes
+    distress: DistressRules | None = None
+    items_for: ItemsFor = anchor_item_only
 
 
 @dataclass(frozen=True)
-class DeliveryQuestion:
+class AnswerResult:
+    outcome: AnswerOutcome
+    signpost: bool
+
+
+@dataclass(frozen=True)
+class DeliveryQuestions:
     delivery_id: str
-    item: Item
+    items: Mapping[str, Item]
+    row: Row[Any]
 
 
-async def question_for(deps: AnswerDeps, delivery_id: str) -> DeliveryQuestion:
+async def questions_for(deps: AnswerDeps, delivery_id: str) -> DeliveryQuestions:
     async with deps.sessions() as session:
-        item_key = (
-            await session.execute(
-                select(deliveries.c.item_key).where(deliveries.c.id == delivery_id)
-            )
-        ).scalar()
-    if item_key is None or item_key not in ITEMS:
+        row = (
+            await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
+        ).first()
+    if row is None:
         raise UnknownDelivery(delivery_id)
-    return DeliveryQuestion(delivery_id, ITEMS[item_key])
+    return DeliveryQuestions(delivery_id, deps.items_for(row), row)
 
 
-async def record_answer(deps: AnswerDeps, delivery_id: str, value: int) -> AnswerOutcome:
+def _validated(items: Mapping[str, Item], values: Mapping[str, int]) -> dict[str, int]:
+    if not values:
+        raise InvalidAnswer("choose at least one answer")
+    checked: dict[str, int] = {}
+    for key, value in values.items():
+        if key == RITUAL_KEPT and value in (0, 1) and not items:
+            checked[key] = value
+            continue
+        item = items.get(key)
+        if item is None:
+            raise InvalidAnswer("that question is not part of this check-in")
+        if item.option(value) is None:
+            allowed = ", ".join(str(option.value) for option in item.options)
+            raise InvalidAnswer(f"answers to this question are one of {allowed}")
+        checked[key] = value
+    return checked
+
+
+def _iso_week(row: Row[Any]) -> str:
+    year, week, _ = row.occurrence_local_date.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+async def record_answers(
+    deps: AnswerDeps, delivery_id: str, values: Mapping[str, int], source_id: str
+) -> AnswerResult:
+    """Store the answers to one delivery; ``source_id`` (the form submission or inbound SMS)
+    makes the signposting event's id deterministic."""
     now = deps.clock.now()
     async with deps.sessions() as session, session.begin():
         delivery = (
             await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
         ).first()
-        if delivery is None or delivery.item_key not in ITEMS:
+        if delivery is None:
             raise UnknownDelivery(delivery_id)
-        item = ITEMS[delivery.item_key]
-        if item.option(value) is None:
-            allowed = ", ".join(str(option.value) for option in item.options)
-            raise InvalidAnswer(f"answer must be one of {allowed}")
+        checked = _validated(deps.items_for(delivery), values)
         on_time = now <= delivery.respond_by
         inserted = await insert_ignoring_duplicates(
             session,
@@ -86,50 +136,78 @@ async def record_answer(deps: AnswerDeps, delivery_id: str, value: int) -> Answe
             [
                 {
                     "delivery_id": delivery_id,
-                    "item_key": item.key,
+                    "item_key": key,
                     "value": value,
                     "on_time": on_time,
                     "answered_at": now,
                 }
+                for key, value in checked.items()
             ],
         )
         if not inserted:
-            return AnswerOutcome.already_answered
-        # For the scheduler (stop nudging): every answer, with or without insights consent.
-        events: list[Event] = [
-            PromptAnsweredV1(
-                event_id=deterministic_event_id("prompt.answered", delivery_id),
-                occurred_at=now,
-                due_event_id=delivery.due_event_id,
-                ritual_id=delivery.ritual_id,
-                community_id=delivery.community_id,
-                member_id=delivery.member_id,
-                on_time=on_time,
+            return AnswerResult(AnswerOutcome.already_answered, False)
+        events = await _answer_events(session, deps, delivery, checked, on_time, now)
+        signpost = deps.distress is not None and deps.distress.by_answers(checked)
+        if signpost:
+            events.append(
+                signposting_event(delivery.community_id, _iso_week(delivery), source_id, now)
             )
-        ]
-        consented = (
-            await session.execute(
-                select(contacts.c.insights_consent).where(
-                    contacts.c.member_id == delivery.member_id
-                )
-            )
-        ).scalar()
-        if consented:
-            year, week, _ = delivery.occurrence_local_date.isocalendar()
+        await stage_events(session, outbox, events, now)
+    deps.relay.kick()
+    outcome = AnswerOutcome.recorded if on_time else AnswerOutcome.recorded_late
+    return AnswerResult(outcome, signpost)
+
+
+async def _answer_events(
+    session: AsyncSession,
+    deps: AnswerDeps,
+    delivery: Row[Any],
+    checked: Mapping[str, int],
+    on_time: bool,
+    now: datetime,
+) -> list[Event]:
+    events: list[Event] = [
+        PromptAnsweredV1(
+            event_id=deterministic_event_id("prompt.answered", delivery.id),
+            occurred_at=now,
+            due_event_id=delivery.due_event_id,
+            ritual_id=delivery.ritual_id,
+            community_id=delivery.community_id,
+            member_id=delivery.member_id,
+            on_time=on_time,
+        )
+    ]
+    consented = (
+        await session.execute(
+            select(contacts.c.insights_consent).where(contacts.c.member_id == delivery.member_id)
+        )
+    ).scalar()
+    if consented:
+        key = respondent_key(delivery.member_id, deps.respondent_secret)
+        for item, value in checked.items():
             events.append(
                 ResponseReceivedV1(
-                    event_id=deterministic_event_id("response.received", delivery_id, item.key),
+                    event_id=deterministic_event_id("response.received", delivery.id, item),
                     occurred_at=now,
-                    respondent_key=respondent_key(delivery.member_id, deps.respondent_secret),
+                    respondent_key=key,
                     community_id=delivery.community_id,
                     ritual_id=delivery.ritual_id,
                     ritual_kind=RitualKind(delivery.ritual_kind),
-                    iso_week=f"{year}-W{week:02d}",
-                    item=item.key,
+                    iso_week=_iso_week(delivery),
+                    item=item,
                     value=value,
                     on_time=on_time,
                 )
             )
-        await stage_events(session, outbox, events, now)
-    deps.relay.kick()
-    return AnswerOutcome.recorded if on_time else AnswerOutcome.recorded_late
+    return events
+
+
+def signposting_event(
+    community_id: str, iso_week: str, source_id: str, now: datetime
+) -> SignpostingSentV1:
+    return SignpostingSentV1(
+        event_id=deterministic_event_id("signposting.sent", source_id),
+        occurred_at=now,
+        community_id=community_id,
+        iso_week=iso_week,
+    )

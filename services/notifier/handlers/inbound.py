@@ -1,0 +1,157 @@
+"""An SMS from a member: opt-out, opt-in, help, an answer, or free text.
+
+Handled once per provider message id. Opting out takes effect before anything else and is
+confirmed once; answers go to the member's latest SMS prompt; free text stays here; a reply
+that matches the distress rule gets the support resources at once. Returns the text to send
+back, if any (the caller sends it, outside the transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifier.adapters.tables import contacts, deliveries, inbound_messages, outbox
+from services.notifier.domain.keywords import InboundKind, InboundSms, classify_inbound_sms
+from services.notifier.handlers.members import record_consent
+from services.notifier.handlers.record_answer import (
+    RITUAL_KEPT,
+    AnswerDeps,
+    AnswerOutcome,
+    InvalidAnswer,
+    questions_for,
+    record_answers,
+    signposting_event,
+)
+from services.notifier.handlers.statuses import SENT
+from shared.contracts import Channel
+from shared.db import insert_ignoring_duplicates
+from shared.outbox import stage_events
+
+ServiceText = Callable[[str, str], Awaitable[str]]  # (text key, locale) -> text
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    handled: str
+    reply: str | None
+
+
+async def _latest_sms_prompt(session: AsyncSession, member_id: str) -> str | None:
+    """The delivery an SMS answer belongs to: the member's most recent prompt by SMS (a
+    nudge's answer goes to the prompt it nudged)."""
+    row = (
+        await session.execute(
+            select(deliveries.c.id, deliveries.c.answers_delivery_id)
+            .where(
+                (deliveries.c.member_id == member_id)
+                & (deliveries.c.channel == Channel.sms.value)
+                & (deliveries.c.status == SENT)
+            )
+            .order_by(deliveries.c.sent_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return str(row.answers_delivery_id or row.id)
+
+
+def _answer_values(message: InboundSms, items: list[str]) -> dict[str, int]:
+    if message.kind is InboundKind.YES_NO:
+        if items:
+            raise InvalidAnswer("reply with the numbers of your answers")
+        return {RITUAL_KEPT: 1 if message.yes else 0}
+    numbers = message.numbers
+    if not items:
+        raise InvalidAnswer("there is no open question to answer")
+    if len(numbers) > len(items):
+        raise InvalidAnswer(f"reply with up to {len(items)} numbers, one per question")
+    return dict(zip(items, numbers, strict=False))
+
+
+async def handle_inbound_sms(
+    deps: AnswerDeps, provider_message_id: str, from_e164: str, body: str, texts: ServiceText
+) -> InboundResult:
+    now = deps.clock.now()
+    message = classify_inbound_sms(body)
+    async with deps.sessions() as session, session.begin():
+        contact = (
+            await session.execute(select(contacts).where(contacts.c.phone == from_e164))
+        ).first()
+        member_id = contact.member_id if contact else None
+        first_time = await insert_ignoring_duplicates(
+            session,
+            inbound_messages,
+            [
+                {
+                    "provider_message_id": provider_message_id,
+                    "member_id": member_id,
+                    "kind": message.kind.value,
+                    "free_text": body if message.kind is InboundKind.FREE_TEXT else None,
+                    "received_at": now,
+                }
+            ],
+        )
+        if not first_time:
+            return InboundResult("duplicate", None)
+        if contact is None:
+            return InboundResult("unknown_sender", None)
+        locale = contact.locale
+        if message.kind is InboundKind.OPT_OUT:
+            if contact.sms_opted_out_at is not None:
+                return InboundResult("already_opted_out", None)  # confirm once only
+            await record_consent(session, contact.member_id, "sms", False, "sms keyword", now)
+            return InboundResult("opted_out", await texts("sms_opt_out_confirmation", locale))
+        if message.kind is InboundKind.OPT_IN:
+            await record_consent(session, contact.member_id, "sms", True, "sms keyword", now)
+            return InboundResult("opted_in", await texts("sms_opt_in_confirmation", locale))
+        if message.kind is InboundKind.HELP:
+            return InboundResult("help", await texts("sms_help", locale))
+        if message.kind is InboundKind.FREE_TEXT:
+            if deps.distress is not None and deps.distress.by_text(body):
+                latest = await _latest_sms_prompt(session, contact.member_id)
+                week_row = None
+                if latest is not None:
+                    week_row = (
+                        await session.execute(
+                            select(
+                                deliveries.c.community_id, deliveries.c.occurrence_local_date
+                            ).where(deliveries.c.id == latest)
+                        )
+                    ).first()
+                if week_row is not None:
+                    year, week, _ = week_row.occurrence_local_date.isocalendar()
+                    await stage_events(
+                        session,
+                        outbox,
+                        [
+                            signposting_event(
+                                week_row.community_id,
+                                f"{year}-W{week:02d}",
+                                f"sms:{provider_message_id}",
+                                now,
+                            )
+                        ],
+                        now,
+                    )
+                return InboundResult("signposted", deps.distress.support_message)
+            return InboundResult("free_text", None)
+        delivery_id = await _latest_sms_prompt(session, contact.member_id)
+    # Answers: numbers or yes/no, recorded in their own transaction.
+    if delivery_id is None:
+        return InboundResult("no_open_prompt", await texts("sms_answer_invalid", locale))
+    questions = await questions_for(deps, delivery_id)
+    try:
+        values = _answer_values(message, list(questions.items))
+        result = await record_answers(deps, delivery_id, values, f"sms:{provider_message_id}")
+    except InvalidAnswer:
+        return InboundResult("invalid_answer", await texts("sms_answer_invalid", locale))
+    if result.signpost and deps.distress is not None:
+        return InboundResult("answered_signposted", deps.distress.support_message)
+    if result.outcome is AnswerOutcome.already_answered:
+        return InboundResult("already_answered", await texts("sms_answer_thanks", locale))
+    return InboundResult("answered", await texts("sms_answer_thanks", locale))

@@ -1,0 +1,147 @@
+"""Registering, changing, consenting and erasing members: the notifier owns these facts.
+
+Nothing here publishes contact data. Erasure publishes two events that are never joined: one
+with the member id (for the scheduler) and one with the respondent key (for insights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifier.adapters.tables import (
+    answers,
+    consent_records,
+    contacts,
+    deliveries,
+    inbound_messages,
+    outbox,
+)
+from services.notifier.domain.pseudonyms import new_member_id, respondent_key
+from shared.contracts import MemberErasedV1, RespondentErasedV1, deterministic_event_id
+from shared.outbox import stage_events
+
+CONSENT_KINDS = ("prompts", "insights", "sms", "email")
+
+
+class MemberConflict(ValueError):
+    """The phone number belongs to another member."""
+
+
+@dataclass(frozen=True)
+class NewMember:
+    email: str | None
+    phone: str | None
+    locale: str
+    preferred_channel: str
+    fallback_channel: str | None
+    quiet_start: str | None
+    quiet_end: str | None
+    prompt_consent: bool
+    prompt_consent_source: str
+    insights_consent: bool
+    insights_consent_source: str
+
+
+async def phone_taken(session: AsyncSession, phone: str, except_member: str | None = None) -> bool:
+    query = select(contacts.c.member_id).where(contacts.c.phone == phone)
+    if except_member is not None:
+        query = query.where(contacts.c.member_id != except_member)
+    return (await session.execute(query)).first() is not None
+
+
+async def register(session: AsyncSession, member: NewMember, now: datetime) -> str:
+    """Store a member with their consents; returns the new pseudonymous id."""
+    if member.phone and await phone_taken(session, member.phone):
+        raise MemberConflict("phone number already registered to another member")
+    member_id = new_member_id()
+    await session.execute(
+        contacts.insert().values(
+            member_id=member_id,
+            email=member.email,
+            phone=member.phone,
+            locale=member.locale,
+            preferred_channel=member.preferred_channel,
+            fallback_channel=member.fallback_channel,
+            quiet_start=member.quiet_start,
+            quiet_end=member.quiet_end,
+            prompt_consent=member.prompt_consent,
+            prompt_consent_at=now,
+            prompt_consent_source=member.prompt_consent_source,
+            insights_consent=member.insights_consent,
+            insights_consent_at=now,
+            insights_consent_source=member.insights_consent_source,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    for kind, given, source in (
+        ("prompts", member.prompt_consent, member.prompt_consent_source),
+        ("insights", member.insights_consent, member.insights_consent_source),
+    ):
+        await record_consent(session, member_id, kind, given, source, now)
+    return member_id
+
+
+async def record_consent(
+    session: AsyncSession, member_id: str, kind: str, given: bool, source: str, now: datetime
+) -> None:
+    """Append to the consent trail and update the member's current state."""
+    await session.execute(
+        consent_records.insert().values(
+            member_id=member_id, kind=kind, given=given, source=source, recorded_at=now
+        )
+    )
+    state: dict[str, object]
+    if kind == "prompts":
+        state = {"prompt_consent": given, "prompt_consent_at": now, "prompt_consent_source": source}
+    elif kind == "insights":
+        state = {
+            "insights_consent": given,
+            "insights_consent_at": now,
+            "insights_consent_source": source,
+        }
+    elif kind == "sms":
+        state = {"sms_opted_out_at": None if given else now}
+    else:
+        state = {"email_opted_out_at": None if given else now}
+    await session.execute(
+        update(contacts).where(contacts.c.member_id == member_id).values(**state, updated_at=now)
+    )
+
+
+async def erase(
+    session: AsyncSession, member_id: str, respondent_secret: bytes, now: datetime
+) -> bool:
+    """Delete the member's contact data, consent trail, free-text replies and answers; stage the
+    erasure events. The delivery ledger stays (pseudonymous ids only) so that a redelivered
+    event is still recognised and nothing is sent to an erased member."""
+    found = await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
+    if not getattr(found, "rowcount", 0):
+        return False
+    await session.execute(delete(consent_records).where(consent_records.c.member_id == member_id))
+    await session.execute(delete(inbound_messages).where(inbound_messages.c.member_id == member_id))
+    key = respondent_key(member_id, respondent_secret)
+    their_deliveries = select(deliveries.c.id).where(deliveries.c.member_id == member_id)
+    await session.execute(delete(answers).where(answers.c.delivery_id.in_(their_deliveries)))
+    await stage_events(
+        session,
+        outbox,
+        [
+            MemberErasedV1(
+                event_id=deterministic_event_id("member.erased", member_id),
+                occurred_at=now,
+                member_id=member_id,
+            ),
+            RespondentErasedV1(
+                event_id=deterministic_event_id("respondent.erased", key),
+                occurred_at=now,
+                respondent_key=key,
+            ),
+        ],
+        now,
+    )
+    return True
