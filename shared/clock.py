@@ -23,6 +23,14 @@ class Clock(Protocol):
         """Wait until ``seconds`` of this clock's time have passed."""
         ...
 
+    async def sleep_until(self, instant: datetime) -> None:
+        """Wait until this clock reads ``instant`` (at once if it already has).
+
+        Periodic loops sleep until their last start plus their interval, not for an interval
+        after they finish: they neither drift nor miss a beat when a run was slow.
+        """
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -30,6 +38,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    async def sleep_until(self, instant: datetime) -> None:
+        await self.sleep((instant - self.now()).total_seconds())
 
 
 class ManualClock:
@@ -46,7 +57,10 @@ class ManualClock:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
-        deadline = self._now + timedelta(seconds=max(0.0, seconds))
+        await self.sleep_until(self._now + timedelta(seconds=max(0.0, seconds)))
+
+    async def sleep_until(self, instant: datetime) -> None:
+        deadline = instant.astimezone(UTC)
         if deadline <= self._now:
             await asyncio.sleep(0)
             return

@@ -54,6 +54,8 @@ class _SinkHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         for address in envelope.rcpt_tos:
+            self._sink._count_attempt(address)
+        for address in envelope.rcpt_tos:
             scripted = self._sink._next_scripted(address, "data")
             if scripted is not None:
                 return scripted
@@ -70,6 +72,7 @@ class SmtpSink:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMail] = []
         self._scripts: dict[tuple[str, str], deque[str]] = defaultdict(deque)
+        self._attempts: dict[str, int] = defaultdict(int)
         self._controller = Controller(_SinkHandler(self), hostname=host, port=self.port)
 
     def start(self) -> None:
@@ -87,6 +90,15 @@ class SmtpSink:
         with self._lock:
             queue = self._scripts.get((address.lower(), stage))
             return queue.popleft() if queue else None
+
+    def _count_attempt(self, address: str) -> None:
+        with self._lock:
+            self._attempts[address.lower()] += 1
+
+    def attempts(self, address: str) -> int:
+        """How many times a message for ``address`` reached DATA (accepted or refused)."""
+        with self._lock:
+            return self._attempts[address.lower()]
 
     def _store(self, mail: ReceivedMail) -> None:
         with self._lock:

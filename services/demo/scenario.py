@@ -21,6 +21,27 @@ class Person:
     shares_answers: bool
     # The answer code they give in each week (None: they skip that week).
     answers: tuple[int | None, ...] = ()
+    phone: str | None = None
+    channel: str = "email"
+    fallback: str | None = None
+    quiet_hours: tuple[str, str] | None = None  # local (start, end); None: the default
+    locale: str = "en"
+
+    def registration(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "email": self.email,
+            "locale": self.locale,
+            "preferred_channel": self.channel,
+            "prompt_consent": {"given": True, "source": "sign-up form"},
+            "insights_consent": {"given": self.shares_answers, "source": "sign-up form"},
+        }
+        if self.phone:
+            body["phone"] = self.phone
+        if self.fallback:
+            body["fallback_channel"] = self.fallback
+        if self.quiet_hours:
+            body["quiet_hours"] = {"start": self.quiet_hours[0], "end": self.quiet_hours[1]}
+        return body
 
 
 @dataclass
@@ -69,14 +90,7 @@ async def set_up_weekly_check_in(
     )
     community = Community(id=community_id, ritual_id=ritual["id"])
     for person in people:
-        member = await notifier.post(
-            "/v1/members",
-            {
-                "email": person.email,
-                "prompt_consent": {"given": True, "source": "sign-up form"},
-                "insights_consent": {"given": person.shares_answers, "source": "sign-up form"},
-            },
-        )
+        member = await notifier.post("/v1/members", person.registration())
         await scheduler.post(
             "/v1/enrolments",
             {

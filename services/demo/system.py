@@ -153,16 +153,20 @@ class LocalSystem:
         }
 
     async def advance_to(self, instant: datetime, timeout_s: float = 15.0) -> None:
-        """Move the clock to ``instant`` and wait until the scheduler has ticked there.
+        """Move the clock to ``instant`` and wait until the scheduler's tick and the notifier's
+        queue sweep that fall due by then have run, as they would have in real time.
 
         Moving the clock several times without waiting would let the scheduler see only the
         last instant, as after an outage (occurrences beyond the misfire grace are missed).
         """
         self.clock.set(instant)
         deadline = asyncio.get_running_loop().time() + timeout_s
-        while self.ticker.last_tick_at is None or self.ticker.last_tick_at < instant:
+        while self.ticker.owes_tick_at(instant) or self.dispatcher.owes_run_at(instant):
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"the scheduler did not tick at {instant}")
+                raise TimeoutError(
+                    f"the services did not catch up with {instant} (scheduler ticked at "
+                    f"{self.ticker.last_tick_at}, notifier swept at {self.dispatcher.last_run_at})"
+                )
             await asyncio.sleep(0.005)
 
     def sms_webhook(self, kind: str) -> str:

@@ -98,13 +98,13 @@ class ConsumerSpec(Generic[E]):
 Handler = Callable[[E, Delivery], Awaitable[object]]
 
 
-def describe_validation_error(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError, prefix: str = "invalid payload: ") -> str:
     """Where and how a payload is wrong, without echoing any of its values."""
     parts = []
     for item in error.errors(include_input=False, include_url=False):
         location = ".".join(str(piece) for piece in item["loc"]) or "(body)"
         parts.append(f"{location}: {item['msg']}")
-    return "invalid payload: " + "; ".join(parts)
+    return prefix + "; ".join(parts)
 
 
 def safe_header_value(text: str) -> str:

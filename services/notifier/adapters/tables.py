@@ -100,6 +100,17 @@ deliveries = Table(
     Index("ix_deliveries_queue", "status", "not_before"),
 )
 
+# Status callbacks that arrived before the send that caused them was recorded (the provider
+# can call back faster than we commit): applied as soon as the message id is known.
+provider_status_backlog = Table(
+    "provider_status_backlog",
+    metadata,
+    Column("provider_message_id", String(64), primary_key=True),
+    Column("state", String(16), primary_key=True),
+    Column("error_code", Integer, nullable=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+
 # Replies that came by SMS. Free text stays here and is erased with the member.
 inbound_messages = Table(
     "inbound_messages",

@@ -399,7 +399,9 @@ async def import_members(
             async with context.answers.sessions() as session, session.begin():
                 member_id = await member_handlers.register(session, _new_member(member, phone), now)
         except ValidationError as error:
-            report.rows.append(ImportRow(row=number, errors=[describe_validation_error(error)]))
+            report.rows.append(
+                ImportRow(row=number, errors=[describe_validation_error(error, prefix="")])
+            )
         except ValueError as error:  # includes InvalidPhone and MemberConflict
             report.rows.append(ImportRow(row=number, errors=[str(error)]))
         else:

@@ -36,6 +36,7 @@ from services.notifier.handlers.compose import Composer, TemplateProblem
 from services.notifier.handlers.events import prompt_failed, prompt_sent
 from services.notifier.handlers.fallback import queue_fallback
 from services.notifier.handlers.prompt_job import PromptJob, job_from_delivery
+from services.notifier.handlers.provider_status import apply_backlog, apply_matched_backlog
 from services.notifier.handlers.statuses import FAILED, QUEUED, SENDING, SENT, SKIPPED
 from shared.clock import Clock
 from shared.contracts import Channel, Event, FailureReason, NudgeDueV1, RitualDueV1
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # Provider refusals that mean "this member opted out": honoured as an opt-out, not retried.
 _OPT_OUT_REASONS = {"recipient_opted_out"}
+# A status for a message id we never recorded is kept this long, then forgotten.
+STATUS_BACKLOG_KEEP = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -114,17 +117,27 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.last_run_at: datetime | None = None
 
+    def owes_run_at(self, instant: datetime) -> bool:
+        """Whether, by ``instant``, a sweep of the queue is due that has not run yet."""
+        last = self.last_run_at
+        return last is None or instant >= last + timedelta(seconds=self._interval_s)
+
     def kick(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            started = self._clock.now()
             try:
                 while (await self.dispatch_due()).claimed:
                     pass
+                if await apply_matched_backlog(self._sessions, started, STATUS_BACKLOG_KEEP):
+                    self._relay.kick()
             except Exception as error:  # the database or a provider is down: try again soon
                 log.warning("dispatch failed: %s; will retry", type(error).__name__)
-            sleeper = asyncio.ensure_future(self._clock.sleep(self._interval_s))
+            sleeper = asyncio.ensure_future(
+                self._clock.sleep_until(started + timedelta(seconds=self._interval_s))
+            )
             waker = asyncio.ensure_future(self._wake.wait())
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             for task in (sleeper, waker):
@@ -329,6 +342,9 @@ class Dispatcher:
                 .values(**outcome.values, lease_until=None)
             )
             await stage_events(session, outbox, list(outcome.events), now)
+            provider_id = outcome.values.get("provider_message_id")
+            if isinstance(provider_id, str):
+                await apply_backlog(session, provider_id, now)
             if outcome.dead_letter_reason is not None and row.source_event:
                 await self._stage_dead_letter(session, row, outcome.dead_letter_reason, now)
             if outcome.opted_out is Channel.sms:

@@ -1,21 +1,30 @@
 """Provider status callbacks: ranked, so that a late or repeated callback never moves a
-delivery's status backwards (they arrive out of order)."""
+delivery's status backwards (they arrive out of order), and kept aside when they arrive before
+the send that caused them was recorded."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.adapters.tables import contacts, deliveries, outbox
+from services.notifier.adapters.tables import (
+    contacts,
+    deliveries,
+    outbox,
+    provider_status_backlog,
+)
 from services.notifier.domain.contact import Contact
 from services.notifier.handlers.events import prompt_delivered, prompt_failed
 from services.notifier.handlers.fallback import queue_fallback
 from services.notifier.handlers.prompt_job import job_from_delivery
 from shared.clock import Clock
 from shared.contracts import Channel, Event, FailureReason
+from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
 
 # Twilio's message statuses by how far along they are; terminal ones share the top rank.
@@ -45,8 +54,7 @@ async def apply_status(
     deps: StatusDeps, provider_message_id: str, state: str, error_code: int | None
 ) -> str:
     """Record a provider's status for a message; returns what happened."""
-    rank = STATUS_RANK.get(state)
-    if rank is None:
+    if state not in STATUS_RANK:
         return "unknown_status"
     now = deps.clock.now()
     async with deps.sessions() as session, session.begin():
@@ -58,36 +66,113 @@ async def apply_status(
             )
         ).first()
         if row is None:
-            return "unknown_message"
-        if rank <= row.provider_state_rank:
-            return "stale"
-        values: dict[str, object] = {"provider_state": state, "provider_state_rank": rank}
-        events: list[Event] = []
-        job = job_from_delivery(row, row.due_event_id)
-        channel = Channel(row.channel)
-        if state == "delivered":
-            values["delivered_at"] = now
-            events.append(prompt_delivered(job, channel, now))
-        elif state in ("undelivered", "failed"):
-            opted_out = error_code in OPTED_OUT_ERROR_CODES
-            reason = FailureReason.opted_out if opted_out else FailureReason.undelivered
-            values |= {"failure_reason": reason.value, "provider_status": error_code}
-            events.append(prompt_failed(job, channel, reason, row.attempts, now, error_code))
-            contact_row = (
-                await session.execute(select(contacts).where(contacts.c.member_id == row.member_id))
-            ).first()
-            if opted_out and channel is Channel.sms:
-                await session.execute(
-                    update(contacts)
-                    .where(contacts.c.member_id == row.member_id)
-                    .values(sms_opted_out_at=now)
-                )
-            if contact_row is not None:
-                fallback, _ = Contact.from_row(contact_row, None).first_usable(after=channel)
-                if fallback is not None:
-                    await queue_fallback(session, row, fallback, now)
-        await session.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
-        await stage_events(session, outbox, events, now)
+            await insert_ignoring_duplicates(
+                session,
+                provider_status_backlog,
+                [
+                    {
+                        "provider_message_id": provider_message_id,
+                        "state": state,
+                        "error_code": error_code,
+                        "received_at": now,
+                    }
+                ],
+            )
+            return "kept_for_later"
+        outcome = await apply_to_delivery(session, row, state, error_code, now)
     deps.relay.kick()
     deps.wake_dispatcher()  # a fallback may be queued
+    return outcome
+
+
+async def apply_backlog(session: AsyncSession, provider_message_id: str, now: datetime) -> None:
+    """Statuses that came before the send was recorded, applied in rank order (the caller has
+    just recorded the send, in this transaction)."""
+    pending = (
+        await session.execute(
+            select(provider_status_backlog).where(
+                provider_status_backlog.c.provider_message_id == provider_message_id
+            )
+        )
+    ).all()
+    for status in sorted(pending, key=lambda p: STATUS_RANK.get(p.state, 0)):
+        row = (
+            await session.execute(
+                select(deliveries).where(deliveries.c.provider_message_id == provider_message_id)
+            )
+        ).one()
+        await apply_to_delivery(session, row, status.state, status.error_code, now)
+    if pending:
+        await session.execute(
+            delete(provider_status_backlog).where(
+                provider_status_backlog.c.provider_message_id == provider_message_id
+            )
+        )
+
+
+async def apply_to_delivery(
+    session: AsyncSession, row: Row[Any], state: str, error_code: int | None, now: datetime
+) -> str:
+    rank = STATUS_RANK[state]
+    if rank <= row.provider_state_rank:
+        return "stale"
+    values: dict[str, object] = {"provider_state": state, "provider_state_rank": rank}
+    events: list[Event] = []
+    job = job_from_delivery(row, row.due_event_id)
+    channel = Channel(row.channel)
+    if state == "delivered":
+        values["delivered_at"] = now
+        events.append(prompt_delivered(job, channel, now))
+    elif state in ("undelivered", "failed"):
+        opted_out = error_code in OPTED_OUT_ERROR_CODES
+        reason = FailureReason.opted_out if opted_out else FailureReason.undelivered
+        values |= {"failure_reason": reason.value, "provider_status": error_code}
+        events.append(prompt_failed(job, channel, reason, row.attempts, now, error_code))
+        if opted_out and channel is Channel.sms:
+            await session.execute(
+                update(contacts)
+                .where(contacts.c.member_id == row.member_id)
+                .values(sms_opted_out_at=now)
+            )
+        contact_row = (
+            await session.execute(select(contacts).where(contacts.c.member_id == row.member_id))
+        ).first()
+        if contact_row is not None:
+            fallback, _ = Contact.from_row(contact_row, None).first_usable(after=channel)
+            if fallback is not None:
+                await queue_fallback(session, row, fallback, now)
+    await session.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
+    await stage_events(session, outbox, events, now)
     return state
+
+
+async def apply_matched_backlog(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, keep: timedelta
+) -> int:
+    """Kept statuses whose send has been recorded since (a callback that raced the record);
+    forget ones that never matched within ``keep``. Returns how many messages were updated."""
+    async with sessions() as session, session.begin():
+        matched = (
+            (
+                await session.execute(
+                    select(provider_status_backlog.c.provider_message_id)
+                    .join(
+                        deliveries,
+                        deliveries.c.provider_message_id
+                        == provider_status_backlog.c.provider_message_id,
+                    )
+                    .distinct()
+                    .limit(500)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for provider_message_id in matched:
+            await apply_backlog(session, provider_message_id, now)
+        await session.execute(
+            delete(provider_status_backlog).where(
+                provider_status_backlog.c.received_at < now - keep
+            )
+        )
+    return len(matched)

@@ -37,6 +37,11 @@ class Ticker:
         self._housekept_at: datetime | None = None
         self.last_tick_at: datetime | None = None
 
+    def owes_tick_at(self, instant: datetime) -> bool:
+        """Whether, by ``instant``, a tick is due that has not run yet."""
+        last = self.last_tick_at
+        return last is None or instant >= last + timedelta(seconds=self._interval_s)
+
     async def tick(self) -> TickResult:
         now = self._clock.now()
         result = await emit_due_occurrences(self._sessions, now, self._policy)
@@ -51,8 +56,9 @@ class Ticker:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            started = self._clock.now()
             try:
                 await self.tick()
             except Exception as error:  # a database outage: keep the loop, catch up later
                 log.warning("tick failed: %s; retrying next tick", type(error).__name__)
-            await self._clock.sleep(self._interval_s)
+            await self._clock.sleep_until(started + timedelta(seconds=self._interval_s))

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+
+import pytest
+
+from services.notifier.adapters.templates import PromptTemplates
+from services.notifier.domain.signed_links import LinkSigner
+from services.notifier.handlers.compose import (
+    ANSWER_PURPOSE,
+    UNSUBSCRIBE_PURPOSE,
+    EmailPolicy,
+    LegacyComposer,
+)
+from services.notifier.handlers.prompt_job import PromptJob
+from shared.contracts import RitualKind
+
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+POLICY = EmailPolicy(
+    mail_from="Riverside <checkins@rituals.example>",
+    message_id_domain="rituals.example",
+    public_base_url="https://rituals.example",
+    late_answer_grace=timedelta(days=7),
+)
+SIGNER = LinkSigner(b"k" * 32)
+DELIVERY = "11111111-2222-3333-4444-555555555555"
+ORIGINAL = "99999999-2222-3333-4444-555555555555"
+
+
+def job(nudge_number: int = 0) -> PromptJob:
+    return PromptJob(
+        send_event_id="aaaaaaaa-2222-3333-4444-555555555555",
+        due_event_id="bbbbbbbb-2222-3333-4444-555555555555",
+        nudge_number=nudge_number,
+        member_id="mbr_AbCdEfGhIjKlMnOp",
+        community_id="riverside",
+        ritual_id="riverside-monday",
+        ritual_kind=RitualKind.check_in,
+        template_key="check_in",
+        item_key="ons_loneliness",
+        occurrence_at=NOW,
+        occurrence_local_date=date(2027, 1, 4),
+        respond_by=NOW + timedelta(days=2),
+        timezone="America/New_York",
+        answers_delivery_id=ORIGINAL if nudge_number else None,
+    )
+
+
+async def compose(to: str = "ana@example.org", nudge_number: int = 0) -> EmailMessage:
+    composer = LegacyComposer(PromptTemplates(), SIGNER, POLICY)
+    return await composer.email(job(nudge_number), DELIVERY, to, "en-GB", NOW)
+
+
+def _token(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+async def test_headers_identify_the_delivery_and_offer_one_click_unsubscribe() -> None:
+    message = await compose()
+    assert message["Message-ID"] == f"<{DELIVERY}@rituals.example>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
+    assert unsubscribe.startswith("https://rituals.example/u/")
+    assert SIGNER.verify(_token(unsubscribe), UNSUBSCRIBE_PURPOSE, NOW) == "mbr_AbCdEfGhIjKlMnOp"
+    assert (await compose())["Message-ID"] == message["Message-ID"]  # stable per delivery
+
+
+async def test_answer_links_are_signed_for_the_delivery_they_answer() -> None:
+    text = (await compose()).get_content()
+    link = next(line for line in text.splitlines() if "/r/" in line).split(": ", 1)[1]
+    assert SIGNER.verify(_token(link), ANSWER_PURPOSE, NOW) == DELIVERY
+    nudge = (await compose(nudge_number=1)).get_content()
+    link = next(line for line in nudge.splitlines() if "/r/" in line).split(": ", 1)[1]
+    assert SIGNER.verify(_token(link), ANSWER_PURPOSE, NOW) == ORIGINAL  # answers the prompt
+
+
+async def test_the_deadline_is_shown_in_the_members_zone() -> None:
+    assert "Wednesday 06 January, 04:00" in (await compose()).get_content()
+
+
+async def test_a_header_value_with_a_line_break_cannot_inject_a_header() -> None:
+    with pytest.raises(ValueError, match=r"[Hh]eader"):
+        (await compose(to="ana@example.org\r\nBcc: everyone@example.org")).as_string()
