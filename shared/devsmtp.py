@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hmac
+import ssl
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from shared.natsdev import free_port
 
@@ -39,9 +42,32 @@ class ReceivedMail:
         return part.get_content() if part is not None else ""
 
 
+class _Authenticator:
+    def __init__(self, user: str, password: str) -> None:
+        self._user = user.encode()
+        self._password = password.encode()
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        valid = hmac.compare_digest(auth_data.login, self._user) and hmac.compare_digest(
+            auth_data.password, self._password
+        )
+        return AuthResult(success=valid, handled=False)
+
+
 class _SinkHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self._sink = sink
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self._sink._count_session(session.peer, server)
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -66,14 +92,44 @@ class _SinkHandler:
 
 
 class SmtpSink:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """``starttls``: offer STARTTLS with this context and refuse mail before it;
+    ``implicit_tls``: speak TLS from the first byte (port 465 style); ``credentials``: require
+    AUTH with this user name and password."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._lock = threading.Lock()
         self._messages: list[ReceivedMail] = []
         self._scripts: dict[tuple[str, str], deque[str]] = defaultdict(deque)
         self._attempts: dict[str, int] = defaultdict(int)
-        self._controller = Controller(_SinkHandler(self), hostname=host, port=self.port)
+        self._peers: set[object] = set()
+        self._servers: list[Any] = []
+        smtp_options: dict[str, Any] = {}
+        if starttls is not None:
+            smtp_options |= {"tls_context": starttls, "require_starttls": True}
+        if credentials is not None:
+            smtp_options |= {
+                "authenticator": _Authenticator(*credentials),
+                "auth_required": True,
+                # Implicit TLS is TLS from the start; aiosmtpd only counts STARTTLS as TLS.
+                "auth_require_tls": starttls is not None,
+            }
+        self._controller = Controller(
+            _SinkHandler(self),
+            hostname=host,
+            port=self.port,
+            ssl_context=implicit_tls,
+            **smtp_options,
+        )
 
     def start(self) -> None:
         self._controller.start()
@@ -90,6 +146,26 @@ class SmtpSink:
         with self._lock:
             queue = self._scripts.get((address.lower(), stage))
             return queue.popleft() if queue else None
+
+    def _count_session(self, peer: object, server: Any) -> None:
+        with self._lock:
+            self._peers.add(peer)
+            self._servers.append(server)
+
+    @property
+    def sessions(self) -> int:
+        """Connections that greeted us (STARTTLS's second EHLO is the same connection)."""
+        with self._lock:
+            return len(self._peers)
+
+    def drop_connections(self) -> None:
+        """Close every open connection from the server side, as an idle timeout would."""
+        with self._lock:
+            servers, self._servers = self._servers, []
+        for server in servers:
+            transport = getattr(server, "transport", None)
+            if transport is not None:
+                self._controller.loop.call_soon_threadsafe(transport.close)
 
     def _count_attempt(self, address: str) -> None:
         with self._lock:

@@ -76,6 +76,9 @@ class NotifierSettings(ServiceSettings):
     smtp_username: str | None = Field(default=None)
     smtp_password: SecretStr | None = Field(default=None)
     smtp_timeout_s: float = Field(default=30.0, gt=0)
+    smtp_ca_bundle: str | None = Field(
+        default=None, description="PEM file of CAs to trust for the relay (a private CA)."
+    )
     mail_from: str = Field(
         default="Connection Rituals <rituals@localhost>", description="From header of prompts."
     )

@@ -57,6 +57,7 @@ class SmtpPool:
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             use_tls=s.smtp_security is SmtpSecurity.implicit_tls,
             start_tls=s.smtp_security is SmtpSecurity.starttls,
+            cert_bundle=s.smtp_ca_bundle,
             timeout=s.smtp_timeout_s,
         )
 
@@ -87,6 +88,9 @@ class SmtpPool:
                     raise SendFailed(451, permanent=False) from None
                 with contextlib.suppress(Exception):
                     client.close()
+            except aiosmtplib.SMTPAuthenticationError as error:
+                # Our credentials, not the message: keep it and retry once they are fixed.
+                raise SendFailed(error.code, permanent=False) from None
             except aiosmtplib.SMTPRecipientsRefused as error:
                 codes = [refusal.code for refusal in error.recipients]
                 raise _classify(max(codes) if codes else 550) from None
