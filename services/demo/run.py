@@ -1,9 +1,10 @@
 """``make run``: a small community through three weekly check-ins, end to end, then exit.
 
 The clock is compressed (a ManualClock the demo moves from one due instant to the next); every
-other part is the production path: the scheduler's tick, JetStream, the notifier's consumer,
-SMTP, the signed answer links, the insights consumer and API. The demo checks its own result
-and exits non-zero if anything it expected did not happen.
+other part is the production path: the scheduler's tick, JetStream, the notifier's queue, SMTP
+and an SMS provider (a local Twilio-like outbox that posts signed status callbacks), the signed
+answer links and signed SMS webhooks, the insights consumer and API. The demo checks its own
+result and exits non-zero if anything it expected did not happen.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from services.demo.scenario import Person, answer, set_up_weekly_check_in
-from services.demo.system import ApiClient, LocalSystem, sqlite_databases
+from services.demo.system import SMS_NUMBER, ApiClient, LocalSystem, sqlite_databases
 from shared.clock import ManualClock
 from shared.logs import configure_logging
 
@@ -29,7 +30,15 @@ PEOPLE = (
     Person("Bilal", "bilal@riverside.example", "Europe/London", True, (2, None, 3)),
     Person("Chen", "chen@riverside.example", "America/New_York", True, (1, 2, 2)),
     Person("Dipa", "dipa@riverside.example", "Asia/Kathmandu", True, (4, 5, None)),
-    Person("Eli", "eli@riverside.example", "Australia/Sydney", False, (5, 5, 5)),
+    Person(
+        "Eli",
+        "eli@riverside.example",
+        "Australia/Sydney",
+        False,
+        (5, 5, 5),
+        phone="+61412345678",
+        channel="sms",
+    ),
 )
 
 
@@ -40,23 +49,47 @@ def say(line: str = "") -> None:
 async def run_demo(workdir: Path) -> int:
     clock = ManualClock(START)
     async with LocalSystem(workdir, clock, sqlite_databases(workdir)) as system:
-        return await _play(system, clock)
+        return await _play(system)
 
 
-async def _play(system: LocalSystem, clock: ManualClock) -> int:
-    say("Connection Rituals demo: embedded nats-server, SQLite, SMTP sink, three services")
-    say(f"  NATS {system.nats.url}; SMTP 127.0.0.1:{system.smtp.port}")
+async def _prompts_for(system: LocalSystem, people: list[Person], seen: dict[str, int]) -> None:
+    """Wait until each of ``people`` has one more prompt than before, on their channel."""
+
+    def count(person: Person) -> int:
+        if person.channel == "sms":
+            return len(_sms_prompts(system, person))
+        return len(system.smtp.to(person.email))
+
+    deadline = asyncio.get_running_loop().time() + 15
+    while any(count(p) <= seen.get(p.name, 0) for p in people):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("a prompt did not arrive")
+        await asyncio.sleep(0.02)
+    for person in people:
+        seen[person.name] = count(person)
+
+
+def _sms_prompts(system: LocalSystem, person: Person) -> list[str]:
+    # Prompts carry opt-out guidance; service replies ("thank you") do not.
+    return [m.body for m in system.twilio.to(person.phone or "") if "STOP" in m.body]
+
+
+async def _play(system: LocalSystem) -> int:
+    say("Connection Rituals demo: embedded nats-server, SQLite, SMTP sink, local SMS provider")
+    say(
+        f"  NATS {system.nats.url}; SMTP 127.0.0.1:{system.smtp.port}; SMS {system.twilio.base_url}"
+    )
     community = await set_up_weekly_check_in(system, PEOPLE)
     say("Community 'Riverside Neighbours'; ritual 'Monday check-in' (FREQ=WEEKLY;BYDAY=MO),")
     say("at 09:00 where each member lives:")
     for person in PEOPLE:
         sharing = "shares answers" if person.shares_answers else "keeps answers private"
         member_id = community.member_ids[person.email]
-        say(f"  {person.name:<6} {person.timezone:<17} {member_id} ({sharing})")
+        say(f"  {person.name:<6} {person.timezone:<17} {person.channel:<5} {member_id} ({sharing})")
 
     scheduler = system.clients["scheduler"]
     expected: dict[str, int] = {}
-    sent = 0
+    seen: dict[str, int] = {}
     async with aiohttp.ClientSession() as browser:
         for week in range(WEEKS):
             say(f"Week {week + 1}")
@@ -68,21 +101,28 @@ async def _play(system: LocalSystem, clock: ManualClock) -> int:
                     break
                 zone = ZoneInfo(upcoming["timezone"])
                 here = [p for p in PEOPLE if p.timezone == upcoming["timezone"]]
-                clock.set(due)  # the compressed clock: jump to the next due instant
-                mails = (await system.smtp.wait_for(sent + len(here)))[sent:]
-                sent += len(mails)
-                for mail in mails:
-                    person = community.person_for(PEOPLE, mail)
+                await system.advance_to(due)  # the compressed clock: the next due instant
+                await _prompts_for(system, here, seen)
+                for person in here:
                     value = person.answers[week]
                     local = due.astimezone(zone).strftime("%a %d %b %H:%M %Z")
                     reply = f"answers {value}" if value is not None else "does not answer"
                     say(
-                        f"  {due:%Y-%m-%dT%H:%MZ} ({local}) e-mail to {person.name:<6} "
-                        f"{mail.subject!r}; {reply}"
+                        f"  {due:%Y-%m-%dT%H:%MZ} ({local}) {person.channel:<5} to "
+                        f"{person.name:<6} {reply}"
                     )
                     if value is None:
                         continue
-                    await answer(browser, mail, value)
+                    if person.channel == "sms":
+                        status = await system.twilio.send_inbound(
+                            system.sms_webhook("inbound"),
+                            person.phone or "",
+                            SMS_NUMBER,
+                            str(value),
+                        )
+                        assert status == 200
+                    else:
+                        await answer(browser, system.smtp.to(person.email)[-1], value)
                     if person.shares_answers:
                         year, number, _ = due.astimezone(zone).date().isocalendar()
                         week_key = f"{year}-W{number:02d}"
@@ -93,17 +133,23 @@ async def _play(system: LocalSystem, clock: ManualClock) -> int:
     say(f"One prompt as the SMTP server received it (Subject: {first.subject}):")
     for line in first.text().splitlines():
         say(f"  | {line}")
+    sms = _sms_prompts(system, PEOPLE[-1])
+    say()
+    say(f"SMS outbox: {len(system.twilio.messages)} messages (prompts and replies); Eli's first:")
+    for line in sms[0].splitlines():
+        say(f"  | {line}")
 
     counted = await _wait_for_counts(system.clients["insights"], community.id, expected)
     say()
     say("What insights counted (only members who chose to share; exact, pre-DP counts):")
     for row in counted:
         say(f"  {row['iso_week']}: {row['responses']} responses from {row['respondents']} people")
+    prompts = len(system.smtp.messages) + len(sms)
     ok = {row["iso_week"]: row["responses"] for row in counted} == expected
-    ok = ok and sent == WEEKS * len(PEOPLE)
+    ok = ok and prompts >= WEEKS * len(PEOPLE)
     say()
     say(
-        f"Prompts sent: {sent}; answers counted by insights: {sum(expected.values())}. "
+        f"Prompts sent: {prompts}; answers counted by insights: {sum(expected.values())}. "
         + ("Demo complete." if ok else "MISMATCH: see above.")
     )
     return 0 if ok else 1
