@@ -13,6 +13,7 @@ After an outage, an occurrence missed by less than the ritual's misfire grace is
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -132,17 +133,30 @@ async def emit_due_batch(
     return result
 
 
-async def emit_due_occurrences(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, policy: EmissionPolicy
+BatchStep = Callable[[AsyncSession, datetime, EmissionPolicy], Awaitable[TickResult]]
+
+
+async def in_batches(
+    sessions: async_sessionmaker[AsyncSession],
+    step: BatchStep,
+    now: datetime,
+    policy: EmissionPolicy,
 ) -> TickResult:
-    """Everything due at ``now``, batch by batch, each batch its own transaction."""
+    """Run ``step`` batch by batch, each batch its own transaction, until one is not full."""
     total = TickResult()
     while True:
         async with sessions() as session, session.begin():
-            batch = await emit_due_batch(session, now, policy)
+            batch = await step(session, now, policy)
         total.add(batch)
         if batch.cursors < policy.batch_size:
-            break
+            return total
+
+
+async def emit_due_occurrences(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, policy: EmissionPolicy
+) -> TickResult:
+    """Everything due at ``now``."""
+    total = await in_batches(sessions, emit_due_batch, now, policy)
     if total.occurrences:
         log.info(
             "tick: occurrences=%s emitted=%s late=%s missed=%s",

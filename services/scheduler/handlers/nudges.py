@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.scheduler.adapters import repository
 from services.scheduler.adapters.tables import nudge_timers, outbox
 from services.scheduler.domain.ritual import nudge_event
-from services.scheduler.handlers.emit_due import EmissionPolicy, TickResult
+from services.scheduler.handlers.emit_due import EmissionPolicy, TickResult, in_batches
 from shared.contracts import Event, PromptAnsweredV1, PromptSentV1
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events
@@ -139,13 +139,7 @@ async def emit_due_nudges_batch(
 async def emit_due_nudges(
     sessions: async_sessionmaker[AsyncSession], now: datetime, policy: EmissionPolicy
 ) -> TickResult:
-    total = TickResult()
-    while True:
-        async with sessions() as session, session.begin():
-            batch = await emit_due_nudges_batch(session, now, policy)
-        total.add(batch)
-        if batch.cursors < policy.batch_size:
-            return total
+    return await in_batches(sessions, emit_due_nudges_batch, now, policy)
 
 
 async def forget_old_nudge_timers(
