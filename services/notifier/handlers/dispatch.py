@@ -39,7 +39,14 @@ from services.notifier.handlers.prompt_job import PromptJob, job_from_delivery
 from services.notifier.handlers.provider_status import apply_backlog, apply_matched_backlog
 from services.notifier.handlers.statuses import FAILED, QUEUED, SENDING, SENT, SKIPPED
 from shared.clock import Clock
-from shared.contracts import Channel, Event, FailureReason, NudgeDueV1, RitualDueV1
+from shared.contracts import (
+    Channel,
+    Event,
+    FailureReason,
+    NudgeDueV1,
+    RitualDueV1,
+    deterministic_event_id,
+)
 from shared.messaging.consumer import RetryPolicy, safe_header_value
 from shared.outbox import OutboxRelay, stage_events, stage_raw
 from shared.subjects import dead_letter_subject
@@ -366,7 +373,7 @@ class Dispatcher:
         await stage_raw(
             session,
             outbox,
-            f"dl-delivery-{row.id}",
+            deterministic_event_id("dead-letter", row.id),
             dead_letter_subject(subject),
             row.source_event.encode(),
             {
