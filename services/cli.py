@@ -2,6 +2,7 @@
 
 rituals demo                     run the whole system once through a demo and exit
 rituals schedule preview ...     next occurrences of a schedule, as the scheduler computes them
+rituals template preview KEY ... a prompt rendered with sample data (--locale, --channel)
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     from services.scheduler.preview import add_preview_arguments
 
     add_preview_arguments(preview)
+    template = commands.add_parser("template", help="template tools")
+    template_commands = template.add_subparsers(dest="template_command", required=True)
+    template_preview = template_commands.add_parser(
+        "preview", help="print a prompt rendered with sample data"
+    )
+    from services.notifier.template_preview import add_template_preview_arguments
+
+    add_template_preview_arguments(template_preview)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -32,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo()
     if args.command == "schedule":
         return _schedule_preview(args)
+    if args.command == "template":
+        from services.notifier.template_preview import run_template_preview
+
+        return run_template_preview(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -130,9 +130,10 @@ async def _play(system: LocalSystem) -> int:
 
     first = system.smtp.messages[0]
     say()
-    say(f"One prompt as the SMTP server received it (Subject: {first.subject}):")
-    for line in first.text().splitlines():
-        say(f"  | {line}")
+    say(f"One prompt as the SMTP server received it (Subject: {first.subject}), abridged:")
+    for line in first.text().splitlines()[:9]:
+        say(f"  | {line[:110]}")
+    say("  | …")
     sms = _sms_prompts(system, PEOPLE[-1])
     say()
     say(f"SMS outbox: {len(system.twilio.messages)} messages (prompts and replies); Eli's first:")

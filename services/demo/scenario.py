@@ -10,7 +10,9 @@ import aiohttp
 from services.demo.system import LocalSystem
 from shared.devsmtp import ReceivedMail
 
-ANSWER_LINK = re.compile(r"(https?://\S+/r/[A-Za-z0-9_.-]+)\?v=(\d+)")
+# One-tap links preselect one answer: /r/<token>?<item>=<code>
+ANSWER_LINK = re.compile(r"(https?://\S+/r/[A-Za-z0-9_.-]+)\?([a-z0-9_]+)=(\d+)")
+ANCHOR_ITEM = "ons_loneliness"  # asked every week; the demo answers it
 
 
 @dataclass(frozen=True)
@@ -103,18 +105,25 @@ async def set_up_weekly_check_in(
     return community
 
 
-def answer_links(mail: ReceivedMail) -> dict[int, str]:
-    """The signed answer links in a prompt, by answer code."""
-    return {int(value): url for url, value in ANSWER_LINK.findall(mail.text())}
+def answer_links(mail: ReceivedMail, item: str = ANCHOR_ITEM) -> dict[int, str]:
+    """The signed one-tap links for one question of a prompt, by answer code."""
+    return {
+        int(value): f"{url}?{key}={value}"
+        for url, key, value in ANSWER_LINK.findall(mail.text())
+        if key == item
+    }
 
 
-async def answer(session: aiohttp.ClientSession, mail: ReceivedMail, value: int) -> str:
-    """Do what a person does: open the link for their answer, then confirm on the page."""
-    url = answer_links(mail)[value]
+async def answer(
+    session: aiohttp.ClientSession, mail: ReceivedMail, value: int, item: str = ANCHOR_ITEM
+) -> str:
+    """Do what a person does: tap the link for their answer, then confirm on the page (the
+    other questions of the week are skipped, as people may)."""
+    url = answer_links(mail, item)[value]
     async with session.get(url) as page:
         if page.status != 200:
             raise RuntimeError(f"answer page answered {page.status}")
-    async with session.post(url.split("?")[0], data={"value": str(value)}) as confirmation:
+    async with session.post(url.split("?")[0], data={item: str(value)}) as confirmation:
         if confirmation.status != 200:
             raise RuntimeError(f"answer submission answered {confirmation.status}")
         return await confirmation.text()

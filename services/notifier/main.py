@@ -9,21 +9,20 @@ from services.notifier.adapters.channels import ChannelSenders
 from services.notifier.adapters.sms.factory import ManagedSmsSender, build_sms_sender
 from services.notifier.adapters.smtp_sender import EmailSender, SmtpPool
 from services.notifier.adapters.tables import outbox
-from services.notifier.adapters.templates import PromptTemplates
-from services.notifier.api.app import create_api
+from services.notifier.api.app import TemplateContext, create_api
 from services.notifier.api.dependencies import ApiContext
 from services.notifier.api.webhooks import WebhookContext
 from services.notifier.domain.contact import parse_quiet_hours
 from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.rate_limit import TokenBucket
 from services.notifier.domain.signed_links import LinkSigner
-from services.notifier.handlers.compose import EmailPolicy, LegacyComposer
+from services.notifier.handlers.compose import EmailPolicy, TemplatedComposer
 from services.notifier.handlers.dispatch import Dispatcher, DispatchPolicy
 from services.notifier.handlers.enqueue import EnqueueDeps, enqueue_nudge, enqueue_ritual_due
 from services.notifier.handlers.provider_status import StatusDeps
 from services.notifier.handlers.record_answer import AnswerDeps
-from services.notifier.handlers.service_texts import packaged_service_text
 from services.notifier.settings import NotifierSettings
+from services.notifier.templating import PromptRenderer, SqlStoredTemplates
 from shared.clock import Clock
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
@@ -55,12 +54,19 @@ def wire_notifier(
     email_sender = email or SmtpPool(settings)
     sms_sender = sms or build_sms_sender(settings, clock)
     base = settings.public_base_url.rstrip("/")
+    template_store = SqlStoredTemplates(sessions)
+    renderer = PromptRenderer(
+        template_store,
+        sms_warn_segments=settings.sms_warn_segments,
+        sms_max_segments=settings.sms_max_segments,
+    )
+    composer = TemplatedComposer(renderer, signer, policy)
     quiet = parse_quiet_hours(settings.default_quiet_hours)
     dispatcher = Dispatcher(
         sessions=sessions,
         clock=clock,
         senders=ChannelSenders(email_sender, sms_sender, f"{base}/v1/webhooks/sms/status"),
-        composer=LegacyComposer(PromptTemplates(), signer, policy),
+        composer=composer,
         relay=relay,
         buckets={
             Channel.email: TokenBucket(settings.email_rate_per_s, settings.email_burst, clock),
@@ -102,6 +108,10 @@ def wire_notifier(
             settings.distress_answers, settings.distress_words, settings.support_message
         ),
     )
+
+    async def service_texts(key: str, locale: str) -> str:
+        return await composer.service_text(key, locale, "UTC", clock.now())
+
     webhook_context = WebhookContext(
         auth_token=(
             settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
@@ -111,13 +121,14 @@ def wire_notifier(
         statuses=StatusDeps(sessions, clock, relay, dispatcher.kick),
         answers=answers,
         reply_sender=sms_sender,
-        texts=packaged_service_text,
+        texts=service_texts,
         phone_region=settings.sms_default_region,
     )
     api = create_api(
         settings,
         ApiContext(answers=answers, signer=signer, phone_region=settings.sms_default_region),
         webhook_context,
+        TemplateContext(renderer, template_store, clock),
         plumbing.readiness(),
     )
     runtime = ServiceRuntime(

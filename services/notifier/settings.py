@@ -112,6 +112,12 @@ class NotifierSettings(ServiceSettings):
     sms_outbox_path: str | None = Field(
         default=None, description="Dev outbox: also append each SMS to this JSON-lines file."
     )
+    sms_warn_segments: int = Field(
+        default=2, ge=1, le=10, description="Templates longer than this many SMS segments warn."
+    )
+    sms_max_segments: int = Field(
+        default=6, ge=1, le=10, description="Templates longer than this are refused."
+    )
     sms_default_region: str = Field(
         default="GB",
         pattern=r"^[A-Z]{2}$",

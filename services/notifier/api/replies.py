@@ -64,18 +64,19 @@ async def answer_form(token: str, request: Request, context: Context) -> HTMLRes
         return _not_found()
     if not questions.items:
         return _not_found()
-    chosen = dict(request.query_params)
-    if "v" in chosen:  # a one-tap link on the first question
-        chosen.setdefault(next(iter(questions.items)), chosen["v"])
+    chosen = dict(request.query_params)  # a one-tap link preselects its answer
+    locale = questions.locale
     fieldsets = []
     for key, item in questions.items.items():
         choices = "".join(
             f'<label><input type="radio" name="{escape(key)}" value="{option.value}"'
             f"{' checked' if str(option.value) == chosen.get(key) else ''}> "
-            f"{escape(option.label)}</label>"
+            f"{escape(option.label(locale))}</label>"
             for option in item.options
         )
-        fieldsets.append(f"<fieldset><legend>{escape(item.prompt)}</legend>{choices}</fieldset>")
+        fieldsets.append(
+            f"<fieldset><legend>{escape(item.prompt(locale))}</legend>{choices}</fieldset>"
+        )
     body = (
         "<h1>Your check-in</h1>"
         f'<form method="post" action="/r/{escape(token)}">{"".join(fieldsets)}'

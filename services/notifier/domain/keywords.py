@@ -17,11 +17,12 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The carriers' English keywords, plus BAJA and AYUDA for members texting in Spanish.
 OPT_OUT_KEYWORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "BAJA"}
 )
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO", "AYUDA"})
 YES_WORDS = frozenset({"YES", "Y"})
 NO_WORDS = frozenset({"NO", "N"})
 

@@ -1,5 +1,5 @@
-"""Turning a delivery into what goes out: the e-mail (headers, signed links, RFC 8058
-one-click unsubscribe) or the SMS text."""
+"""Turning a delivery into what goes out: the e-mail (text and HTML parts, signed answer
+links, RFC 8058 one-click unsubscribe) or the SMS text, rendered from the member's templates."""
 
 from __future__ import annotations
 
@@ -7,18 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from services.notifier.adapters.templates import PromptTemplates, TemplateProblem
-from services.notifier.domain.questions import ITEMS
+from services.notifier.domain.questionnaire import Questionnaire, questionnaire_for
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.prompt_job import PromptJob
+from services.notifier.templating import PromptContext, PromptRenderer, TemplateProblem
 
 ANSWER_PURPOSE = "answer"
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 UNSUBSCRIBE_LINK_LIFETIME = timedelta(days=400)
+# Reminders suggest asking for, or offering, one kind of support, turn by turn (the seed
+# article's four: no single relationship can or should meet every need).
+SUPPORT_FOCUS_ROTATION = ("emotional", "practical", "informational", "belonging")
 
 __all__ = ["ANSWER_PURPOSE", "UNSUBSCRIBE_PURPOSE", "Composer", "TemplateProblem"]
 
@@ -39,41 +41,22 @@ class Composer(Protocol):
     async def sms(self, job: PromptJob, locale: str, now: datetime) -> str: ...
 
 
-def answer_url(base_url: str, token: str, value: int | None = None) -> str:
+def answer_url(base_url: str, token: str, chosen: dict[str, int] | None = None) -> str:
     url = f"{base_url.rstrip('/')}/r/{token}"
-    return f"{url}?{urlencode({'v': value})}" if value is not None else url
+    return f"{url}?{urlencode(chosen)}" if chosen else url
 
 
 def unsubscribe_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/u/{token}"
 
 
-@dataclass(frozen=True)
-class Links:
-    """The signed links one prompt carries."""
+def questionnaire_of(job: PromptJob) -> Questionnaire | None:
+    return questionnaire_for(job.template_key, job.occurrence_local_date)
 
-    answer_token: str
-    unsubscribe_token: str
 
-    @classmethod
-    def for_delivery(
-        cls,
-        signer: LinkSigner,
-        job: PromptJob,
-        delivery_id: str,
-        policy: EmailPolicy,
-        now: datetime,
-    ) -> Links:
-        # A nudge's links answer the original prompt, so either records one answer.
-        answer_target = job.answers_delivery_id or delivery_id
-        return cls(
-            answer_token=signer.sign(
-                ANSWER_PURPOSE, answer_target, job.respond_by + policy.late_answer_grace
-            ),
-            unsubscribe_token=signer.sign(
-                UNSUBSCRIBE_PURPOSE, job.member_id, now + UNSUBSCRIBE_LINK_LIFETIME
-            ),
-        )
+def support_focus_of(job: PromptJob) -> str:
+    week = job.occurrence_local_date.isocalendar().week
+    return SUPPORT_FOCUS_ROTATION[week % len(SUPPORT_FOCUS_ROTATION)]
 
 
 def email_envelope(
@@ -101,48 +84,76 @@ def email_envelope(
     return message
 
 
-class LegacyComposer:
-    """File templates (subject.txt, body.txt) and the single anchor question."""
-
-    def __init__(self, templates: PromptTemplates, signer: LinkSigner, policy: EmailPolicy):
-        self._templates = templates
+class TemplatedComposer:
+    def __init__(self, renderer: PromptRenderer, signer: LinkSigner, policy: EmailPolicy):
+        self._renderer = renderer
         self._signer = signer
         self._policy = policy
 
-    def _context(self, job: PromptJob, links: Links) -> dict[str, Any]:
-        item = ITEMS.get(job.item_key or "")
-        local_deadline = job.respond_by.astimezone(ZoneInfo(job.timezone))
+    def _context(
+        self, job: PromptJob, locale: str, answer_token: str | None, unsubscribe: str | None
+    ) -> PromptContext:
+        questionnaire = questionnaire_of(job)
         base = self._policy.public_base_url
-        return {
-            "respond_by": local_deadline.strftime("%A %d %B, %H:%M"),
-            "answer_url": answer_url(base, links.answer_token),
-            "question": item.prompt if item else None,
-            "options": [
-                {"label": o.label, "url": answer_url(base, links.answer_token, o.value)}
-                for o in (item.options if item else ())
-            ],
-        }
+        option_urls = {}
+        if questionnaire is not None and answer_token is not None:
+            option_urls = {
+                item.key: {
+                    option.value: answer_url(base, answer_token, {item.key: option.value})
+                    for option in item.options
+                }
+                for item in questionnaire.items
+            }
+        return PromptContext(
+            questionnaire=questionnaire,
+            locale=locale,
+            timezone=job.timezone,
+            respond_by=job.respond_by,
+            answer_url=answer_url(base, answer_token) if answer_token else None,
+            option_urls=option_urls,
+            unsubscribe_url=unsubscribe,
+            ritual_kind=job.ritual_kind.value,
+            nudge_number=job.nudge_number,
+            support_focus=support_focus_of(job),
+        )
 
     async def email(
         self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
     ) -> EmailMessage:
-        links = Links.for_delivery(self._signer, job, delivery_id, self._policy, now)
-        key = f"{job.template_key}_nudge" if job.nudge_number else job.template_key
-        rendered = self._templates.render_email(key, locale, self._context(job, links))
+        # A nudge's links answer the original prompt, so either records one answer.
+        answer_token = self._signer.sign(
+            ANSWER_PURPOSE,
+            job.answers_delivery_id or delivery_id,
+            job.respond_by + self._policy.late_answer_grace,
+        )
+        unsubscribe = unsubscribe_url(
+            self._policy.public_base_url,
+            self._signer.sign(UNSUBSCRIBE_PURPOSE, job.member_id, now + UNSUBSCRIBE_LINK_LIFETIME),
+        )
+        rendered = await self._renderer.render_email(
+            job.template_key, self._context(job, locale, answer_token, unsubscribe)
+        )
         message = email_envelope(
             delivery_id=delivery_id,
             to_address=to_address,
             subject=rendered.subject,
             now=now,
             policy=self._policy,
-            unsubscribe=unsubscribe_url(self._policy.public_base_url, links.unsubscribe_token),
+            unsubscribe=unsubscribe,
         )
         message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
         return message
 
     async def sms(self, job: PromptJob, locale: str, now: datetime) -> str:
-        item = ITEMS.get(job.item_key or "")
-        if item is None:
-            return "Time for your connection ritual. Reply STOP to stop."
-        options = ", ".join(f"{o.value} {o.label}" for o in item.options)
-        return f"{item.prompt} Reply with a number: {options}. Reply STOP to stop."
+        rendered = await self._renderer.render_sms(
+            job.template_key, self._context(job, locale, None, None)
+        )
+        return rendered.text
+
+    async def service_text(self, key: str, locale: str, timezone: str, now: datetime) -> str:
+        """Short SMS replies (help, opt-out confirmation…), from the same templates."""
+        context = PromptContext(
+            questionnaire=None, locale=locale, timezone=timezone, respond_by=now, answer_url=None
+        )
+        return (await self._renderer.render_sms(key, context)).text

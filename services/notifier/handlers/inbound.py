@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import contacts, deliveries, inbound_messages, outbox
 from services.notifier.domain.keywords import InboundKind, InboundSms, classify_inbound_sms
+from services.notifier.domain.questionnaire import InvalidAnswer as QuestionnaireInvalidAnswer
+from services.notifier.domain.questionnaire import Questionnaire
 from services.notifier.handlers.members import record_consent
 from services.notifier.handlers.record_answer import (
     RITUAL_KEPT,
@@ -60,17 +62,17 @@ async def _latest_sms_prompt(session: AsyncSession, member_id: str) -> str | Non
     return str(row.answers_delivery_id or row.id)
 
 
-def _answer_values(message: InboundSms, items: list[str]) -> dict[str, int]:
+def _answer_values(message: InboundSms, questionnaire: Questionnaire | None) -> dict[str, int]:
     if message.kind is InboundKind.YES_NO:
-        if items:
+        if questionnaire is not None:
             raise InvalidAnswer("reply with the numbers of your answers")
         return {RITUAL_KEPT: 1 if message.yes else 0}
-    numbers = message.numbers
-    if not items:
+    if questionnaire is None:
         raise InvalidAnswer("there is no open question to answer")
-    if len(numbers) > len(items):
-        raise InvalidAnswer(f"reply with up to {len(items)} numbers, one per question")
-    return dict(zip(items, numbers, strict=False))
+    try:
+        return questionnaire.parse_numbers(message.numbers)
+    except QuestionnaireInvalidAnswer as error:
+        raise InvalidAnswer(str(error)) from error
 
 
 async def handle_inbound_sms(
@@ -146,7 +148,7 @@ async def handle_inbound_sms(
         return InboundResult("no_open_prompt", await texts("sms_answer_invalid", locale))
     questions = await questions_for(deps, delivery_id)
     try:
-        values = _answer_values(message, list(questions.items))
+        values = _answer_values(message, questions.questionnaire)
         result = await record_answers(deps, delivery_id, values, f"sms:{provider_message_id}")
     except InvalidAnswer:
         return InboundResult("invalid_answer", await texts("sms_answer_invalid", locale))

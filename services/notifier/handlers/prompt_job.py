@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from services.notifier.domain.questions import item_for_template
+from services.notifier.domain.questionnaire import questionnaire_for
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1, RitualKind, deterministic_event_id
 
 
@@ -45,7 +45,7 @@ class PromptJob:
 
     @classmethod
     def for_due(cls, event: RitualDueV1) -> PromptJob:
-        item = item_for_template(event.template_key)
+        questionnaire = questionnaire_for(event.template_key, event.occurrence_local_date)
         return cls(
             send_event_id=event.event_id,
             due_event_id=event.event_id,
@@ -55,7 +55,8 @@ class PromptJob:
             ritual_id=event.ritual_id,
             ritual_kind=event.ritual_kind,
             template_key=event.template_key,
-            item_key=item.key if item else None,
+            # Which questions (this week's module) the prompt asks, for the record.
+            item_key=questionnaire.key if questionnaire else None,
             occurrence_at=event.occurrence_at,
             occurrence_local_date=event.occurrence_local_date,
             respond_by=event.respond_by,

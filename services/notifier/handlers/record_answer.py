@@ -10,7 +10,7 @@ The first answer to an item counts; a repeated one is ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifier.adapters.tables import answers, contacts, deliveries, outbox
 from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.pseudonyms import respondent_key
-from services.notifier.domain.questions import ITEMS, Item
+from services.notifier.domain.questionnaire import Item, Questionnaire, questionnaire_for
 from shared.clock import Clock
 from shared.contracts import (
     Event,
@@ -52,12 +52,14 @@ class InvalidAnswer(ValueError):
     """The message says what is expected, never what was sent."""
 
 
-ItemsFor = Callable[[Row[Any]], Mapping[str, Item]]
+def questionnaire_of(delivery: Row[Any]) -> Questionnaire | None:
+    """The questions a delivery asked: its template's module for the occurrence's week."""
+    return questionnaire_for(delivery.template_key, delivery.occurrence_local_date)
 
 
-def anchor_item_only(delivery: Row[Any]) -> Mapping[str, Item]:
-    item = ITEMS.get(delivery.item_key or "")
-    return {item.key: item} if item else {}
+def items_of(delivery: Row[Any]) -> Mapping[str, Item]:
+    questionnaire = questionnaire_of(delivery)
+    return {item.key: item for item in questionnaire.items} if questionnaire else {}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,6 @@ class AnswerDeps:
     relay: OutboxRelay
     respondent_secret: bytes
     distress: DistressRules | None = None
-    items_for: ItemsFor = anchor_item_only
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,13 @@ class AnswerResult:
 @dataclass(frozen=True)
 class DeliveryQuestions:
     delivery_id: str
-    items: Mapping[str, Item]
-    row: Row[Any]
+    questionnaire: Questionnaire | None
+    locale: str
+
+    @property
+    def items(self) -> Mapping[str, Item]:
+        questionnaire = self.questionnaire
+        return {item.key: item for item in questionnaire.items} if questionnaire else {}
 
 
 async def questions_for(deps: AnswerDeps, delivery_id: str) -> DeliveryQuestions:
@@ -88,9 +94,14 @@ async def questions_for(deps: AnswerDeps, delivery_id: str) -> DeliveryQuestions
         row = (
             await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
         ).first()
-    if row is None:
-        raise UnknownDelivery(delivery_id)
-    return DeliveryQuestions(delivery_id, deps.items_for(row), row)
+        if row is None:
+            raise UnknownDelivery(delivery_id)
+        locale = (
+            await session.execute(
+                select(contacts.c.locale).where(contacts.c.member_id == row.member_id)
+            )
+        ).scalar()
+    return DeliveryQuestions(delivery_id, questionnaire_of(row), locale or "en")
 
 
 def _validated(items: Mapping[str, Item], values: Mapping[str, int]) -> dict[str, int]:
@@ -128,7 +139,7 @@ async def record_answers(
         ).first()
         if delivery is None:
             raise UnknownDelivery(delivery_id)
-        checked = _validated(deps.items_for(delivery), values)
+        checked = _validated(items_of(delivery), values)
         on_time = now <= delivery.respond_by
         inserted = await insert_ignoring_duplicates(
             session,

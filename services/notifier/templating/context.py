@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -57,8 +57,8 @@ class PromptContext:
     support_focus: str | None = None
 
     def __post_init__(self) -> None:
-        if self.respond_by.tzinfo is None or self.respond_by.utcoffset() != timedelta(0):
-            raise ValueError("respond_by must be an aware UTC datetime")
+        if self.respond_by.tzinfo is None:
+            raise ValueError("respond_by must be timezone-aware (UTC)")
         if self.nudge_number < 0:
             raise ValueError("nudge_number must be 0 or more")
         if self.ritual_kind not in RITUAL_KINDS:

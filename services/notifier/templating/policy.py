@@ -6,7 +6,8 @@ constructs a prompt never needs but an attack does: reaching for internals (``__
 ``__globals__``, ``__mro__``, ``__subclasses__``, anything starting with ``_``), the ``**``
 operator and huge literals (``range(10**9)``), macros, includes and imports, autoescape
 switches and the ``safe`` filter (which would let text through unescaped into HTML), recursive
-loops, and namespaces (mutable state that outlives a loop iteration).
+loops, and namespaces (mutable state that outlives a loop iteration). A ``{% filter %}`` block
+may use the allowed filters only (``{% filter gsm %}`` is how an SMS template opts into GSM-7).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from jinja2 import nodes
 REFUSED_STATEMENTS: dict[type[nodes.Node], str] = {
     nodes.Macro: "{% macro %}",
     nodes.CallBlock: "{% call %}",
-    nodes.FilterBlock: "{% filter %}",
     nodes.Import: "{% import %}",
     nodes.FromImport: "{% from ... import %}",
     nodes.Include: "{% include %}",

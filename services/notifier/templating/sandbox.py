@@ -31,13 +31,14 @@ from typing import Any, ParamSpec, TypeVar
 from jinja2 import StrictUndefined, TemplateError, TemplateRuntimeError, TemplateSyntaxError, nodes
 from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context, LoopContext
+from jinja2.runtime import Context, LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_context
 
 from services.notifier.templating import formatting
 from services.notifier.templating.policy import PolicyViolation, check_template
 from services.notifier.templating.problems import TemplateProblem
+from services.notifier.templating.sms import fold_to_gsm
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,7 +75,7 @@ BUILTIN_FILTERS = frozenset(
     }
 )  # fmt: skip
 HELPERS = ("format_datetime", "format_date", "format_time", "format_number", "plural", "ngettext")
-ALLOWED_FILTERS = BUILTIN_FILTERS | frozenset(HELPERS)
+ALLOWED_FILTERS = BUILTIN_FILTERS | frozenset(HELPERS) | {"gsm"}
 
 # Methods a template may call on text, lists, dicts and the loop object.
 ALLOWED_METHODS = frozenset(
@@ -226,6 +227,7 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         builtin_filters = self.filters
         self.filters = {name: self._bounded(builtin_filters[name]) for name in BUILTIN_FILTERS}
         self.filters.update({name: self.globals[name] for name in HELPERS})
+        self.filters["gsm"] = self._bounded(fold_to_gsm)
         self.filters[_ITERATION_GUARD] = _iteration_guard
         self.filters[_SIZE_GUARD] = self._size_guard
         self._callables = frozenset(self.globals.values())
@@ -309,6 +311,8 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         *args: Any,
         **kwargs: Any,
     ) -> Any:
+        if isinstance(__obj, Undefined):
+            __obj._fail_with_undefined_error()  # "'x' is undefined", not a refusal
         if not __self._may_call(__obj):
             raise SecurityError(
                 f"calling {getattr(__obj, '__name__', type(__obj).__name__)!r} is not allowed"
@@ -319,7 +323,7 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         return result
 
     def _may_call(self, obj: Any) -> bool:
-        if obj in self._callables:
+        if any(obj is allowed for allowed in self._callables):
             return True
         if isinstance(obj, types.BuiltinMethodType | types.MethodType):
             return isinstance(obj.__self__, _METHOD_OWNERS) and obj.__name__ in ALLOWED_METHODS
@@ -419,6 +423,6 @@ def _add_guards(tree: nodes.Template) -> None:
                 )
 
 
-def html_and_text_sandboxes(limits: SandboxLimits) -> tuple[PromptSandbox, PromptSandbox]:
+def text_and_html_sandboxes(limits: SandboxLimits) -> tuple[PromptSandbox, PromptSandbox]:
     """(text, html): autoescape off and on."""
     return PromptSandbox(limits, html=False), PromptSandbox(limits, html=True)

@@ -41,15 +41,19 @@ async def test_a_due_check_in_is_emailed_rendered_and_its_answer_is_counted(
     assert len(system.smtp.messages) == 2  # Chen's 09:00 is 14:00Z: not yet
 
     mail = next(m for m in london if m.envelope_to[0] == ANA.email)
-    assert mail.subject == "Your weekly check-in: one quick question"
+    # ISO week 1 of 2027: the anchor question plus the emotional and informational support
+    # module (ISO week % 4 == 1).
+    assert mail.subject == "Your weekly check-in: 3 quick questions"
     assert "How often do you feel lonely?" in mail.text()
-    assert "Please reply by Wednesday 06 January, 09:00." in mail.text()
+    assert "Please reply by Wednesday 6 January, 09:00." in mail.text()
+    assert "How often do you get the social and emotional support you need?" in mail.text()
+    assert "How often do you get the social and emotional support you need?" in mail.html()
     assert sorted(answer_links(mail)) == [1, 2, 3, 4, 5]
 
     clock.set(datetime(2027, 1, 4, 14, 0, tzinfo=UTC))
     await system.smtp.wait_for(3)
     chen_mail = system.smtp.to(CHEN.email)[0]
-    assert "Please reply by Wednesday 06 January, 09:00." in chen_mail.text()  # 09:00 EST
+    assert "Please reply by Wednesday 6 January, 09:00." in chen_mail.text()  # 09:00 EST
 
     async with aiohttp.ClientSession() as browser:
         assert "Thank you" in await answer(browser, mail, 2)

@@ -1,19 +1,20 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
 
-from services.notifier.adapters.templates import PromptTemplates
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import (
     ANSWER_PURPOSE,
     UNSUBSCRIBE_PURPOSE,
     EmailPolicy,
-    LegacyComposer,
+    TemplatedComposer,
 )
 from services.notifier.handlers.prompt_job import PromptJob
+from services.notifier.templating import InMemoryStoredTemplates, PromptRenderer
 from shared.contracts import RitualKind
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ def job(nudge_number: int = 0) -> PromptJob:
         ritual_id="riverside-monday",
         ritual_kind=RitualKind.check_in,
         template_key="check_in",
-        item_key="ons_loneliness",
+        item_key="weekly_w1",
         occurrence_at=NOW,
         occurrence_local_date=date(2027, 1, 4),
         respond_by=NOW + timedelta(days=2),
@@ -48,7 +49,7 @@ def job(nudge_number: int = 0) -> PromptJob:
 
 
 async def compose(to: str = "ana@example.org", nudge_number: int = 0) -> EmailMessage:
-    composer = LegacyComposer(PromptTemplates(), SIGNER, POLICY)
+    composer = TemplatedComposer(PromptRenderer(InMemoryStoredTemplates()), SIGNER, POLICY)
     return await composer.email(job(nudge_number), DELIVERY, to, "en-GB", NOW)
 
 
@@ -66,17 +67,29 @@ async def test_headers_identify_the_delivery_and_offer_one_click_unsubscribe() -
     assert (await compose())["Message-ID"] == message["Message-ID"]  # stable per delivery
 
 
+def _links(message: EmailMessage) -> list[str]:
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    return re.findall(r"https://rituals\.example/r/\S+", text)
+
+
 async def test_answer_links_are_signed_for_the_delivery_they_answer() -> None:
-    text = (await compose()).get_content()
-    link = next(line for line in text.splitlines() if "/r/" in line).split(": ", 1)[1]
-    assert SIGNER.verify(_token(link), ANSWER_PURPOSE, NOW) == DELIVERY
-    nudge = (await compose(nudge_number=1)).get_content()
-    link = next(line for line in nudge.splitlines() if "/r/" in line).split(": ", 1)[1]
-    assert SIGNER.verify(_token(link), ANSWER_PURPOSE, NOW) == ORIGINAL  # answers the prompt
+    links = _links(await compose())
+    assert links
+    assert {SIGNER.verify(_token(link), ANSWER_PURPOSE, NOW) for link in links} == {DELIVERY}
+    nudge_links = _links(await compose(nudge_number=1))
+    # A nudge's links answer the prompt it nudges.
+    assert {SIGNER.verify(_token(link), ANSWER_PURPOSE, NOW) for link in nudge_links} == {ORIGINAL}
 
 
-async def test_the_deadline_is_shown_in_the_members_zone() -> None:
-    assert "Wednesday 06 January, 04:00" in (await compose()).get_content()
+async def test_text_and_html_parts_with_the_deadline_in_the_members_zone() -> None:
+    message = await compose()
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    # Respond by 09:00 UTC + 48 h = Wednesday 6 January, 04:00 in New York.
+    assert "6 January" in text
+    assert "04:00" in text
+    assert "<html" in html.lower()
+    assert "How often do you feel lonely?" in html
 
 
 async def test_a_header_value_with_a_line_break_cannot_inject_a_header() -> None:

@@ -207,3 +207,15 @@ def test_a_first_word_keyword_always_opts_out(
 ) -> None:
     body = f"{casing(keyword)}{separator}{rest}"
     assert classify_inbound_sms(body) == InboundSms(InboundKind.OPT_OUT, keyword=keyword)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("Baja", InboundKind.OPT_OUT),
+        ("baja por favor", InboundKind.OPT_OUT),
+        ("AYUDA", InboundKind.HELP),
+    ],
+)
+def test_spanish_keywords(body: str, kind: InboundKind) -> None:
+    assert classify_inbound_sms(body).kind is kind

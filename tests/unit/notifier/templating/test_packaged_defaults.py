@@ -1,0 +1,271 @@
+"""The packaged defaults: complete in English and Spanish, kind, safe, and what they cost.
+
+Every template is rendered with every sample (each module week, prompt and reminders, each
+support focus, with and without links) in every channel and locale.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import pytest
+
+from services.notifier.domain.questionnaire import MODULES
+from services.notifier.templating import (
+    Origin,
+    PromptContext,
+    PromptRenderer,
+    ResolvedTemplate,
+    TemplateSource,
+)
+from services.notifier.templating.packaged import PACKAGED_TEMPLATE_DIR, PackagedTemplates
+from services.notifier.templating.samples import sample_context, sample_contexts
+from services.notifier.templating.sms import fold_to_gsm
+from services.notifier.templating.sources import is_service_key
+
+PROMPT_KEYS = {
+    "check_in",
+    "check_in_nudge",
+    "reach_out",
+    "gratitude",
+    "shared_activity",
+    "group_event",
+}
+SERVICE_KEYS = {
+    "sms_opt_out_confirmation",
+    "sms_opt_in_confirmation",
+    "sms_help",
+    "sms_answer_thanks",
+    "sms_answer_invalid",
+}
+ENTRIES = PackagedTemplates().entries()
+
+
+def test_every_key_is_shipped_in_english_and_spanish_in_its_channels() -> None:
+    packaged = PackagedTemplates()
+    assert set(packaged.template_keys()) == PROMPT_KEYS | SERVICE_KEYS
+    for key in PROMPT_KEYS:
+        assert packaged.channels(key) == ("email", "sms")
+        assert packaged.locales(key) == ("en", "es")
+    for key in SERVICE_KEYS:
+        assert packaged.channels(key) == ("sms",)
+        assert packaged.locales(key) == ("en", "es")
+    for key, locale, channel in ENTRIES:
+        if channel == "email":
+            source = packaged.get(key, locale, channel)
+            assert source is not None
+            assert source.html_body is not None, f"{key}/{locale} has no body.html"
+
+
+def test_nothing_shipped_speaks_of_diagnosis() -> None:
+    for path in PACKAGED_TEMPLATE_DIR.rglob("*"):
+        if path.is_file():
+            assert "diagnos" not in path.read_text(encoding="utf-8").lower(), path
+
+
+@pytest.mark.parametrize(("key", "locale", "channel"), ENTRIES)
+async def test_every_default_passes_the_checks_a_saved_template_must_pass(
+    renderer: PromptRenderer, key: str, locale: str, channel: str
+) -> None:
+    source = renderer.packaged.get(key, locale, channel)
+    assert source is not None
+    warnings = await renderer.validate(
+        key, locale, channel, source.subject, source.text_body, source.html_body
+    )
+    if key == "check_in" and channel == "sms":
+        # Four questions with their answer scales do not fit in two segments (see below).
+        assert warnings
+        assert all("segments (GSM-7): more than 2" in warning for warning in warnings)
+    else:
+        assert warnings == []
+
+
+def _nudges(key: str) -> tuple[int, ...]:
+    if is_service_key(key):
+        return (0,)
+    return (1, 2) if key.endswith("_nudge") else (0, 1, 2)
+
+
+def _check_email(key: str, ctx: PromptContext, subject: str, text: str, html: str) -> None:
+    assert subject.strip()
+    assert "\n" not in subject
+    assert html.startswith("<!doctype html>")
+    assert html.rstrip().endswith("</html>")
+    if ctx.unsubscribe_url:
+        assert ctx.unsubscribe_url in text
+        assert escape(ctx.unsubscribe_url) in html
+    for part in (subject, text, html):
+        assert "diagnos" not in part.lower()
+    if ctx.questionnaire is not None:
+        for question in ctx.questionnaire.items:
+            assert question.prompt(ctx.locale) in text
+            assert escape(question.prompt(ctx.locale)) in html
+            for option in question.options:
+                assert escape(option.label(ctx.locale)) in html
+                url = ctx.option_urls.get(question.key, {}).get(option.value)
+                if url:
+                    assert url in text
+                    assert f'href="{escape(url)}"' in html
+        if ctx.answer_url:
+            assert ctx.answer_url in text
+    if key == "check_in" and ctx.nudge_number == 0:
+        professional = "professional" if ctx.locale == "en" else "profesional"
+        assert professional in text
+        assert professional in html
+
+
+@pytest.mark.parametrize(("key", "locale", "channel"), ENTRIES)
+async def test_every_default_renders_for_every_sample(
+    renderer: PromptRenderer, key: str, locale: str, channel: str
+) -> None:
+    # Rendered through the same lookup a send uses: the prompt key, nudges and all.
+    send_key = key.removesuffix("_nudge")
+    count = 0
+    for ctx in sample_contexts(key, locale, _nudges(key)):
+        count += 1
+        if channel == "email":
+            email = await renderer.render_email(send_key, ctx)
+            _check_email(key, ctx, email.subject, email.text, email.html)
+            continue
+        sms = await renderer.render_sms(send_key, ctx)
+        assert sms.segments <= renderer.sms_max_segments
+        assert "diagnos" not in sms.text.lower()
+        assert "http" not in sms.text  # SMS defaults spend no characters on links
+        if not is_service_key(key):
+            assert sms.text.endswith(
+                (
+                    "Reply STOP to stop.",
+                    "Responde STOP para salir.",
+                    "Responde STOP para no recibir mas.",
+                )
+            )
+        if (
+            ctx.questionnaire is not None
+            and ctx.nudge_number == 0
+            and key
+            in {
+                "check_in",
+                "sms_answer_invalid",
+            }
+        ):
+            # The example is a valid reply with one number per question.
+            numbers = tuple(int(n) for n in _example(sms.text).split())
+            assert len(numbers) == len(ctx.questionnaire.items)
+            assert len(ctx.questionnaire.parse_numbers(numbers)) == len(numbers)
+        if key.startswith("check_in") and ctx.questionnaire is not None:
+            # The prompt asks every question; a reminder asks the anchor (one number is
+            # enough) and points back to the prompt for the rest.
+            asked = (
+                ctx.questionnaire.items if ctx.nudge_number == 0 else ctx.questionnaire.items[:1]
+            )
+            for question in asked:
+                assert fold_to_gsm(question.prompt(locale)) in sms.text
+    assert count >= 10
+
+
+def _example(text: str) -> str:
+    """The example reply an SMS gives ("e.g. 4 3 2 1," / "p. ej. 4 3 2 1,")."""
+    marker = "e.g. " if "e.g. " in text else "p. ej. "
+    return text.split(marker, 1)[1].split(",")[0].split(".")[0]
+
+
+async def test_the_service_texts_say_what_they_must(renderer: PromptRenderer) -> None:
+    async def text(key: str, locale: str, module: int | None = None) -> str:
+        ctx = sample_context(key, locale, module=module)
+        return (await renderer.render_sms(key, ctx)).text
+
+    assert "START" in await text("sms_opt_out_confirmation", "en")
+    assert "START" in await text("sms_opt_out_confirmation", "es")
+    for locale, confidential in (("en", "confidential"), ("es", "confidenciales")):
+        help_text = await text("sms_help", locale)
+        assert "STOP" in help_text
+        assert confidential in help_text
+    assert "Please reply with 4 numbers in order, e.g. 4 3 2 1" in await text(
+        "sms_answer_invalid", "en", module=0
+    )
+    assert "Responde con 3 numeros en orden, p. ej. 4 1 3" in await text(
+        "sms_answer_invalid", "es", module=1
+    )
+    assert "e.g. 4 2 1" in await text("sms_answer_invalid", "en")
+
+
+# What the default SMS cost with the (pessimistic) samples, per module week w0..w3 for the
+# check-in and once for the rest: (segments, encoding).
+EXPECTED_SMS = {
+    ("check_in", "en"): [(3, "GSM-7"), (4, "GSM-7"), (4, "GSM-7"), (4, "GSM-7")],
+    ("check_in", "es"): [(4, "GSM-7"), (4, "GSM-7"), (5, "GSM-7"), (4, "GSM-7")],
+    ("check_in_nudge", "en"): [(2, "GSM-7")] * 4,
+    ("check_in_nudge", "es"): [(2, "GSM-7")] * 4,
+    ("reach_out", "en"): [(1, "GSM-7")],
+    ("reach_out", "es"): [(1, "GSM-7")],
+    ("gratitude", "en"): [(1, "GSM-7")],
+    ("gratitude", "es"): [(1, "GSM-7")],
+    ("shared_activity", "en"): [(1, "GSM-7")],
+    ("shared_activity", "es"): [(1, "GSM-7")],
+    ("group_event", "en"): [(1, "GSM-7")],
+    ("group_event", "es"): [(1, "GSM-7")],
+    ("sms_help", "en"): [(2, "GSM-7")],
+    ("sms_help", "es"): [(2, "GSM-7")],
+    ("sms_answer_invalid", "en"): [(1, "GSM-7")],
+    ("sms_answer_invalid", "es"): [(1, "GSM-7")],
+    ("sms_answer_thanks", "en"): [(1, "GSM-7")],
+    ("sms_answer_thanks", "es"): [(1, "GSM-7")],
+    ("sms_opt_in_confirmation", "en"): [(1, "GSM-7")],
+    ("sms_opt_in_confirmation", "es"): [(1, "GSM-7")],
+    ("sms_opt_out_confirmation", "en"): [(1, "GSM-7")],
+    ("sms_opt_out_confirmation", "es"): [(1, "GSM-7")],
+}
+# The Spanish defaults fold á, í, ó, ú to a, i, o, u ({% filter gsm %}) to travel as GSM-7.
+# Without the fold every one of them is UCS-2, and the check-in would need more segments
+# than the maximum of 6, so it could not be sent at all:
+EXPECTED_SPANISH_WITHOUT_FOLD = {
+    "check_in": [(8, "UCS-2"), (9, "UCS-2"), (10, "UCS-2"), (10, "UCS-2")],
+    "check_in_nudge": [(5, "UCS-2")] * 4,
+    "reach_out": [(2, "UCS-2")],
+    "gratitude": [(3, "UCS-2")],
+    "shared_activity": [(3, "UCS-2")],
+    "group_event": [(3, "UCS-2")],
+    "sms_help": [(4, "UCS-2")],
+    "sms_answer_invalid": [(2, "UCS-2")],
+    "sms_answer_thanks": [(2, "UCS-2")],
+    "sms_opt_in_confirmation": [(2, "UCS-2")],
+    "sms_opt_out_confirmation": [(2, "UCS-2")],
+}
+
+
+def _figure_contexts(key: str, locale: str) -> list[PromptContext]:
+    modules: list[int | None] = list(range(len(MODULES))) if key.startswith("check_in") else [None]
+    nudge = 1 if key.endswith("_nudge") else 0
+    return [
+        sample_context(key, locale, module=module, nudge_number=nudge, with_links=False)
+        for module in modules
+    ]
+
+
+@pytest.mark.parametrize(("key", "locale"), sorted(EXPECTED_SMS))
+async def test_what_each_default_sms_costs(renderer: PromptRenderer, key: str, locale: str) -> None:
+    figures = [
+        ((sms := await renderer.render_sms(key, ctx)).segments, sms.encoding)
+        for ctx in _figure_contexts(key, locale)
+    ]
+    assert figures == EXPECTED_SMS[(key, locale)]
+    if key != "check_in":
+        # Within the warning threshold wherever the content allows it.
+        assert all(segments <= renderer.sms_warn_segments for segments, _ in figures)
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED_SPANISH_WITHOUT_FOLD))
+async def test_spanish_would_be_ucs2_without_the_fold(renderer: PromptRenderer, key: str) -> None:
+    source = renderer.packaged.get(key, "es", "sms")
+    assert source is not None
+    assert source.text_body.startswith("{% filter gsm %}\n")
+    unfolded = source.text_body.replace("{% filter gsm %}\n", "").replace("{% endfilter %}\n", "")
+    template = ResolvedTemplate(
+        key, "es", "sms", TemplateSource(None, unfolded, None), Origin.draft
+    )
+    figures = []
+    for ctx in _figure_contexts(key, "es"):
+        sms = renderer.render_sms_source(template, ctx)
+        figures.append((sms.segments, sms.encoding))
+        assert any("UCS-2 encoding" in warning for warning in sms.warnings)
+    assert figures == EXPECTED_SPANISH_WITHOUT_FOLD[key]
