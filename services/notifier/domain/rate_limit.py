@@ -33,22 +33,23 @@ class TokenBucket:
         self._updated_at = clock.now()
         self._waiters = asyncio.Lock()
 
-    def try_take(self) -> float:
-        """Take a token if one is available and return 0.0; otherwise take nothing and return
-        the seconds until one will be."""
+    def try_take(self, count: float = 1) -> float:
+        """Take ``count`` tokens (an SMS costs one per segment; at most ``burst``) if available
+        and return 0.0; otherwise take nothing and return the seconds until they will be."""
+        count = min(count, self.burst)
         self._refill()
-        if self._tokens >= 1 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1)
+        if self._tokens >= count - _EPSILON:
+            self._tokens = max(0.0, self._tokens - count)
             return 0.0
-        return math.ceil((1 - self._tokens) / self.rate * 1e6) / 1e6
+        return math.ceil((count - self._tokens) / self.rate * 1e6) / 1e6
 
-    async def take(self) -> None:
-        """Wait (on the clock) until a token is available and take it.
+    async def take(self, count: float = 1) -> None:
+        """Wait (on the clock) until ``count`` tokens are available and take them.
 
         Waiters are served in arrival order. Cancellation takes nothing.
         """
         async with self._waiters:
-            while (wait := self.try_take()) > 0:
+            while (wait := self.try_take(count)) > 0:
                 await self._clock.sleep(wait)
 
     def _refill(self) -> None:

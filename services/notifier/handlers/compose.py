@@ -13,7 +13,12 @@ from urllib.parse import urlencode
 from services.notifier.domain.questionnaire import Questionnaire, questionnaire_for
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.prompt_job import PromptJob
-from services.notifier.templating import PromptContext, PromptRenderer, TemplateProblem
+from services.notifier.templating import (
+    PromptContext,
+    PromptRenderer,
+    RenderedSms,
+    TemplateProblem,
+)
 
 ANSWER_PURPOSE = "answer"
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
@@ -38,7 +43,7 @@ class Composer(Protocol):
         self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
     ) -> EmailMessage: ...
 
-    async def sms(self, job: PromptJob, locale: str, now: datetime) -> str: ...
+    async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms: ...
 
 
 def answer_url(base_url: str, token: str, chosen: dict[str, int] | None = None) -> str:
@@ -145,11 +150,10 @@ class TemplatedComposer:
         message.add_alternative(rendered.html, subtype="html")
         return message
 
-    async def sms(self, job: PromptJob, locale: str, now: datetime) -> str:
-        rendered = await self._renderer.render_sms(
+    async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms:
+        return await self._renderer.render_sms(
             job.template_key, self._context(job, locale, None, None)
         )
-        return rendered.text
 
     async def service_text(self, key: str, locale: str, timezone: str, now: datetime) -> str:
         """Short SMS replies (help, opt-out confirmation…), from the same templates."""

@@ -255,9 +255,10 @@ class Dispatcher:
                 await self._buckets[channel].take()
                 provider_id = await self._senders.send_email(message)
             else:
-                body = await self._composer.sms(job, contact.locale, now)
-                await self._buckets[channel].take()
-                provider_id = await self._senders.send_sms(address, body, row.id)
+                sms = await self._composer.sms(job, contact.locale, now)
+                # Providers meter segments, not messages.
+                await self._buckets[channel].take(sms.segments)
+                provider_id = await self._senders.send_sms(address, sms.text, row.id)
         except TemplateProblem:
             return self._fail(job, channel, FailureReason.template_error, attempts, now)
         except DeliveryFailed as failure:

@@ -182,3 +182,13 @@ async def test_a_newcomer_does_not_overtake_a_waiter_whose_token_is_due(
     clock.advance(timedelta(seconds=1))
     await asyncio.wait_for(asyncio.gather(waiter, newcomer), timeout=1)
     assert served == ["waiter", "newcomer"]
+
+
+def test_a_multi_segment_sms_takes_one_token_per_segment() -> None:
+    clock = ManualClock(datetime(2027, 1, 4, tzinfo=UTC))
+    bucket = TokenBucket(rate=1, burst=5, clock=clock)
+    assert bucket.try_take(4) == 0.0
+    assert bucket.try_take(3) == pytest.approx(2.0)
+    clock.advance(timedelta(seconds=2))
+    assert bucket.try_take(3) == 0.0
+    assert bucket.try_take(50) == pytest.approx(5.0)  # never more than a full bucket
