@@ -16,7 +16,8 @@ import base64
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import aiohttp
 
@@ -61,6 +62,30 @@ class PooledSession:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+class PooledSender:
+    """Start/close and ``async with`` for the senders that talk HTTP through ``_http``."""
+
+    _http: PooledSession
+
+    async def start(self) -> None:
+        await self._http.start()
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
 
 def basic_auth_header(login: str, password: str) -> str:

@@ -10,12 +10,12 @@ body ``{"error": "invalid_number" | "recipient_opted_out"}`` is read as that rea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import aiohttp
 
 from services.notifier.adapters.sms.base import SmsAccepted, SmsFailureReason, SmsSendFailed
 from services.notifier.adapters.sms.http_client import (
+    PooledSender,
     PooledSession,
     failure_for_status,
     json_or_none,
@@ -37,7 +37,7 @@ class HttpGatewayConfig:
     connection_limit: int = 32
 
 
-class HttpGatewaySender:
+class HttpGatewaySender(PooledSender):
     """``SmsSender`` for a JSON gateway. Open with ``async with`` (or ``start()``/``close()``)."""
 
     def __init__(self, config: HttpGatewayConfig) -> None:
@@ -48,24 +48,6 @@ class HttpGatewaySender:
             timeout_s=config.timeout_s,
             headers=headers,
         )
-
-    async def start(self) -> None:
-        await self._http.start()
-
-    async def close(self) -> None:
-        await self._http.close()
-
-    async def __aenter__(self) -> HttpGatewaySender:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def send(
         self,

@@ -9,13 +9,13 @@ hide an accepted message, so the caller's send ledger decides whether to retry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import TracebackType
 from urllib.parse import quote
 
 import aiohttp
 
 from services.notifier.adapters.sms.base import SmsAccepted, SmsFailureReason, SmsSendFailed
 from services.notifier.adapters.sms.http_client import (
+    PooledSender,
     PooledSession,
     basic_auth_header,
     failure_for_status,
@@ -47,7 +47,7 @@ class TwilioConfig:
         return f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{account}/Messages.json"
 
 
-class TwilioSender:
+class TwilioSender(PooledSender):
     """``SmsSender`` for Twilio. Open with ``async with`` (or ``start()``/``close()``)."""
 
     def __init__(self, config: TwilioConfig) -> None:
@@ -57,24 +57,6 @@ class TwilioSender:
             timeout_s=config.timeout_s,
             headers={"Authorization": basic_auth_header(config.account_sid, config.auth_token)},
         )
-
-    async def start(self) -> None:
-        await self._http.start()
-
-    async def close(self) -> None:
-        await self._http.close()
-
-    async def __aenter__(self) -> TwilioSender:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def send(
         self,
