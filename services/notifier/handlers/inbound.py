@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import contacts, deliveries, inbound_messages, outbox
@@ -28,7 +28,7 @@ from services.notifier.handlers.record_answer import (
     record_answers,
     signposting_event,
 )
-from services.notifier.handlers.statuses import SENT
+from services.notifier.handlers.statuses import SENDING, SENT
 from shared.contracts import Channel
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events
@@ -44,16 +44,21 @@ class InboundResult:
 
 async def _latest_sms_prompt(session: AsyncSession, member_id: str) -> str | None:
     """The delivery an SMS answer belongs to: the member's most recent prompt by SMS (a
-    nudge's answer goes to the prompt it nudged)."""
+    nudge's answer goes to the prompt it nudged).
+
+    A prompt still marked as sending counts, and as the newest: the provider may have handed
+    it over (and the member replied) before the dispatcher recorded that it was sent.
+    """
+    in_flight_first = case((deliveries.c.status == SENDING, 0), else_=1)
     row = (
         await session.execute(
             select(deliveries.c.id, deliveries.c.answers_delivery_id)
             .where(
                 (deliveries.c.member_id == member_id)
                 & (deliveries.c.channel == Channel.sms.value)
-                & (deliveries.c.status == SENT)
+                & deliveries.c.status.in_((SENT, SENDING))
             )
-            .order_by(deliveries.c.sent_at.desc())
+            .order_by(in_flight_first, deliveries.c.sent_at.desc())
             .limit(1)
         )
     ).first()

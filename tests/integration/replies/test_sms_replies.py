@@ -14,7 +14,7 @@ from shared.contracts import (
     ResponseReceivedV1,
     SignpostingSentV1,
 )
-from shared.devtwilio import twilio_signature
+from shared.devtwilio import ScriptedReply, twilio_signature
 from tests.support import NatsTap, eventually
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -169,3 +169,17 @@ async def test_status_callbacks_out_of_order_never_move_backwards(
     delivered = await eventually(lambda: events_of(nats_tap, PromptDeliveredV1))
     assert len(delivered) == 1
     assert events_of(nats_tap, PromptFailedV1) == []
+
+
+async def test_a_reply_to_a_prompt_still_being_sent_counts_for_that_prompt(
+    system: LocalSystem, nats_tap: NatsTap
+) -> None:
+    # The provider can hand a message over before the dispatcher records it as sent; the
+    # hang holds the prompt in that state while the member answers.
+    system.twilio.script(PHONE, ScriptedReply.hang())
+    await set_up_weekly_check_in(system, (SAM,))
+    await system.advance_to(MONDAY_0900)
+    await system.twilio.wait_for_requests(PHONE, 1)
+    assert await _reply(system, "2") == 200
+    (response,) = await eventually(lambda: events_of(nats_tap, ResponseReceivedV1))
+    assert (response.item, response.value) == ("ons_loneliness", 2)
