@@ -16,6 +16,10 @@ from nats.js.errors import BadRequestError
 from shared import subjects
 
 DAY = 24 * 3600.0
+# Our events are a few hundred bytes. A stream refuses anything bigger than this at publish (the
+# publisher gets an error, nothing is stored), and what it does accept still fits in a dead
+# letter with its headers under the server's 1 MiB max_payload.
+MAX_EVENT_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class StreamSpec:
     max_age_s: float
     retention: RetentionPolicy = RetentionPolicy.LIMITS
     storage: StorageType = StorageType.FILE
+    max_msg_bytes: int = MAX_EVENT_BYTES
 
     def config(self, replicas: int) -> StreamConfig:
         return StreamConfig(
@@ -35,6 +40,7 @@ class StreamSpec:
             storage=self.storage,
             duplicate_window=self.duplicate_window_s,
             max_age=self.max_age_s,
+            max_msg_size=self.max_msg_bytes,
             num_replicas=replicas,
         )
 
@@ -50,6 +56,7 @@ DEAD_LETTERS = StreamSpec(
     (f"{subjects.DEAD_LETTER_PREFIX}.>",),
     duplicate_window_s=3600,
     max_age_s=30 * DAY,
+    max_msg_bytes=-1,  # the server's max_payload: an event plus the dead-letter headers fits
 )
 
 ALL_STREAMS: tuple[StreamSpec, ...] = (RITUALS, PROMPTS, RESPONSES, MEMBERS, DEAD_LETTERS)

@@ -141,6 +141,13 @@ class EventConsumer(Generic[E]):
         async def on_message(msg: NatsMessage) -> None:
             await self.process(msg)
 
+        async def keep_body_raw(msg: NatsMessage) -> bytes:
+            # FastStream's default decoder json-parses every body before the handler runs, and a
+            # payload nested deeper than the stdlib parser allows raised RecursionError there,
+            # outside ``process``: the message was neither acked nor dead-lettered and came back
+            # after every ack_wait. ``process`` validates the raw body itself, once.
+            return bytes(msg.body)
+
         broker.subscriber(
             self._subject,
             stream=JStream(self._stream.name, declare=False),
@@ -158,6 +165,7 @@ class EventConsumer(Generic[E]):
                 max_ack_pending=self.spec.batch_size * 4,
             ),
             title=f"{self.spec.durable}:{self._subject}",
+            decoder=keep_body_raw,
         )(on_message)
 
     async def process(self, msg: NatsMessage) -> None:

@@ -6,6 +6,7 @@ from shared import subjects
 from shared.streams import (
     ALL_STREAMS,
     DEAD_LETTERS,
+    MAX_EVENT_BYTES,
     PROMPTS,
     RESPONSES,
     RITUALS,
@@ -56,3 +57,13 @@ def test_every_stream_deduplicates_and_takes_its_replica_count() -> None:
     for spec in ALL_STREAMS:
         assert spec.duplicate_window_s >= 60, spec.name
         assert spec.config(replicas=3).num_replicas == 3
+
+
+def test_event_streams_refuse_oversized_payloads_but_a_dead_letter_always_fits() -> None:
+    for spec in ALL_STREAMS:
+        limit = spec.config(replicas=1).max_msg_size
+        if spec is DEAD_LETTERS:
+            assert limit == -1  # the server's max_payload: any accepted event plus headers
+        else:
+            assert limit == MAX_EVENT_BYTES, spec.name
+    assert MAX_EVENT_BYTES + 4096 < 1024 * 1024  # room for the dead-letter headers
