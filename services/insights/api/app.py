@@ -7,6 +7,7 @@ from services.insights.api import counts
 from services.insights.settings import InsightsSettings
 from shared.http.auth import require_bearer_token
 from shared.http.health import ReadinessCheck, health_router
+from shared.http.nul import RefuseNulCharacters
 
 
 def create_api(
@@ -20,6 +21,7 @@ def create_api(
         description="Community-level counts built from pseudonymous responses.",
     )
     app.state.sessions = sessions
+    app.add_middleware(RefuseNulCharacters)
     analyst = [Depends(require_bearer_token(settings.analyst_token, "analyst"))]
     app.include_router(counts.router, dependencies=analyst)
     app.include_router(health_router(readiness))

@@ -12,6 +12,7 @@ from services.notifier.templating import PromptRenderer, StoredTemplates
 from shared.clock import Clock
 from shared.http.auth import require_bearer_token
 from shared.http.health import ReadinessCheck, health_router
+from shared.http.nul import RefuseNulCharacters
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def create_api(
         description="Members' contact and consent (operators); answer pages (members).",
     )
     app.state.context = context
+    app.add_middleware(RefuseNulCharacters)
     app.state.webhooks = webhook_context
     app.state.templates = template_context.renderer
     app.state.template_store = template_context.store

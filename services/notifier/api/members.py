@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select, update
 
 from services.notifier.adapters.tables import consent_records, contacts
@@ -20,6 +30,7 @@ from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.domain.phone import InvalidPhone, to_e164
 from services.notifier.handlers import members as member_handlers
 from shared.contracts import Channel
+from shared.http.errors import UNPROCESSABLE
 from shared.messaging.consumer import describe_validation_error
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
@@ -89,7 +100,37 @@ class MemberIn(ContactFields):
 
 
 class MemberPatch(ContactFields):
-    pass
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=lambda schema: _not_null(schema, "preferred_channel"),
+    )
+
+    @field_validator("preferred_channel")
+    @classmethod
+    def _preferred_is_kept(cls, value: Channel | None) -> Channel:
+        if value is None:
+            raise ValueError("may not be null: every member has a preferred channel")
+        return value
+
+
+def _not_null(schema: dict[str, Any], name: str) -> None:
+    """Documents that ``name`` may be omitted but not null (as its validator says)."""
+    spec = schema["properties"][name]
+    spec.update(next(o for o in spec.pop("anyOf") if o.get("type") != "null"))
+    spec.pop("default", None)
+
+
+# Quiet hours come back as local wall times, "21:30:00": no UTC offset, so not the RFC 3339
+# "time" format the OpenAPI would otherwise claim.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}:\d{2}$", "example": "21:30:00"}),
+]
+
+
+class QuietHoursOut(BaseModel):
+    start: LocalTime
+    end: LocalTime
 
 
 class MemberOut(BaseModel):
@@ -99,7 +140,7 @@ class MemberOut(BaseModel):
     locale: str
     preferred_channel: Channel
     fallback_channel: Channel | None
-    quiet_hours: QuietHoursIn | None
+    quiet_hours: QuietHoursOut | None
     prompt_consent: bool
     insights_consent: bool
     sms_opted_out: bool
@@ -125,7 +166,7 @@ class ConsentRecordOut(BaseModel):
 def _member_out(row: Any) -> MemberOut:
     quiet = None
     if row.quiet_start is not None and row.quiet_end is not None:
-        quiet = QuietHoursIn(
+        quiet = QuietHoursOut(
             start=time.fromisoformat(row.quiet_start), end=time.fromisoformat(row.quiet_end)
         )
     return MemberOut(
@@ -228,6 +269,18 @@ async def change_member(member_id: str, body: MemberPatch, context: Context) -> 
         for k, v in values.items()
         if k in {"email", "phone", "preferred_channel", "fallback_channel"}
     }
+    if merged.get("fallback_channel") is not None and Channel(
+        merged["fallback_channel"]
+    ) == Channel(merged["preferred_channel"]):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "fallback_channel"),
+                    "msg": "the fallback channel must differ from the preferred one",
+                    "type": "value_error",
+                }
+            ]
+        )
     for role in ("preferred_channel", "fallback_channel"):
         channel = merged.get(role)
         if channel in (Channel.email, "email") and not merged.get("email"):
@@ -368,6 +421,7 @@ def _row_to_member(row: dict[str, str | None]) -> MemberIn:
     "/import",
     response_model=ImportReport,
     summary="Bulk import members from CSV",
+    responses=UNPROCESSABLE,
     description=f"A text/csv body with a header row; columns: {CSV_COLUMNS}. Each valid row "
     "becomes a member; each invalid one is reported with its row number and the reasons, "
     "without echoing its values. Valid rows are kept even when others fail.",
@@ -377,18 +431,26 @@ async def import_members(
     body: Annotated[str, Body(media_type="text/csv")],
 ) -> ImportReport:
     reader = csv.DictReader(io.StringIO(body))
-    if not reader.fieldnames or not {"email", "phone"} & set(reader.fieldnames):
+    try:  # the whole file is read first: a malformed one is refused before anything is stored
+        fieldnames = reader.fieldnames
+        rows = list(itertools.islice(reader, MAX_IMPORT_ROWS + 1))
+    except csv.Error as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"not valid CSV (line {reader.line_num}): {error}",
+        ) from None
+    if not fieldnames or not {"email", "phone"} & set(fieldnames):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"a header row is required; columns: {CSV_COLUMNS}",
         )
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"at most {MAX_IMPORT_ROWS} rows per import"
+        )
     report = ImportReport(created=0, failed=0, rows=[])
     now = context.answers.clock.now()
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_IMPORT_ROWS:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE, f"at most {MAX_IMPORT_ROWS} rows per import"
-            )
+    for number, row in enumerate(rows, start=2):
         try:
             member = _row_to_member(row)
             phone = (

@@ -31,6 +31,7 @@ from services.notifier.templating.sources import Origin, ResolvedTemplate, Templ
 from services.notifier.templating.store import StoredTemplates
 from shared.clock import Clock
 from shared.contracts import Channel, RitualKind
+from shared.http.errors import UNPROCESSABLE
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 
@@ -155,7 +156,11 @@ async def list_templates(store: Store) -> list[StoredTemplateSummary]:
     ]
 
 
-@router.get("/{key}/{locale}/{channel}", summary="The template in force: stored or default")
+@router.get(
+    "/{key}/{locale}/{channel}",
+    summary="The template in force: stored or default",
+    responses=UNPROCESSABLE,
+)
 async def get_template(
     key: Key, locale: LocaleParam, channel: Channel, renderer: Renderer
 ) -> TemplateOut:
@@ -180,7 +185,7 @@ async def get_template(
 @router.put(
     "/{key}/{locale}/{channel}",
     summary="Validate and save; 422 with the reason when refused",
-    responses={422: {"description": "refused: the detail says which part and why"}},
+    responses={422: UNPROCESSABLE[422] | {"description": "refused: the detail says why"}},
 )
 async def put_template(
     key: Key,
@@ -233,6 +238,7 @@ async def delete_template(
 @router.post(
     "/{key}/{locale}/{channel}/preview",
     summary="Render with sample data (the template in force, or a draft)",
+    responses=UNPROCESSABLE,
 )
 async def preview_template(
     key: Key, locale: LocaleParam, channel: Channel, body: PreviewIn, renderer: Renderer

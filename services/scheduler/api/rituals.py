@@ -34,6 +34,7 @@ from services.scheduler.api.validation import checked_schedule, unprocessable
 from services.scheduler.domain.recurrence import load_zone
 from services.scheduler.domain.ritual import Ritual
 from services.scheduler.handlers.emit_due import emit_due_batch
+from shared.http.errors import UNPROCESSABLE
 
 router = APIRouter(prefix="/v1/rituals", tags=["rituals"])
 Context = Annotated[ApiContext, Depends(api_context)]
@@ -166,7 +167,7 @@ async def edit_ritual(ritual_id: str, body: RitualPatch, context: Context) -> Ri
         checked_schedule(
             changes.get("rrule", current.rrule),
             changes.get("dtstart", current.dtstart_local),
-            changes.get("exdates", current.exdates),
+            (changes["exdates"] or []) if "exdates" in changes else current.exdates,
             context.min_prompt_interval,
         )
         await _flush_due_under_current_version(session, context, ritual_id, now)
@@ -239,7 +240,7 @@ async def delete_ritual(ritual_id: str, context: Context) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{ritual_id}/preview", response_model=list[datetime])
+@router.get("/{ritual_id}/preview", response_model=list[datetime], responses=UNPROCESSABLE)
 async def preview_ritual(
     ritual_id: str,
     context: Context,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.scheduler.domain.recurrence import ScheduleError, load_zone
 from shared.contracts import RitualKind
@@ -103,8 +104,36 @@ class RitualIn(ScheduleFields):
     dtstart: str
 
 
+# In an edit, null means "none" only where a ritual can have none; elsewhere it is refused
+# (omit a field to leave it unchanged).
+NULLABLE_IN_PATCH = frozenset({"exdates", "nudge_after_minutes"})
+
+
+def _not_null_in_schema(schema: dict[str, Any]) -> None:
+    """The OpenAPI of a patch says which fields take null, as the validator below does."""
+    for name, spec in schema.get("properties", {}).items():
+        if name in NULLABLE_IN_PATCH or "anyOf" not in spec:
+            continue
+        types = [option for option in spec["anyOf"] if option.get("type") != "null"]
+        if len(types) == 1:
+            del spec["anyOf"]
+            spec.update(types[0])
+        else:
+            spec["anyOf"] = types
+        spec.pop("default", None)
+
+
 class RitualPatch(ScheduleFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_null_in_schema)
+
     kind: RitualKind | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _null_only_where_meaningful(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in NULLABLE_IN_PATCH:
+            raise ValueError("may not be null; omit the field to leave it unchanged")
+        return value
 
 
 class RitualOut(BaseModel):

@@ -103,7 +103,10 @@ class Schedule:
         for local in rule.xafter(start, inc=True):
             if local.replace(tzinfo=None) in self._exdate_set:
                 continue
-            instant = local.replace(fold=0).astimezone(UTC)
+            try:
+                instant = local.replace(fold=0).astimezone(UTC)
+            except OverflowError:
+                return  # 9999-12-31 local is past the last UTC instant Python can hold: no more
             if instant <= after_utc or (previous is not None and instant <= previous):
                 continue
             previous = instant

@@ -171,3 +171,13 @@ def test_occurrences_strictly_increase_and_keep_their_wall_time(
             <= local.replace(tzinfo=None) - wanted.replace(tzinfo=None)
             <= (timedelta(hours=1))
         )
+
+
+def test_a_schedule_ends_where_the_calendar_does_instead_of_overflowing() -> None:
+    # 9999-12-31 23:00 in Adak (UTC-10) is a UTC instant in year 10000, which Python can't hold.
+    schedule = Schedule("FREQ=YEARLY;INTERVAL=7000", datetime(2999, 12, 31, 23, 0))
+    adak = load_zone("America/Adak")
+    assert schedule.preview(adak, datetime(2026, 1, 1, tzinfo=UTC), 5) == [
+        datetime(3000, 1, 1, 9, 0, tzinfo=UTC)
+    ]
+    assert schedule.next_after(adak, datetime(3001, 1, 1, tzinfo=UTC)) is None
