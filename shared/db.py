@@ -36,8 +36,22 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_engine(url: str, schema: str | None = None, echo: bool = False) -> AsyncEngine:
-    """An async engine for SQLite (dev, one replica) or PostgreSQL (tests in CI, production)."""
+def create_engine(
+    url: str,
+    schema: str | None = None,
+    echo: bool = False,
+    connect_timeout_s: float = 5.0,
+    command_timeout_s: float | None = None,
+) -> AsyncEngine:
+    """An async engine for SQLite (dev, one replica) or PostgreSQL (tests in CI, production).
+
+    On PostgreSQL a connection attempt gives up after ``connect_timeout_s`` (asyncpg's default
+    is 60 s: during a network partition every attempt would hang that long, and the first one
+    after the network returns too), and a statement after ``command_timeout_s`` if set (a query
+    in flight when packets start vanishing would otherwise wait for TCP to give up, hours).
+    asyncpg then cancels the statement, or closes the connection if the cancel cannot get
+    through, and SQLAlchemy discards a closed connection instead of pooling it.
+    """
     if url.startswith("sqlite"):
         engine = _create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -50,9 +64,13 @@ def create_engine(url: str, schema: str | None = None, echo: bool = False) -> As
             cursor.close()
 
         return engine
-    connect_args: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {"timeout": connect_timeout_s}
+    if command_timeout_s is not None:
+        connect_args["command_timeout"] = command_timeout_s
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
+    # pool_pre_ping: a connection the network or the server dropped while it sat in the pool is
+    # replaced at checkout instead of failing the caller's first statement.
     return _create_async_engine(
         url, echo=echo, pool_pre_ping=True, pool_size=10, connect_args=connect_args
     )

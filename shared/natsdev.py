@@ -40,12 +40,20 @@ def nats_server_binary() -> Path:
 
 
 class EmbeddedNatsServer:
-    """One nats-server process. ``kill``/``restart`` keep ports and data, for fault tests."""
+    """One nats-server process. ``kill``/``restart`` keep ports and data, for fault tests.
 
-    def __init__(self, data_dir: Path | None = None, host: str = "127.0.0.1") -> None:
+    ``sync_always``: JetStream fsyncs every stored message before acknowledging it
+    (``sync_interval: always``), so an acknowledged message survives the machine losing power,
+    not only the process dying. Slower; the default syncs every two minutes, as nats-server does.
+    """
+
+    def __init__(
+        self, data_dir: Path | None = None, host: str = "127.0.0.1", *, sync_always: bool = False
+    ) -> None:
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="nats-js-"))
         self.host = host
+        self.sync_always = sync_always
         self.port = free_port(host)
         self.monitor_port = free_port(host)
         self._process: asyncio.subprocess.Process | None = None
@@ -67,6 +75,13 @@ class EmbeddedNatsServer:
             "--store_dir",
             str(self.data_dir),
         ]
+        if self.sync_always:
+            # sync_interval has no command-line flag: a config file beside the data carries it
+            # (store_dir stays a flag: nats-server refuses it in both places).
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            config = self.data_dir / "nats-server.conf"
+            config.write_text("jetstream {\n  sync_interval: always\n}\n")
+            command += ["--config", str(config)]
         self._process = await asyncio.create_subprocess_exec(
             *command,
             stdout=asyncio.subprocess.DEVNULL,
@@ -109,8 +124,12 @@ class EmbeddedNatsServer:
             process.kill()
             await process.wait()
 
-    async def restart(self) -> None:
-        await self.stop()
+    async def restart(self, *, kill: bool = False) -> None:
+        """Stop (SIGTERM, or SIGKILL with ``kill``) and start again: same ports, same data."""
+        if kill:
+            await self.kill()
+        else:
+            await self.stop()
         await self.start()
 
     async def close(self) -> None:

@@ -49,8 +49,10 @@ class Plumbing:
     publisher: JetStreamPublisher
 
     def readiness(self) -> dict[str, ReadinessCheck]:
-        async def nats() -> bool:
-            return await self.broker.ping(timeout=2)
+        async def nats() -> None:
+            # A PING answered by the server, not the client's own "connected" flag: a connection
+            # whose packets vanish (a partition, a blackholing firewall) still says connected.
+            await self.broker.connection.flush(timeout=2)
 
         async def database() -> None:
             await ping_database(self.engine)
@@ -58,17 +60,37 @@ class Plumbing:
         return {"nats": nats, "database": database}
 
 
-def build_plumbing(settings: ServiceSettings) -> Plumbing:
-    """Creates objects only; nothing connects until ``ServiceRuntime.start``."""
-    engine = create_engine(settings.database_url, settings.database_schema)
-    broker = NatsBroker(
-        settings.nats_url.split(","),
+# A service's statements are short (a batch of rows); one still waiting after this is taken to
+# be lost in a network partition and its connection is dropped, instead of waiting for TCP to
+# give up (hours). Migrations have no such limit: they run on an engine of their own.
+DATABASE_COMMAND_TIMEOUT_S = 15.0
+
+
+def build_broker(nats_url: str) -> NatsBroker:
+    """The NATS connection every service uses (comma-separated servers)."""
+    return NatsBroker(
+        nats_url.split(","),
         max_reconnect_attempts=-1,  # a service outlives a NATS outage
+        # A connection that went silent (no FIN, no RST: a partition) is found out by the
+        # server not answering pings: after (2 + 1) x 5 s, then the client reconnects. The
+        # library's default, 120 s, left a service publishing into the void for minutes.
+        ping_interval=5,
+        max_outstanding_pings=2,
         graceful_timeout=15,
         # Our logger, so configure_logging governs it; per-message lines only at DEBUG.
         logger=logging.getLogger("faststream.nats"),
         log_level=logging.DEBUG,
     )
+
+
+def build_plumbing(settings: ServiceSettings) -> Plumbing:
+    """Creates objects only; nothing connects until ``ServiceRuntime.start``."""
+    engine = create_engine(
+        settings.database_url,
+        settings.database_schema,
+        command_timeout_s=DATABASE_COMMAND_TIMEOUT_S,
+    )
+    broker = build_broker(settings.nats_url)
     return Plumbing(settings, engine, session_factory(engine), broker, JetStreamPublisher(broker))
 
 
@@ -90,7 +112,13 @@ class ServiceRuntime:
     async def start(self) -> None:
         settings = self.plumbing.settings
         if settings.migrate_on_start:
-            await upgrade_to_head(self.plumbing.engine, self.migrations, settings.database_schema)
+            # Not through the service's engine: its statement timeout would cut a long index
+            # build, or a replica waiting for another's migration lock.
+            migrator = create_engine(settings.database_url, settings.database_schema)
+            try:
+                await upgrade_to_head(migrator, self.migrations, settings.database_schema)
+            finally:
+                await migrator.dispose()
         await self.broker.connect()
         await ensure_streams(self.broker.config.connection_state.stream, settings.stream_replicas)
         for resource in self.resources:
