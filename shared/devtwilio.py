@@ -126,6 +126,10 @@ class FakeTwilio:
         self._released = asyncio.Event()
         self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
+    def release_hanging(self) -> None:
+        """Answer every hanging request (and any later scripted hang) with a 503."""
+        self._released.set()
+
     async def stop(self) -> None:
         self._released.set()  # lets hanging requests finish, so shutdown does not wait on them
         for task in list(self._tasks):

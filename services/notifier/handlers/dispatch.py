@@ -10,6 +10,12 @@
 * Permanent failures (SMTP 5xx, invalid number, the provider's opt-out) are recorded without
   retry, and the member's fallback channel, if any, is tried.
 * Every outcome commits together with its event (PromptSent / PromptFailed) in the outbox.
+* At most one hand-over per process is ever in doubt. A message the provider may have taken
+  (SMTP: the final "." sent) is a duplicate if the process dies before its outcome commits,
+  since the next lease holder sends it again; exactly-once to SMTP is impossible. Checks,
+  rendering and waits for rate-limit tokens run concurrently, but each send and the commit of
+  its outcome run one at a time, so a crash repeats at most one message (measured by
+  ``tests/fault/test_notifier_sigkill.py``). Replicas scale the throughput.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +73,17 @@ class DispatchPolicy:
         default_factory=lambda: RetryPolicy(max_attempts=6, base_delay_s=60, max_delay_s=3600)
     )
     concurrency: int = 16
+
+
+LEASE_LOST = "lease_lost"
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0))
+
+
+# The hand-over to the provider, prepared and not yet started; it returns the outcome.
+SendNow = Callable[[], Awaitable["Outcome"]]
 
 
 @dataclass
@@ -122,6 +139,8 @@ class Dispatcher:
         self._interval_s = interval_s
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
+        # Held from a provider hand-over until its outcome is committed (see the module doc).
+        self._in_doubt = asyncio.Lock()
         self.last_run_at: datetime | None = None
 
     def owes_run_at(self, instant: datetime) -> bool:
@@ -157,14 +176,25 @@ class Dispatcher:
         """Send one batch of what is due now; returns counts (``claimed`` 0: queue is idle)."""
         now = self._clock.now()
         claimed = await self._claim(now)
+        held = now + self._policy.lease  # the lease this batch holds: a fencing token
         result = DispatchResult(claimed=len(claimed))
         slots = asyncio.Semaphore(self._policy.concurrency)
 
         async def one(row: Row[Any]) -> None:
             async with slots:
-                outcome = await self._attempt(row, now)
-                await self._record(row, outcome, now)
-                result.count(outcome.name)
+                prepared = await self._prepare(row, now)
+                if isinstance(prepared, Outcome):
+                    recorded = await self._record(row, prepared, now, held)
+                    result.count(prepared.name if recorded else LEASE_LOST)
+                    return
+                async with self._in_doubt:
+                    lease = await self._renew_lease(row.id, held)
+                    if lease is None:
+                        result.count(LEASE_LOST)  # another replica has it now: leave it
+                        return
+                    outcome = await prepared()
+                    recorded = await self._record(row, outcome, now, lease)
+                result.count(outcome.name if recorded else LEASE_LOST)
 
         await asyncio.gather(*(one(row) for row in claimed))
         self.last_run_at = now
@@ -203,6 +233,26 @@ class Dispatcher:
                 )
         return list(rows)
 
+    async def _renew_lease(self, delivery_id: str, held: datetime) -> datetime | None:
+        """Just before the hand-over: extend our lease if it is still ours, compared by value
+        (a fencing token), not by time; returns the new lease, or None if it was taken.
+
+        Waiting for the send slot can outlast the lease (a provider hanging on earlier rows of
+        the batch); by then another replica may have claimed the row, and sending it here too
+        would be a duplicate without any crash."""
+        lease = self._clock.now() + self._policy.lease
+        async with self._sessions() as session, session.begin():
+            renewed = await session.execute(
+                update(deliveries)
+                .where(
+                    (deliveries.c.id == delivery_id)
+                    & (deliveries.c.status == SENDING)
+                    & (deliveries.c.lease_until == held)
+                )
+                .values(lease_until=lease)
+            )
+        return lease if _rowcount(renewed) == 1 else None
+
     async def _job(self, row: Row[Any]) -> PromptJob:
         if not row.nudge_number:
             return job_from_delivery(row, row.due_event_id)
@@ -216,7 +266,9 @@ class Dispatcher:
             ).scalar()
         return job_from_delivery(row, original_due or row.due_event_id)
 
-    async def _attempt(self, row: Row[Any], now: datetime) -> Outcome:
+    async def _prepare(self, row: Row[Any], now: datetime) -> Outcome | SendNow:
+        """Everything up to the hand-over: an outcome without sending (refused, answered,
+        deferred, not renderable), or the send itself, ready to run."""
         attempts = row.attempts + 1
         channel = Channel(row.channel)
         job = await self._job(row)
@@ -249,20 +301,43 @@ class Dispatcher:
                 )
         address = contact.address(channel)
         assert address is not None
+        hand_over: Callable[[], Awaitable[str | None]]
         try:
             if channel is Channel.email:
                 message = await self._composer.email(job, row.id, address, contact.locale, now)
                 await self._buckets[channel].take()
-                provider_id = await self._senders.send_email(message)
+
+                def hand_over() -> Awaitable[str | None]:
+                    return self._senders.send_email(message)
+
             else:
                 sms = await self._composer.sms(job, contact.locale, now)
                 # Providers meter segments, not messages.
                 await self._buckets[channel].take(sms.segments)
-                provider_id = await self._senders.send_sms(address, sms.text, row.id)
+
+                def hand_over() -> Awaitable[str | None]:
+                    return self._senders.send_sms(address, sms.text, row.id)
+
         except TemplateProblem:
             return self._fail(job, channel, FailureReason.template_error, attempts, now)
-        except DeliveryFailed as failure:
-            return self._after_failure(job, channel, failure, attempts, now, contact)
+
+        async def send() -> Outcome:
+            try:
+                provider_id = await hand_over()
+            except DeliveryFailed as failure:
+                return self._after_failure(job, channel, failure, attempts, now, contact)
+            return self._sent(job, channel, attempts, now, provider_id)
+
+        return send
+
+    def _sent(
+        self,
+        job: PromptJob,
+        channel: Channel,
+        attempts: int,
+        now: datetime,
+        provider_id: str | None,
+    ) -> Outcome:
         return Outcome(
             SENT,
             {
@@ -342,13 +417,21 @@ class Dispatcher:
             },
         )
 
-    async def _record(self, row: Row[Any], outcome: Outcome, now: datetime) -> None:
+    async def _record(
+        self, row: Row[Any], outcome: Outcome, now: datetime, lease: datetime
+    ) -> bool:
+        """Commit the outcome and its events, if the row is still under our ``lease``. If
+        another replica has claimed it since, its outcome is the one that counts: a stale one
+        written here would, say, re-queue a prompt the other has just sent."""
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            updated = await session.execute(
                 update(deliveries)
-                .where(deliveries.c.id == row.id)
+                .where((deliveries.c.id == row.id) & (deliveries.c.lease_until == lease))
                 .values(**outcome.values, lease_until=None)
             )
+            if _rowcount(updated) != 1:
+                log.warning("delivery %s: another dispatcher holds it; outcome dropped", row.id)
+                return False
             await stage_events(session, outbox, list(outcome.events), now)
             provider_id = outcome.values.get("provider_message_id")
             if isinstance(provider_id, str):
@@ -366,6 +449,7 @@ class Dispatcher:
                 )
             if outcome.fallback is not None:
                 await queue_fallback(session, row, outcome.fallback, now)
+        return True
 
     async def _stage_dead_letter(
         self, session: AsyncSession, row: Row[Any], reason: str, now: datetime

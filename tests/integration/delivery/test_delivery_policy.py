@@ -3,13 +3,17 @@ posts status callbacks. Time moves on the ManualClock: retries and quiet hours w
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import nats
+from sqlalchemy import select
 
 from services.demo.scenario import Person, set_up_weekly_check_in
 from services.demo.system import LocalSystem
+from services.notifier.adapters.tables import deliveries
 from shared.contracts import (
     PromptDeliveredV1,
     PromptFailedV1,
@@ -179,3 +183,47 @@ async def test_transient_failures_past_the_limit_go_to_the_dead_letters(
     (failed,) = events_of(nats_tap, PromptFailedV1)
     assert (failed.reason.value, failed.attempts) == ("retries_exhausted", 6)
     assert system.smtp.attempts(ANA.email) == 6
+
+
+async def test_a_dispatcher_whose_lease_lapsed_leaves_the_send_to_the_new_holder(
+    system: LocalSystem,
+) -> None:
+    # The provider hangs on the first send, holding up the batch past its lease; a second
+    # dispatch (as another replica would) claims what the first holds and what is queued. When
+    # the hang ends, the first dispatcher's late outcome and its remaining sends are dropped:
+    # each member gets one message, not one from each dispatcher.
+    kim = Person(
+        "Kim", "kim@riverside.example", "Europe/London", True, phone="+447911123457", channel="sms"
+    )
+    phones = [SAM.phone or "", kim.phone or ""]
+    for phone in phones:
+        system.twilio.script(phone, ScriptedReply.hang())
+    await set_up_weekly_check_in(system, (SAM, kim))
+    system.clock.set(MONDAY_0900)
+    await eventually(lambda: sum(system.twilio.request_count(p) for p in phones) == 1)
+    sessions = system.runtimes["notifier"].plumbing.sessions
+
+    async def queued_or_leased() -> int:
+        async with sessions() as session:
+            return len((await session.execute(select(deliveries.c.id))).all())
+
+    await eventually(lambda: _equals(queued_or_leased(), 2))
+    system.clock.advance(timedelta(hours=1))  # past the lease
+    replica = asyncio.create_task(system.dispatcher.dispatch_due())
+
+    async def both_claimed_by_the_replica() -> bool:
+        async with sessions() as session:
+            leases = (await session.execute(select(deliveries.c.lease_until))).scalars().all()
+        return all(lease is not None and lease > system.clock.now() for lease in leases)
+
+    await eventually(both_claimed_by_the_replica)
+    system.twilio.release_hanging()
+    result = await asyncio.wait_for(replica, timeout=30)
+    assert result.claimed == 2
+    await system.advance_to(MONDAY_0900 + timedelta(hours=2))
+    await eventually(lambda: all(system.twilio.to(p) for p in phones))
+    assert [len(system.twilio.to(p)) for p in phones] == [1, 1]
+
+
+async def _equals(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected
