@@ -15,26 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
 import nats
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.demo.system import DatabaseFor
-from shared.contracts import RitualDueV1
 from shared.db import create_engine
 from shared.migrations import upgrade_to_head
 from shared.natsdev import EmbeddedNatsServer, free_port
 from shared.streams import RITUALS, ensure_streams
-from shared.subjects import RITUAL_DUE
+from tests.fault.support import (
+    MIGRATIONS,
+    DueCounter,
+    Probe,
+    cancel_all,
+    poll,
+    probe,
+    scheduler_env,
+    seed_due_occurrences,
+    start_scheduler,
+    stop,
+    tail,
+)
 from tests.fault.tcp_proxy import TcpProxy
-from tests.fault.test_database_outage import MIGRATIONS, Probe, _poll, _probe, _seed, _tail
+from tests.fault.test_database_outage import burst
 from tests.support import eventually
 
 LATENCY_S = 0.5
@@ -60,60 +67,32 @@ async def test_scheduler_loses_nothing_when_the_network_to_nats_fails(
     js = client.jetstream()
     await ensure_streams(js)
     loop = asyncio.get_running_loop()
-    received: list[tuple[float, RitualDueV1]] = []
-    consumer = await js.pull_subscribe(
-        RITUAL_DUE,
-        durable="network-counter",
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, max_ack_pending=20_000),
-    )
-
-    async def count_deliveries() -> None:
-        while True:
-            try:
-                batch = await consumer.fetch(1000, timeout=0.2)
-            except TimeoutError:
-                continue
-            for msg in batch:
-                received.append((loop.time(), RitualDueV1.model_validate_json(msg.data)))
-                await msg.ack()
+    counter = DueCounter()
+    await counter.start(client, "network-counter")
+    received = counter.received
 
     port = free_port()
     log_path = tmp_path / "scheduler.log"
-    env = {
-        **os.environ,
-        "SCHEDULER_ENVIRONMENT": "dev",
-        "SCHEDULER_NATS_URL": f"nats://127.0.0.1:{proxy.port}",
-        "SCHEDULER_DATABASE_URL": url,
-        "SCHEDULER_HTTP_HOST": "127.0.0.1",
-        "SCHEDULER_HTTP_PORT": str(port),
-        "SCHEDULER_TICK_BATCH_SIZE": "100",
-        "SCHEDULER_TICK_INTERVAL_S": "0.5",
-        "SCHEDULER_LOG_LEVEL": "WARNING",
-    }
-    if schema:
-        env["SCHEDULER_DATABASE_SCHEMA"] = schema
+    env = scheduler_env(f"nats://127.0.0.1:{proxy.port}", url, schema, port, batch_size=100)
     base = f"http://127.0.0.1:{port}"
     live: list[Probe] = []
     ready: list[Probe] = []
     tasks: list[asyncio.Task[None]] = []
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.scheduler", cwd=tmp_path, env=env, stderr=log
-        )
+    process = await start_scheduler(env, tmp_path, log_path)
     http = aiohttp.ClientSession()
     try:
 
         async def is_ready() -> bool:
-            assert process.returncode is None, _tail(log_path)
-            return (await _probe(http, f"{base}/health/ready", 5)).status == 200
+            assert process.returncode is None, tail(log_path)
+            return (await probe(http, f"{base}/health/ready", 5)).status == 200
 
         await eventually(is_ready, timeout_s=60, interval_s=0.05)
-        tasks.append(asyncio.create_task(count_deliveries()))
-        tasks.append(asyncio.create_task(_poll(http, f"{base}/health/live", 0.25, 2, live)))
-        tasks.append(asyncio.create_task(_poll(http, f"{base}/health/ready", 0.5, 10, ready)))
+        tasks.append(asyncio.create_task(counter.run()))
+        tasks.append(asyncio.create_task(poll(http, f"{base}/health/live", 0.25, 2, live)))
+        tasks.append(asyncio.create_task(poll(http, f"{base}/health/ready", 0.5, 10, ready)))
 
         first_due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
-        expected = await _seed(url, schema, first_due, rituals_count=200, community="network")
+        expected = await seed_due_occurrences(url, schema, burst(first_due, 200), 10, "network")
         burst_start = loop.time() + (first_due - datetime.now(UTC)).total_seconds()
 
         # Fault timing only (real-time sleeps pick when faults happen, never wait for a tick).
@@ -139,7 +118,7 @@ async def test_scheduler_loses_nothing_when_the_network_to_nats_fails(
         restored_at = loop.time()
 
         async def all_in() -> bool:
-            assert process.returncode is None, _tail(log_path)
+            assert process.returncode is None, tail(log_path)
             return len(received) >= len(expected)
 
         with contextlib.suppress(AssertionError):  # reported below, with the counts
@@ -147,24 +126,14 @@ async def test_scheduler_loses_nothing_when_the_network_to_nats_fails(
         await asyncio.sleep(1.0)  # a duplicate would arrive right behind the last event
         still_running = process.returncode is None
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(tasks)
         await http.close()
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop(process)
         await proxy.close()
     info = await js.stream_info(RITUALS.name)
     await client.close()
 
-    ids = [event.event_id for _, event in received]
+    ids = counter.ids
     last_at = max(at for at, _ in received) if received else restored_at
     blackhole_ready = [
         p for p in ready if blackholed_at + 1 <= p.started and p.ended <= restored_at
@@ -178,10 +147,10 @@ async def test_scheduler_loses_nothing_when_the_network_to_nats_fails(
         f"ready_probes_in_blackhole={len(blackhole_ready)} "
         f"ready_200_in_blackhole={sum(1 for p in blackhole_ready if p.status == 200)}"
     )
-    assert still_running, _tail(log_path)
+    assert still_running, tail(log_path)
     assert set(ids) == expected, (  # 0 missed
         f"missed {len(expected - set(ids))}, unexpected {len(set(ids) - expected)}\n"
-        + _tail(log_path)
+        + tail(log_path)
     )
     assert len(ids) == len(set(ids))  # 0 duplicates at the consumer
     assert info.state.messages == len(expected)
