@@ -31,9 +31,10 @@ def member_id(prefix: str, n: int) -> str:
     return f"mbr_{prefix}member{n:06d}"
 
 
-def _ritual(n: int, local: str, community: str) -> Ritual:
+def daily_ritual(ritual_id: str, local: str, community: str) -> Ritual:
+    """A daily check-in first due at ``local`` (UTC wall time), as the fault tests seed it."""
     return Ritual(
-        id=f"r{n:04d}",
+        id=ritual_id,
         community_id=community,
         community_timezone="UTC",
         kind=RitualKind.check_in,
@@ -116,7 +117,7 @@ async def seed_due_occurrences(
         )
     await engine.dispose()
     return {
-        _ritual(n, local[n], community).due_event(m, "UTC", at, at, False).event_id
+        daily_ritual(f"r{n:04d}", local[n], community).due_event(m, "UTC", at, at, False).event_id
         for n, at in enumerate(due_at)
         for m in member_ids
     }

@@ -34,8 +34,7 @@ from services.demo.system import DatabaseFor
 from services.notifier.adapters.tables import consent_records, contacts, deliveries
 from services.notifier.handlers.prompt_job import delivery_id_for
 from services.notifier.handlers.statuses import SENT
-from services.scheduler.domain.ritual import NudgePolicy, Ritual
-from shared.contracts import Channel, PromptSentV1, RitualDueV1, RitualKind
+from shared.contracts import Channel, PromptSentV1, RitualDueV1
 from shared.db import create_engine
 from shared.devsmtp import SmtpSink
 from shared.messaging.publisher import encode_event
@@ -43,6 +42,7 @@ from shared.migrations import upgrade_to_head
 from shared.natsdev import EmbeddedNatsServer, free_port
 from shared.streams import ensure_streams
 from shared.subjects import PROMPT_SENT
+from tests.fault.support import daily_ritual
 from tests.support import eventually
 
 MEMBERS = 1000
@@ -61,21 +61,8 @@ def _address(n: int) -> str:
 
 def _due_events(due_at: datetime) -> list[RitualDueV1]:
     """What the scheduler would emit for one ritual with 1,000 enrolled members, due now."""
-    ritual = Ritual(
-        id="fault-check-in",
-        community_id="fault",
-        community_timezone="UTC",
-        kind=RitualKind.check_in,
-        rrule="FREQ=DAILY",
-        dtstart_local=due_at.replace(tzinfo=None).isoformat(timespec="seconds"),
-        exdates=(),
-        pinned_to_community_zone=False,
-        template_key="check_in",
-        response_window_s=3600,
-        misfire_grace_s=3600,
-        nudges=NudgePolicy(None, 0),
-        version=1,
-        active=True,
+    ritual = daily_ritual(
+        "fault-check-in", due_at.replace(tzinfo=None).isoformat(timespec="seconds"), "fault"
     )
     return [ritual.due_event(_member(n), "UTC", due_at, due_at, False) for n in range(MEMBERS)]
 
