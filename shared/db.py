@@ -36,6 +36,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The server's side of the same story: a replica that vanishes mid-transaction without closing
+# its socket (a partition, a frozen VM) would keep its FOR UPDATE row locks until TCP gave up,
+# hours; SKIP LOCKED would step around those rows, so their occurrences would wait that long.
+# PostgreSQL ends such a session itself: idle in a transaction for 60 s (ours pause there at
+# most for a NATS publish), or a peer silent to keepalives for 30 + 3 x 10 s.
+SERVER_SIDE_LIMITS = {
+    "idle_in_transaction_session_timeout": "60s",
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+
+
 def create_engine(
     url: str,
     schema: str | None = None,
@@ -50,7 +63,8 @@ def create_engine(
     after the network returns too), and a statement after ``command_timeout_s`` if set (a query
     in flight when packets start vanishing would otherwise wait for TCP to give up, hours).
     asyncpg then cancels the statement, or closes the connection if the cancel cannot get
-    through, and SQLAlchemy discards a closed connection instead of pooling it.
+    through, and SQLAlchemy discards a closed connection instead of pooling it. Engines with a
+    statement timeout (the services') also get ``SERVER_SIDE_LIMITS``.
     """
     if url.startswith("sqlite"):
         engine = _create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -65,10 +79,14 @@ def create_engine(
 
         return engine
     connect_args: dict[str, Any] = {"timeout": connect_timeout_s}
+    server_settings: dict[str, str] = {}
     if command_timeout_s is not None:
         connect_args["command_timeout"] = command_timeout_s
+        server_settings |= SERVER_SIDE_LIMITS
     if schema:
-        connect_args["server_settings"] = {"search_path": schema}
+        server_settings["search_path"] = schema
+    if server_settings:
+        connect_args["server_settings"] = server_settings
     # pool_pre_ping: a connection the network or the server dropped while it sat in the pool is
     # replaced at checkout instead of failing the caller's first statement.
     return _create_async_engine(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from services.demo.system import DatabaseFor
-from shared.db import create_engine
+from shared.db import SERVER_SIDE_LIMITS, create_engine
 from shared.migrations import alembic_config, upgrade_to_head
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services"
@@ -82,3 +83,26 @@ async def test_migrations_create_exactly_what_the_models_describe(
         finally:
             await engine.dispose()
         assert differences == [], (service, differences)
+
+
+async def test_service_connections_ask_postgresql_to_end_sessions_that_vanish(
+    database_for: DatabaseFor,
+) -> None:
+    url, schema = database_for("limits_probe")
+    if not url.startswith("postgresql"):
+        pytest.skip("server-side session limits are PostgreSQL settings (this run is on SQLite)")
+    engine = create_engine(url, schema, command_timeout_s=15)
+    try:
+        async with engine.connect() as connection:
+            shown = {
+                name: (await connection.execute(text(f"SHOW {name}"))).scalar()
+                for name in SERVER_SIDE_LIMITS
+            }
+    finally:
+        await engine.dispose()
+    assert shown == {
+        "idle_in_transaction_session_timeout": "1min",
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+    }
