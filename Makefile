@@ -43,6 +43,7 @@ integration: install
 bench: install
 	$(BIN)/python bench/scheduler_tick.py
 	$(BIN)/python bench/http_clients.py
+	$(BIN)/python bench/notifier_dispatch.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .run
