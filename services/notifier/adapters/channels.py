@@ -8,8 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from services.notifier.adapters.sms.base import SmsSender, SmsSendFailed
+from services.notifier.adapters.sms.base import SmsFailureReason, SmsSender, SmsSendFailed
 from services.notifier.adapters.smtp_sender import EmailSender, SendFailed
+
+# SMS failures that say the provider is unavailable to us, whatever the message.
+PROVIDER_DOWN = frozenset(
+    {
+        SmsFailureReason.RATE_LIMITED,
+        SmsFailureReason.SERVER_ERROR,
+        SmsFailureReason.TIMEOUT,
+        SmsFailureReason.CONNECTION_ERROR,
+        SmsFailureReason.UNAUTHORIZED,
+    }
+)
 
 
 class DeliveryFailed(Exception):
@@ -19,12 +30,15 @@ class DeliveryFailed(Exception):
         permanent: bool,
         status: int | None = None,
         retry_after_s: float | None = None,
+        provider_down: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.status = status
         self.retry_after_s = retry_after_s
+        # The provider, not this message, failed: the channel pauses (see the dispatcher).
+        self.provider_down = provider_down
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,9 @@ class ChannelSenders:
             await self.email.send(message)
         except SendFailed as error:
             reason = "smtp_rejected" if error.permanent else "smtp_transient"
-            raise DeliveryFailed(reason, error.permanent, error.status) from None
+            raise DeliveryFailed(
+                reason, error.permanent, error.status, provider_down=error.provider_down
+            ) from None
         return None
 
     async def send_sms(self, to: str, body: str, idempotency_key: str) -> str:
@@ -46,6 +62,10 @@ class ChannelSenders:
             accepted = await self.sms.send(to, body, self.sms_status_callback_url, idempotency_key)
         except SmsSendFailed as error:
             raise DeliveryFailed(
-                str(error.reason), error.permanent, error.status, error.retry_after_s
+                str(error.reason),
+                error.permanent,
+                error.status,
+                error.retry_after_s,
+                provider_down=error.reason in PROVIDER_DOWN,
             ) from None
         return accepted.provider_message_id

@@ -20,10 +20,14 @@ from services.notifier.settings import NotifierSettings, SmtpSecurity
 
 
 class SendFailed(Exception):
-    def __init__(self, status: int, permanent: bool) -> None:
+    """``provider_down``: the relay itself failed (unreachable, timed out, closing, refusing our
+    credentials), not this message: the next message would fail the same way."""
+
+    def __init__(self, status: int, permanent: bool, provider_down: bool = False) -> None:
         super().__init__(f"SMTP {status}")
         self.status = status
         self.permanent = permanent
+        self.provider_down = provider_down
 
 
 class EmailSender(Protocol):
@@ -37,7 +41,8 @@ class EmailSender(Protocol):
 
 
 def _classify(status: int) -> SendFailed:
-    return SendFailed(status, permanent=500 <= status < 600)
+    # 421: "service not available, closing transmission channel" - the relay, not the message.
+    return SendFailed(status, permanent=500 <= status < 600, provider_down=status == 421)
 
 
 class SmtpPool:
@@ -85,19 +90,19 @@ class SmtpPool:
             except aiosmtplib.SMTPServerDisconnected:
                 # The server closed an idle connection: reopen once before it counts.
                 if attempt == 2:
-                    raise SendFailed(451, permanent=False) from None
+                    raise SendFailed(451, permanent=False, provider_down=True) from None
                 with contextlib.suppress(Exception):
                     client.close()
             except aiosmtplib.SMTPAuthenticationError as error:
                 # Our credentials, not the message: keep it and retry once they are fixed.
-                raise SendFailed(error.code, permanent=False) from None
+                raise SendFailed(error.code, permanent=False, provider_down=True) from None
             except aiosmtplib.SMTPRecipientsRefused as error:
                 codes = [refusal.code for refusal in error.recipients]
                 raise _classify(max(codes) if codes else 550) from None
             except aiosmtplib.SMTPResponseException as error:
                 raise _classify(error.code) from None
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                raise SendFailed(451, permanent=False) from None
+                raise SendFailed(451, permanent=False, provider_down=True) from None
 
     async def start(self) -> None:
         return None  # connections open on first use

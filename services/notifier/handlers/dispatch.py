@@ -10,6 +10,9 @@
 * Permanent failures (SMTP 5xx, invalid number, the provider's opt-out) are recorded without
   retry, and the member's fallback channel, if any, is tried.
 * Every outcome commits together with its event (PromptSent / PromptFailed) in the outbox.
+* When a provider itself fails (unreachable, timing out, 429, 5xx, our credentials refused),
+  its channel pauses until that message's retry: the rest of the channel's queue waits with
+  it, uncounted, instead of paying a timeout each and holding up everything behind them.
 * At most one hand-over per process is ever in doubt. A message the provider may have taken
   (SMTP: the final "." sent) is a duplicate if the process dies before its outcome commits,
   since the next lease holder sends it again; exactly-once to SMTP is impossible. Checks,
@@ -76,6 +79,15 @@ class DispatchPolicy:
 
 
 LEASE_LOST = "lease_lost"
+PAUSED = "paused"
+
+
+def _paused(row: Row[Any], until: datetime) -> Outcome:
+    """Not tried: its channel's provider is down (unreachable, timing out, 429, 5xx) and the
+    send that found out retries at ``until``. Trying every queued message against it would
+    cost each a timeout, one at a time, and hold up the batch (other channels included) for
+    the lot; instead they wait with it, and no attempt is counted against them."""
+    return Outcome(PAUSED, {"status": QUEUED, "not_before": until, "attempts": row.attempts})
 
 
 def _rowcount(result: object) -> int:
@@ -112,6 +124,7 @@ class Outcome:
     dead_letter_reason: str | None = None
     fallback: Channel | None = None
     opted_out: Channel | None = None
+    pause_channel_until: datetime | None = None
 
 
 class Dispatcher:
@@ -141,6 +154,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         # Held from a provider hand-over until its outcome is committed (see the module doc).
         self._in_doubt = asyncio.Lock()
+        # A channel whose provider is down waits until its retry is due (see ``_paused``).
+        self._paused_until: dict[Channel, datetime] = {}
         self.last_run_at: datetime | None = None
 
     def owes_run_at(self, instant: datetime) -> bool:
@@ -188,11 +203,19 @@ class Dispatcher:
                     result.count(prepared.name if recorded else LEASE_LOST)
                     return
                 async with self._in_doubt:
+                    channel = Channel(row.channel)
+                    paused_until = self._paused_until.get(channel)
+                    if paused_until is not None and self._clock.now() < paused_until:
+                        recorded = await self._record(row, _paused(row, paused_until), now, held)
+                        result.count(PAUSED if recorded else LEASE_LOST)
+                        return
                     lease = await self._renew_lease(row.id, held)
                     if lease is None:
                         result.count(LEASE_LOST)  # another replica has it now: leave it
                         return
                     outcome = await prepared()
+                    if outcome.pause_channel_until is not None:
+                        self._paused_until[channel] = outcome.pause_channel_until
                     recorded = await self._record(row, outcome, now, lease)
                 result.count(outcome.name if recorded else LEASE_LOST)
 
@@ -407,14 +430,16 @@ class Dispatcher:
         if failure.retry_after_s is not None:
             delay = max(delay, failure.retry_after_s)
         log.info("send retry in %.0fs after %s (attempt %s)", delay, failure.reason, attempts)
+        retry_at = now + timedelta(seconds=delay)
         return Outcome(
             "retried",
             {
                 "status": QUEUED,
                 "attempts": attempts,
-                "not_before": now + timedelta(seconds=delay),
+                "not_before": retry_at,
                 "provider_status": failure.status,
             },
+            pause_channel_until=retry_at if failure.provider_down else None,
         )
 
     async def _record(

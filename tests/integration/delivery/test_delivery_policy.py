@@ -227,3 +227,48 @@ async def test_a_dispatcher_whose_lease_lapsed_leaves_the_send_to_the_new_holder
 
 async def _equals(count: Awaitable[int], expected: int) -> bool:
     return await count == expected
+
+
+async def test_a_provider_that_is_down_pauses_its_channel_instead_of_failing_every_message(
+    system: LocalSystem,
+) -> None:
+    # Three SMS prompts held by quiet hours become due in one batch at 08:00. The provider
+    # answers the first with a 500: the other two are not tried against it, and no attempt is
+    # counted against them; all three go out once the retry is due.
+    people = [
+        Person(
+            name,
+            f"{name.lower()}@riverside.example",
+            "Europe/London",
+            True,
+            phone=f"+44791112345{n}",
+            channel="sms",
+            quiet_hours=("22:00", "08:00"),
+        )
+        for n, name in enumerate(("Ada", "Ben", "Cy"))
+    ]
+    phones = [p.phone or "" for p in people]
+    for phone in phones:
+        system.twilio.script(phone, ScriptedReply.server_error())
+    await set_up_weekly_check_in(system, people, dtstart="2027-01-04T23:00")
+    await system.advance_to(datetime(2027, 1, 4, 23, 0, tzinfo=UTC))
+    await system.advance_to(datetime(2027, 1, 5, 8, 0, tzinfo=UTC))
+    sessions = system.runtimes["notifier"].plumbing.sessions
+
+    async def all_waiting_for_the_retry() -> list[int] | None:
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(deliveries.c.status, deliveries.c.not_before, deliveries.c.attempts)
+                )
+            ).all()
+        waiting = [r for r in rows if r.status == "queued" and r.not_before > system.clock.now()]
+        return sorted(r.attempts for r in rows) if len(waiting) == 3 else None
+
+    assert await eventually(all_waiting_for_the_retry) == [0, 0, 1]
+    assert sum(system.twilio.request_count(p) for p in phones) == 1
+    for minutes in range(1, 60):  # each retry pays for at most one scripted 500
+        await system.advance_to(datetime(2027, 1, 5, 8, minutes, tzinfo=UTC))
+    await eventually(lambda: all(system.twilio.to(p) for p in phones))
+    assert [len(system.twilio.to(p)) for p in phones] == [1, 1, 1]
+    assert sum(system.twilio.request_count(p) for p in phones) == 6  # 3 x (500, then 201)

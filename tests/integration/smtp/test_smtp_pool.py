@@ -90,6 +90,7 @@ async def test_a_wrong_password_is_kept_for_retry_not_dropped(
     with pytest.raises(SendFailed) as failure:
         await pool.send(message())
     assert (failure.value.status, failure.value.permanent) == (535, False)
+    assert failure.value.provider_down  # our credentials: every message would fail alike
 
 
 async def test_an_untrusted_certificate_is_refused(starttls_sink: SmtpSink) -> None:
@@ -129,13 +130,30 @@ async def test_a_connection_the_server_dropped_is_reopened_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("reply", "permanent"), [("451 4.3.0 busy", False), ("550 5.1.1 unknown", True)]
+    ("reply", "permanent", "provider_down"),
+    [
+        ("451 4.3.0 busy", False, False),  # this recipient, for now (greylisting, say)
+        ("550 5.1.1 unknown", True, False),
+        ("421 4.3.2 shutting down", False, True),  # the relay itself
+    ],
 )
-async def test_replies_are_classified_by_code(reply: str, permanent: bool) -> None:
+async def test_replies_are_classified_by_code(
+    reply: str, permanent: bool, provider_down: bool
+) -> None:
     with SmtpSink() as sink:
         sink.script("ana@example.org", reply)
         pool = pool_for(sink, SmtpSecurity.none, None)
         with pytest.raises(SendFailed) as failure:
             await pool.send(message())
         assert (failure.value.status, failure.value.permanent) == (int(reply[:3]), permanent)
+        assert failure.value.provider_down is provider_down
         await pool.close()
+
+
+async def test_an_unreachable_relay_is_the_provider_down() -> None:
+    with SmtpSink() as sink:
+        pool = pool_for(sink, SmtpSecurity.none, None)
+    # The sink has stopped: nothing listens on its port any more.
+    with pytest.raises(SendFailed) as failure:
+        await pool.send(message())
+    assert (failure.value.permanent, failure.value.provider_down) == (False, True)
