@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 import nats
 from nats.aio.client import Client
@@ -15,11 +15,23 @@ from nats.aio.msg import Msg
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    probe: Callable[[], Awaitable[T] | T],
+    probe: Callable[[], Awaitable[T]], timeout_s: float = ..., interval_s: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T], timeout_s: float = ..., interval_s: float = ...
+) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any],
     timeout_s: float = 15.0,
     interval_s: float = 0.02,
-) -> T:
+) -> Any:
     """Poll ``probe`` until it returns something truthy (processing is asynchronous).
 
     This waits for messages to flow, never for a schedule: schedules move on the ManualClock.
@@ -30,7 +42,7 @@ async def eventually(
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s (last: {result!r})")
         await asyncio.sleep(interval_s)

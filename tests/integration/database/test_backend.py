@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, MetaData, text
 
 from services.demo.system import DatabaseFor
 from shared.db import SERVER_SIDE_LIMITS, create_engine
@@ -55,9 +56,6 @@ async def test_every_service_migrates_to_head_twice_without_error(
 async def test_migrations_create_exactly_what_the_models_describe(
     database_for: DatabaseFor,
 ) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
     from services.insights.adapters.tables import metadata as insights
     from services.notifier.adapters.tables import metadata as notifier
     from services.scheduler.adapters.tables import metadata as scheduler
@@ -73,16 +71,19 @@ async def test_migrations_create_exactly_what_the_models_describe(
             await upgrade_to_head(engine, MIGRATIONS / service / "migrations", schema)
             async with engine.connect() as connection:
                 differences = await connection.run_sync(
-                    lambda sync, metadata=metadata, service=service: compare_metadata(
-                        MigrationContext.configure(
-                            sync, opts={"version_table": f"alembic_version_{service}"}
-                        ),
-                        metadata,
-                    )
+                    _differences, metadata, f"alembic_version_{service}"
                 )
         finally:
             await engine.dispose()
         assert differences == [], (service, differences)
+
+
+def _differences(sync: Connection, metadata: MetaData, version_table: str) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    context = MigrationContext.configure(sync, opts={"version_table": version_table})
+    return list(compare_metadata(context, metadata))
 
 
 async def test_service_connections_ask_postgresql_to_end_sessions_that_vanish(

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import nats
 from sqlalchemy import select
@@ -15,12 +16,15 @@ from services.demo.scenario import Person, set_up_weekly_check_in
 from services.demo.system import LocalSystem
 from services.notifier.adapters.tables import deliveries
 from shared.contracts import (
+    Event,
     PromptDeliveredV1,
     PromptFailedV1,
     PromptSentV1,
 )
 from shared.devtwilio import ScriptedReply
 from tests.support import NatsTap, eventually
+
+E = TypeVar("E", bound=Event)
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ANA = Person("Ana", "ana@riverside.example", "Europe/London", True)
@@ -29,7 +33,7 @@ SAM = Person(
 )
 
 
-def events_of(tap: NatsTap, kind: type) -> list:  # type: ignore[type-arg]
+def events_of(tap: NatsTap, kind: type[E]) -> list[E]:
     return [kind.model_validate_json(m.data) for m in tap.on(kind.subject)]
 
 
@@ -48,9 +52,8 @@ async def test_email_and_sms_arrive_rendered_and_delivery_is_reported(
     # The fake provider reports sent, then delivered: one PromptDelivered, on the SMS only.
     delivered = await eventually(lambda: events_of(nats_tap, PromptDeliveredV1))
     assert [(e.channel.value, e.nudge_number) for e in delivered] == [("sms", 0)]
-    sent = await eventually(
-        lambda: len(events_of(nats_tap, PromptSentV1)) == 2 and events_of(nats_tap, PromptSentV1)
-    )
+    await eventually(lambda: len(events_of(nats_tap, PromptSentV1)) == 2)
+    sent = events_of(nats_tap, PromptSentV1)
     assert sorted(e.channel.value for e in sent) == ["email", "sms"]
 
 
@@ -250,7 +253,7 @@ async def test_a_provider_that_is_down_pauses_its_channel_instead_of_failing_eve
     phones = [p.phone or "" for p in people]
     for phone in phones:
         system.twilio.script(phone, ScriptedReply.server_error())
-    await set_up_weekly_check_in(system, people, dtstart="2027-01-04T23:00")
+    await set_up_weekly_check_in(system, tuple(people), dtstart="2027-01-04T23:00")
     await system.advance_to(datetime(2027, 1, 4, 23, 0, tzinfo=UTC))
     await system.advance_to(datetime(2027, 1, 5, 8, 0, tzinfo=UTC))
     sessions = system.runtimes["notifier"].plumbing.sessions

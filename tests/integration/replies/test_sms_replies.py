@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import aiohttp
 
 from services.demo.scenario import Person, set_up_weekly_check_in
 from services.demo.system import SMS_NUMBER, LocalSystem
 from shared.contracts import (
+    Event,
     PromptAnsweredV1,
     PromptFailedV1,
     ResponseReceivedV1,
@@ -17,6 +19,8 @@ from shared.contracts import (
 from shared.devtwilio import ScriptedReply, twilio_signature
 from tests.support import NatsTap, eventually
 
+E = TypeVar("E", bound=Event)
+
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 SAM = Person(
     "Sam", "sam@riverside.example", "Europe/London", True, phone="+447911123456", channel="sms"
@@ -24,7 +28,7 @@ SAM = Person(
 PHONE = SAM.phone or ""
 
 
-def events_of(tap: NatsTap, kind: type) -> list:  # type: ignore[type-arg]
+def events_of(tap: NatsTap, kind: type[E]) -> list[E]:
     return [kind.model_validate_json(m.data) for m in tap.on(kind.subject)]
 
 

@@ -102,6 +102,9 @@ class _SteppedBackClock:
     async def sleep(self, seconds: float) -> None:  # pragma: no cover - not used
         raise AssertionError("not expected to sleep")
 
+    async def sleep_until(self, instant: datetime) -> None:  # pragma: no cover - not used
+        raise AssertionError("not expected to sleep")
+
 
 def test_a_clock_stepped_backwards_mints_no_tokens() -> None:
     clock = _SteppedBackClock()
