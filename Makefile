@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit integration bench clean
+.PHONY: install run test lint typecheck unit integration fault bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ unit: install
 
 integration: install
 	$(BIN)/pytest tests/integration
+
+# The fault suite alone, with the figures each test prints (it is also part of `make test`).
+fault: install
+	$(BIN)/pytest -s tests/fault
 
 # Speed is measured here, never asserted by timed tests: ratios against a baseline in one run.
 bench: install
