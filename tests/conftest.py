@@ -64,6 +64,28 @@ async def database_for(tmp_path: Path) -> AsyncIterator[DatabaseFor]:
 
 
 @pytest.fixture
+async def postgres_schema(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, str]]:
+    """A fresh schema on PostgreSQL, for tests that only make sense there (several replicas on
+    one database, a network between service and database). Outside CI, without PostgreSQL,
+    they skip; with CI=true its absence is a failure."""
+    url = postgres_url()
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except OSError as error:
+        await engine.dispose()
+        if on_postgres():
+            raise  # CI promises PostgreSQL
+        pytest.skip(f"{request.node.name} needs PostgreSQL (unreachable here: {error})")
+    schema = f"t_{uuid.uuid4().hex[:10]}_pg"
+    yield url, schema
+    async with engine.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await engine.dispose()
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     # A Sunday before the first Monday check-in of 2027.
     return ManualClock(datetime(2027, 1, 3, 12, 0, tzinfo=UTC))

@@ -23,6 +23,7 @@ from shared.contracts import RitualDueV1, RitualKind
 from shared.db import create_engine
 from shared.migrations import upgrade_to_head
 from shared.subjects import RITUAL_DUE
+from tests.support import eventually
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "scheduler" / "migrations"
 
@@ -177,8 +178,13 @@ class DueCounter:
     """A durable JetStream consumer on the due subject: what arrived, and when (loop time)."""
 
     received: list[tuple[float, RitualDueV1]] = field(default_factory=list)
+    publications: int = 0  # every publish attempt, before JetStream drops duplicates
 
     async def start(self, client: Client, durable: str) -> None:
+        async def count_publication(_msg: object) -> None:
+            self.publications += 1
+
+        await client.subscribe(RITUAL_DUE, cb=count_publication)
         self._consumer = await client.jetstream().pull_subscribe(
             RITUAL_DUE,
             durable=durable,
@@ -200,6 +206,21 @@ class DueCounter:
     async def run(self) -> None:
         while True:
             await self.drain()
+
+    async def wait_for_all(
+        self, expected: int, process: asyncio.subprocess.Process, log_path: Path, timeout_s: float
+    ) -> bool:
+        """Wait until ``expected`` events arrived (or the time is up: the caller reports the
+        counts), then a moment more for any duplicate; returns whether the process survived."""
+
+        async def all_in() -> bool:
+            assert process.returncode is None, tail(log_path)
+            return len(self.received) >= expected
+
+        with contextlib.suppress(AssertionError):
+            await eventually(all_in, timeout_s=timeout_s, interval_s=0.05)
+        await asyncio.sleep(1.0)  # a duplicate would arrive right behind the last event
+        return process.returncode is None
 
     @property
     def ids(self) -> list[str]:

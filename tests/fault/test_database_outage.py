@@ -18,24 +18,17 @@ seconds of catch-up, the test takes ~50 s.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import nats
-import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from shared.db import create_engine
 from shared.migrations import upgrade_to_head
 from shared.natsdev import EmbeddedNatsServer, free_port
 from shared.streams import RITUALS, ensure_streams
-from shared.subjects import RITUAL_DUE
-from tests.conftest import on_postgres, postgres_url
 from tests.fault.support import (
     MIGRATIONS,
     DueCounter,
@@ -68,27 +61,6 @@ def burst(first_due: datetime, rituals_count: int) -> list[datetime]:
     ]
 
 
-@pytest.fixture
-async def postgres_schema() -> AsyncIterator[tuple[str, str]]:
-    url = postgres_url()
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except OSError as error:
-        await engine.dispose()
-        if on_postgres():
-            raise  # CI promises PostgreSQL: its absence is a failure
-        pytest.skip(
-            f"a database outage needs PostgreSQL behind a proxy (SQLite is a file): {error}"
-        )
-    schema = f"t_{uuid.uuid4().hex[:10]}_outage"
-    yield url, schema
-    async with engine.begin() as connection:
-        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    await engine.dispose()
-
-
 async def test_scheduler_pauses_and_catches_up_when_postgres_is_unreachable(
     postgres_schema: tuple[str, str], nats_server: EmbeddedNatsServer, tmp_path: Path
 ) -> None:
@@ -106,13 +78,6 @@ async def test_scheduler_pauses_and_catches_up_when_postgres_is_unreachable(
     js = client.jetstream()
     await ensure_streams(js)
     loop = asyncio.get_running_loop()
-    publications = 0
-
-    async def count_publication(_msg: object) -> None:
-        nonlocal publications
-        publications += 1
-
-    await client.subscribe(RITUAL_DUE, cb=count_publication)  # every publish attempt
     counter = DueCounter()
     await counter.start(client, "outage-counter")
     received = counter.received
@@ -164,14 +129,9 @@ async def test_scheduler_pauses_and_catches_up_when_postgres_is_unreachable(
         for task in tasks[1:]:
             task.cancel()
 
-        async def all_in() -> bool:
-            assert process.returncode is None, tail(log_path)
-            return len(received) >= len(expected)
-
-        with contextlib.suppress(AssertionError):  # reported below, with the counts
-            await eventually(all_in, timeout_s=RECOVERY_DEADLINE_S, interval_s=0.05)
-        await asyncio.sleep(1.0)  # a duplicate would arrive right behind the last event
-        still_running = process.returncode is None
+        still_running = await counter.wait_for_all(
+            len(expected), process, log_path, timeout_s=RECOVERY_DEADLINE_S
+        )
     finally:
         await cancel_all(tasks)
         await http.close()
@@ -190,8 +150,8 @@ async def test_scheduler_pauses_and_catches_up_when_postgres_is_unreachable(
         f"recovery_s={last_at - restored_at:.1f} ready_again_after_s={ready_after_s:.1f} "
         f"events={len(expected)} received={len(ids)} unique={len(set(ids))} "
         f"before_cut={before_cut} during_outage={during_outage} "
-        f"late={sum(1 for _, e in received if e.late)} publishes={publications} "
-        f"duplicates_dropped_by_jetstream={publications - info.state.messages} "
+        f"late={sum(1 for _, e in received if e.late)} publishes={counter.publications} "
+        f"duplicates_dropped_by_jetstream={counter.publications - info.state.messages} "
         f"stream_messages={info.state.messages} connections_reset={reset} "
         f"connections_held={proxy.stats.held} live_probes={len(outage_live)} "
         f"live_not_200={sum(1 for p in live if p.status != 200)} "

@@ -14,7 +14,6 @@ Runs on SQLite or PostgreSQL alike (only the NATS side is faulted).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -117,14 +116,9 @@ async def test_scheduler_loses_nothing_when_the_network_to_nats_fails(
         proxy.pass_through()
         restored_at = loop.time()
 
-        async def all_in() -> bool:
-            assert process.returncode is None, tail(log_path)
-            return len(received) >= len(expected)
-
-        with contextlib.suppress(AssertionError):  # reported below, with the counts
-            await eventually(all_in, timeout_s=DEADLINE_S, interval_s=0.05)
-        await asyncio.sleep(1.0)  # a duplicate would arrive right behind the last event
-        still_running = process.returncode is None
+        still_running = await counter.wait_for_all(
+            len(expected), process, log_path, timeout_s=DEADLINE_S
+        )
     finally:
         await cancel_all(tasks)
         await http.close()

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
 
@@ -87,11 +86,9 @@ def _differences(sync: Connection, metadata: MetaData, version_table: str) -> li
 
 
 async def test_service_connections_ask_postgresql_to_end_sessions_that_vanish(
-    database_for: DatabaseFor,
+    postgres_schema: tuple[str, str],
 ) -> None:
-    url, schema = database_for("limits_probe")
-    if not url.startswith("postgresql"):
-        pytest.skip("server-side session limits are PostgreSQL settings (this run is on SQLite)")
+    url, schema = postgres_schema
     engine = create_engine(url, schema, command_timeout_s=15)
     try:
         async with engine.connect() as connection:

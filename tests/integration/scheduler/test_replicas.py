@@ -7,40 +7,14 @@ window would only be the second, so duplicates are counted at the publishers, be
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
-from sqlalchemy import text
 
 from services.scheduler.handlers.emit_due import EmissionPolicy
 from shared.clock import ManualClock
-from shared.db import create_engine
-from tests.conftest import on_postgres, postgres_url
 from tests.integration.scheduler.harness import SchedulerHarness, member
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def postgres_schema() -> AsyncIterator[tuple[str, str]]:
-    url = postgres_url()
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except OSError as error:
-        await engine.dispose()
-        if on_postgres():
-            raise  # CI promises PostgreSQL: its absence is a failure
-        pytest.skip(f"replicas need PostgreSQL (SQLite runs one replica): {error}")
-    schema = f"t_{uuid.uuid4().hex[:10]}_replicas"
-    yield url, schema
-    async with engine.begin() as connection:
-        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    await engine.dispose()
 
 
 async def test_two_replicas_emit_each_occurrence_once_and_share_the_work(
