@@ -161,6 +161,18 @@ async def start_scheduler(
         )
 
 
+async def wait_until_ready(
+    http: aiohttp.ClientSession, base: str, process: asyncio.subprocess.Process, log_path: Path
+) -> None:
+    """Until the service's /health/ready answers 200; fails with its log if the process died."""
+
+    async def is_ready() -> bool:
+        assert process.returncode is None, tail(log_path)
+        return (await probe(http, f"{base}/health/ready", 5)).status == 200
+
+    await eventually(is_ready, timeout_s=60, interval_s=0.05)
+
+
 async def stop(process: asyncio.subprocess.Process) -> None:
     """SIGTERM, then SIGKILL if it has not gone within 20 s."""
     if process.returncode is not None:

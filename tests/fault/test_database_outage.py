@@ -35,12 +35,12 @@ from tests.fault.support import (
     Probe,
     cancel_all,
     poll,
-    probe,
     scheduler_env,
     seed_due_occurrences,
     start_scheduler,
     stop,
     tail,
+    wait_until_ready,
 )
 from tests.fault.tcp_proxy import TcpProxy
 from tests.support import eventually
@@ -93,12 +93,7 @@ async def test_scheduler_pauses_and_catches_up_when_postgres_is_unreachable(
     process = await start_scheduler(env, tmp_path, log_path)
     http = aiohttp.ClientSession()
     try:
-
-        async def is_ready() -> bool:
-            assert process.returncode is None, tail(log_path)
-            return (await probe(http, f"{base}/health/ready", 5)).status == 200
-
-        await eventually(is_ready, timeout_s=60, interval_s=0.05)
+        await wait_until_ready(http, base, process, log_path)
         tasks.append(asyncio.create_task(counter.run()))
 
         # The burst starts two whole seconds from now (due instants are whole seconds).

@@ -32,12 +32,12 @@ from tests.fault.support import (
     Probe,
     cancel_all,
     poll,
-    probe,
     scheduler_env,
     seed_due_occurrences,
     start_scheduler,
     stop,
     tail,
+    wait_until_ready,
 )
 from tests.fault.tcp_proxy import TcpProxy
 from tests.fault.test_database_outage import burst
@@ -80,12 +80,7 @@ async def test_scheduler_loses_nothing_when_the_network_to_nats_fails(
     process = await start_scheduler(env, tmp_path, log_path)
     http = aiohttp.ClientSession()
     try:
-
-        async def is_ready() -> bool:
-            assert process.returncode is None, tail(log_path)
-            return (await probe(http, f"{base}/health/ready", 5)).status == 200
-
-        await eventually(is_ready, timeout_s=60, interval_s=0.05)
+        await wait_until_ready(http, base, process, log_path)
         tasks.append(asyncio.create_task(counter.run()))
         tasks.append(asyncio.create_task(poll(http, f"{base}/health/live", 0.25, 2, live)))
         tasks.append(asyncio.create_task(poll(http, f"{base}/health/ready", 0.5, 10, ready)))
