@@ -16,6 +16,7 @@ from nats.js.errors import BadRequestError
 from shared import subjects
 
 DAY = 24 * 3600.0
+FOREVER = 0.0  # JetStream's max_age 0: no age limit
 # Our events are a few hundred bytes. A stream refuses anything bigger than this at publish (the
 # publisher gets an error, nothing is stored), and what it does accept still fits in a dead
 # letter with its headers under the server's 1 MiB max_payload.
@@ -50,7 +51,10 @@ class StreamSpec:
 RITUALS = StreamSpec("RITUALS", ("rituals.>",), duplicate_window_s=3600, max_age_s=14 * DAY)
 PROMPTS = StreamSpec("PROMPTS", ("prompts.>",), duplicate_window_s=3600, max_age_s=14 * DAY)
 RESPONSES = StreamSpec("RESPONSES", ("responses.>",), duplicate_window_s=3600, max_age_s=30 * DAY)
-MEMBERS = StreamSpec("MEMBERS", ("members.>",), duplicate_window_s=3600, max_age_s=30 * DAY)
+# Erasures never expire: a consumer rebuilt from a replay, or a database restored from a backup,
+# applies every erasure again before it serves. They carry pseudonyms only (a member id, or the
+# respondent keys of insights), never anything the person said.
+ERASURES = StreamSpec("ERASURES", ("erasures.>",), duplicate_window_s=3600, max_age_s=FOREVER)
 DEAD_LETTERS = StreamSpec(
     "DEADLETTERS",
     (f"{subjects.DEAD_LETTER_PREFIX}.>",),
@@ -59,7 +63,7 @@ DEAD_LETTERS = StreamSpec(
     max_msg_bytes=-1,  # the server's max_payload: an event plus the dead-letter headers fits
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (RITUALS, PROMPTS, RESPONSES, MEMBERS, DEAD_LETTERS)
+ALL_STREAMS: tuple[StreamSpec, ...] = (RITUALS, PROMPTS, RESPONSES, ERASURES, DEAD_LETTERS)
 
 
 def stream_for_subject(subject: str) -> StreamSpec:

@@ -10,10 +10,12 @@ PROMPT_SENT = "prompts.sent.v1"
 PROMPT_FAILED = "prompts.failed.v1"
 PROMPT_ANSWERED = "prompts.answered.v1"
 PROMPT_DELIVERED = "prompts.delivered.v1"
-RESPONSE_RECEIVED = "responses.received.v1"
-RESPONDENT_ERASED = "responses.erased.v1"
-SIGNPOSTING_SENT = "responses.signposted.v1"
-MEMBER_ERASED = "members.erased.v1"
+# Anonymised: what reaches insights. Version 2 carries no ritual, no time and keyed ids only.
+RESPONSE_RECEIVED = "responses.received.v2"
+SIGNPOSTING_SENT = "responses.signposted.v2"
+# Erasures: kept for good (a replay or a restored backup must honour every one of them).
+MEMBER_ERASED = "erasures.member.v1"
+RESPONDENTS_ERASED = "erasures.respondents.v2"
 
 DEAD_LETTER_PREFIX = "deadletter"
 

@@ -140,6 +140,14 @@ async def _play(system: LocalSystem) -> int:
     for line in sms[0].splitlines():
         say(f"  | {line}")
 
+    closes = await system.close_week(max(expected))
+    say()
+    say(
+        "Answers leave for insights in one batch per week, once the week has closed "
+        f"(the last one at {closes:%Y-%m-%d %H:%MZ}),"
+    )
+    say("under a different pseudonym each week, so nobody can follow a person or match a batch")
+    say("to who answered when.")
     counted = await _wait_for_counts(system.clients["insights"], community.id, expected)
     say()
     say("What insights counted (only members who chose to share; exact, pre-DP counts):")

@@ -11,7 +11,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import aiohttp
 
 from services.insights.main import build_insights
 from services.insights.settings import InsightsSettings
+from services.notifier.domain.insights_release import next_daily_release, week_closes_at
 from services.notifier.handlers.dispatch import Dispatcher
 from services.notifier.main import wire_notifier
 from services.notifier.settings import NotifierSettings, SmsProvider, SmtpSecurity
@@ -85,6 +86,7 @@ class LocalSystem:
     ports: dict[str, int] = field(init=False, default_factory=dict)
     clients: dict[str, ApiClient] = field(init=False, default_factory=dict)
     ticker: Ticker = field(init=False)
+    notifier_settings: NotifierSettings = field(init=False)
 
     def _common(self, service: str) -> dict[str, Any]:
         url, schema = self.database_for(service)
@@ -135,6 +137,7 @@ class LocalSystem:
             sms_burst=1000,
             **self.notifier_overrides,
         )
+        self.notifier_settings = notifier
         insights = InsightsSettings(
             **self._common("insights"), analyst_token=self._token("insights")
         )
@@ -168,6 +171,21 @@ class LocalSystem:
                     f"{self.ticker.last_tick_at}, notifier swept at {self.dispatcher.last_run_at})"
                 )
             await asyncio.sleep(0.005)
+
+    async def close_week(self, iso_week: str) -> datetime:
+        """Move the clock to when ``iso_week``'s anonymised facts leave the notifier for insights
+        (``insights_week_close_after_days`` after the week ends); returns that instant."""
+        closes = week_closes_at(
+            iso_week, timedelta(days=self.notifier_settings.insights_week_close_after_days)
+        )
+        await self.advance_to(max(closes, self.clock.now()))
+        return closes
+
+    async def release_erasures(self) -> datetime:
+        """Move the clock to the next daily batch, which carries the day's erasure tombstones."""
+        release = next_daily_release(self.clock.now())
+        await self.advance_to(release)
+        return release
 
     def sms_webhook(self, kind: str) -> str:
         """Where the provider posts inbound SMS ("inbound") or status callbacks ("status")."""

@@ -19,8 +19,11 @@ from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import EmailPolicy, TemplatedComposer
 from services.notifier.handlers.dispatch import Dispatcher, DispatchPolicy
 from services.notifier.handlers.enqueue import EnqueueDeps, enqueue_nudge, enqueue_ritual_due
+from services.notifier.handlers.erasure_scrub import scrub_erased_members
+from services.notifier.handlers.insights_facts import InsightsPolicy
 from services.notifier.handlers.provider_status import StatusDeps
 from services.notifier.handlers.record_answer import AnswerDeps
+from services.notifier.handlers.retention import RetentionPolicy, apply_retention
 from services.notifier.settings import NotifierSettings
 from services.notifier.templating import PromptRenderer, SqlStoredTemplates
 from shared.clock import Clock
@@ -29,9 +32,11 @@ from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer, RetryPolicy
 from shared.outbox import OutboxRelay
+from shared.periodic import every
 from shared.runtime import ServiceRuntime, build_plumbing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCRUB_INTERVAL = timedelta(minutes=5)
 
 
 def wire_notifier(
@@ -43,7 +48,7 @@ def wire_notifier(
     """The runtime, and its dispatcher for callers that observe sends (demo, tests)."""
     plumbing = build_plumbing(settings)
     sessions = plumbing.sessions
-    relay = OutboxRelay(outbox, sessions, plumbing.publisher)
+    relay = OutboxRelay(outbox, sessions, plumbing.publisher, clock=clock)
     signer = LinkSigner(settings.link_signing_key.get_secret_value().encode())
     policy = EmailPolicy(
         mail_from=settings.mail_from,
@@ -84,7 +89,16 @@ def wire_notifier(
         ),
         interval_s=settings.dispatch_interval_s,
     )
-    enqueue = EnqueueDeps(sessions, clock, quiet, dispatcher.kick)
+    secret = settings.respondent_key_secret.get_secret_value().encode()
+    insights = InsightsPolicy(secret, timedelta(days=settings.insights_week_close_after_days))
+    enqueue = EnqueueDeps(
+        sessions,
+        clock,
+        quiet,
+        dispatcher.kick,
+        secret,
+        remember_for=timedelta(days=settings.retain_deliveries_days),
+    )
 
     async def on_ritual_due(event: RitualDueV1, _delivery: Delivery) -> str:
         return await enqueue_ritual_due(enqueue, event)
@@ -103,7 +117,7 @@ def wire_notifier(
         sessions,
         clock,
         relay,
-        settings.respondent_key_secret.get_secret_value().encode(),
+        insights,
         distress=DistressRules.build(
             settings.distress_answers, settings.distress_words, settings.support_message
         ),
@@ -112,6 +126,10 @@ def wire_notifier(
     async def service_texts(key: str, locale: str) -> str:
         return await composer.service_text(key, locale, "UTC", clock.now())
 
+    retention = RetentionPolicy(
+        deliveries=timedelta(days=settings.retain_deliveries_days),
+        inbound_messages=timedelta(days=settings.retain_inbound_messages_days),
+    )
     webhook_context = WebhookContext(
         auth_token=(
             settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
@@ -126,7 +144,12 @@ def wire_notifier(
     )
     api = create_api(
         settings,
-        ApiContext(answers=answers, signer=signer, phone_region=settings.sms_default_region),
+        ApiContext(
+            answers=answers,
+            signer=signer,
+            phone_region=settings.sms_default_region,
+            scrub_delay=timedelta(minutes=settings.erasure_scrub_delay_minutes),
+        ),
         webhook_context,
         TemplateContext(renderer, template_store, clock),
         plumbing.readiness(),
@@ -136,7 +159,24 @@ def wire_notifier(
         plumbing=plumbing,
         http=HttpServer(api, settings.http_host, settings.http_port),
         migrations=MIGRATIONS,
-        background=[relay.run, dispatcher.run],
+        background=[
+            relay.run,
+            dispatcher.run,
+            every(
+                clock,
+                timedelta(hours=1),
+                lambda: apply_retention(sessions, clock.now(), retention),
+                "retention",
+            ),
+            every(
+                clock,
+                SCRUB_INTERVAL,
+                lambda: scrub_erased_members(
+                    sessions, lambda: plumbing.broker.config.connection_state.stream, clock
+                ),
+                "erasure scrub",
+            ),
+        ],
         resources=[email_sender, sms_sender],
     )
     return runtime, dispatcher

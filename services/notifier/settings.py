@@ -54,8 +54,40 @@ class NotifierSettings(ServiceSettings):
     )
     respondent_key_secret: SecretStr = Field(
         default=SecretStr("dev-only-notifier-respondent-key-secret"),
-        description="HMAC key that turns member ids into respondent keys for insights. "
-        "Rotating it starts new respondent keys (distinct counts restart).",
+        description="HMAC key, held by the notifier alone, of the ids of every event that reaches "
+        "insights and of the erased-member list. (Respondent keys themselves come from a random "
+        "seed per member.) Rotating it changes those ids: rotate between weekly releases.",
+    )
+    insights_week_close_after_days: int = Field(
+        default=9,
+        ge=1,
+        le=90,
+        description="A week's answers go to insights in one batch this many days after the ISO "
+        "week ends (Monday 00:00 UTC): longer than the response window plus the late-answer "
+        "grace, or late answers are kept here but not counted. Shorter leaks nothing; it "
+        "only drops more late answers.",
+    )
+    retain_deliveries_days: int = Field(
+        default=90,
+        ge=45,
+        le=3650,
+        description="Sends (the delivery ledger, provider message ids) and the answers to them "
+        "are deleted this long after they were queued. At least 45 days: longer than any "
+        "stream or dead letter can bring their event back.",
+    )
+    retain_inbound_messages_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Inbound SMS (keywords, answers, free text) are deleted this long after "
+        "they arrived.",
+    )
+    erasure_scrub_delay_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=24 * 60,
+        description="After an erasure, wait this long (for events still in flight to land) "
+        "before deleting the member's messages from the JetStream streams.",
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8080",

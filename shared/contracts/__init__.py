@@ -7,6 +7,7 @@ from shared.contracts.base import (
     RespondentKey,
     RitualId,
     deterministic_event_id,
+    keyed_event_id,
 )
 from shared.contracts.members import MemberErasedV1
 from shared.contracts.prompts import (
@@ -17,7 +18,7 @@ from shared.contracts.prompts import (
     PromptFailedV1,
     PromptSentV1,
 )
-from shared.contracts.responses import RespondentErasedV1, ResponseReceivedV1, SignpostingSentV1
+from shared.contracts.responses import RespondentsErasedV2, ResponseReceivedV2, SignpostingSentV2
 from shared.contracts.rituals import NudgeDueV1, RitualDueV1, RitualKind
 
 __all__ = [
@@ -32,12 +33,13 @@ __all__ = [
     "PromptDeliveredV1",
     "PromptFailedV1",
     "PromptSentV1",
-    "RespondentErasedV1",
     "RespondentKey",
-    "ResponseReceivedV1",
+    "RespondentsErasedV2",
+    "ResponseReceivedV2",
     "RitualDueV1",
     "RitualId",
     "RitualKind",
-    "SignpostingSentV1",
+    "SignpostingSentV2",
     "deterministic_event_id",
+    "keyed_event_id",
 ]

@@ -6,6 +6,8 @@ one: a producer bug that puts contact data into an id fails validation instead o
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar
@@ -17,9 +19,28 @@ _EVENT_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-5b7e-9a53-6c1d2b4e8f10")
 
 
 def deterministic_event_id(event_type: str, *parts: object) -> str:
-    """The same inputs always give the same id: redeliveries and replays dedupe on it."""
+    """The same inputs always give the same id: redeliveries and replays dedupe on it.
+
+    Anyone who knows the parts can compute it (the namespace is public): use it only for
+    events whose parts are no secret to their readers. Ids of anything that crosses to insights
+    are ``keyed_event_id``.
+    """
     name = "|".join([event_type, *(_canonical(part) for part in parts)])
     return str(uuid.uuid5(_EVENT_NAMESPACE, name))
+
+
+def keyed_event_id(secret: bytes, event_type: str, *parts: object) -> str:
+    """A deterministic id that only the holder of ``secret`` can compute from its parts.
+
+    HMAC-SHA256 of the parts, shaped as a UUID: the same inputs give the same id (dedup,
+    idempotent consumers), and without the secret an id can neither be derived from the ids
+    of the events it came from nor tested against a guess.
+    """
+    if len(secret) < 16:
+        raise ValueError("the key of keyed event ids must be at least 16 bytes")
+    name = "|".join([event_type, *(_canonical(part) for part in parts)])
+    digest = hmac.new(secret, name.encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16]))
 
 
 def _canonical(part: object) -> str:

@@ -1,3 +1,14 @@
+"""What crosses to insights: anonymised facts, never linkable to a member without the notifier.
+
+Nothing here carries a member id, a ritual, a delivery or an exact time. ``respondent_key`` is a
+keyed pseudonym for one person in one ISO week (``rk_week``): insights can tell the answers of
+one person *within* a week apart from another's (distinct counts, multi-item scores), but not
+follow anyone from week to week, so the pattern of weeks in which someone answered (which the
+identity side sees) cannot be matched against insights' data. Event ids are keyed with a
+notifier-only secret. The notifier publishes these in one batch per community and week, after
+the week closes, never next to the identity events they came from.
+"""
+
 from __future__ import annotations
 
 from typing import ClassVar, Literal
@@ -5,53 +16,52 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared import subjects
-from shared.contracts.base import CommunityId, Event, RespondentKey, RitualId
-from shared.contracts.rituals import RitualKind
+from shared.contracts.base import CommunityId, Event, RespondentKey
+
+ISO_WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
 
 
-class ResponseReceivedV1(Event):
-    """A structured answer, for insights: no member id, no contact data, no free text.
-
-    ``respondent_key`` is a keyed hash of the member id that only the notifier can compute: it
-    lets insights count distinct people without learning who they are. Published only for
-    members who consented to contribute anonymised answers.
-    """
+class ResponseReceivedV2(Event):
+    """One structured answer of a consenting member, for insights. The latest answer of the week
+    to an item counts (one event per respondent key, community and item)."""
 
     subject: ClassVar[str] = subjects.RESPONSE_RECEIVED
 
     type: Literal["response.received"] = "response.received"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     respondent_key: RespondentKey
     community_id: CommunityId
-    ritual_id: RitualId
-    ritual_kind: RitualKind
-    iso_week: str = Field(pattern=r"^\d{4}-W\d{2}$", description="Week of the occurrence.")
+    iso_week: str = Field(pattern=ISO_WEEK_PATTERN, description="Week of the occurrence.")
     item: str = Field(pattern=r"^[a-z0-9_]{1,64}$", description="Question item key.")
     value: int = Field(ge=0, le=100)
-    on_time: bool = Field(description="Answered inside the ritual's response window.")
 
 
-class RespondentErasedV1(Event):
-    """A member was erased: insights deletes what it holds under this respondent key.
-
-    Published separately from MemberErasedV1 so that no event links a member id to a
-    respondent key.
-    """
-
-    subject: ClassVar[str] = subjects.RESPONDENT_ERASED
-
-    type: Literal["respondent.erased"] = "respondent.erased"
-    version: Literal[1] = 1
-    respondent_key: RespondentKey
-
-
-class SignpostingSentV1(Event):
-    """Someone was sent professional-support and crisis resources. Aggregate-only: which
-    community and week, never who, and never what they wrote."""
+class SignpostingSentV2(Event):
+    """A consenting member was sent professional-support and crisis resources this week: which
+    community and week, and the week's pseudonym (so one person counts once and an erasure
+    reaches it); never what they wrote."""
 
     subject: ClassVar[str] = subjects.SIGNPOSTING_SENT
 
     type: Literal["signposting.sent"] = "signposting.sent"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
+    respondent_key: RespondentKey
     community_id: CommunityId
-    iso_week: str = Field(pattern=r"^\d{4}-W\d{2}$")
+    iso_week: str = Field(pattern=ISO_WEEK_PATTERN)
+
+
+MAX_KEYS_PER_ERASURE = 1000
+
+
+class RespondentsErasedV2(Event):
+    """A member was erased: insights deletes, and keeps tombstones of, every pseudonym they had.
+
+    Published apart from MemberErasedV1 (in the next daily batch, not with it), so that no event
+    and no timing joins a member id to these keys.
+    """
+
+    subject: ClassVar[str] = subjects.RESPONDENTS_ERASED
+
+    type: Literal["respondents.erased"] = "respondents.erased"
+    version: Literal[2] = 2
+    respondent_keys: list[RespondentKey] = Field(min_length=1, max_length=MAX_KEYS_PER_ERASURE)

@@ -13,31 +13,25 @@ class WeeklyCount:
     iso_week: str
     responses: int
     respondents: int
-    late_responses: int
 
 
 async def weekly_counts(session: AsyncSession, community_id: str) -> list[WeeklyCount]:
-    """Answers, distinct respondents and answers after the response window, per ISO week for
-    one community, oldest week first."""
+    """Answers and distinct respondents per ISO week for one community, oldest week first."""
     rows = await session.execute(
         select(
             response_facts.c.iso_week,
             func.count().label("responses"),
             func.count(distinct(response_facts.c.respondent_key)).label("respondents"),
-            func.count().filter(response_facts.c.on_time.is_(False)).label("late_responses"),
         )
         .where(response_facts.c.community_id == community_id)
         .group_by(response_facts.c.iso_week)
         .order_by(response_facts.c.iso_week)
     )
-    return [
-        WeeklyCount(row.iso_week, row.responses, row.respondents, row.late_responses)
-        for row in rows
-    ]
+    return [WeeklyCount(row.iso_week, row.responses, row.respondents) for row in rows]
 
 
 async def weekly_signposting(session: AsyncSession, community_id: str) -> dict[str, int]:
-    """Support messages sent per ISO week (indicator 10: a count, no denominator)."""
+    """People sent support messages per ISO week (indicator 10: a count, no denominator)."""
     rows = await session.execute(
         select(signposting_facts.c.iso_week, func.count().label("sent"))
         .where(signposting_facts.c.community_id == community_id)

@@ -22,7 +22,6 @@ class WeeklyCountOut(BaseModel):
     iso_week: str
     responses: int
     respondents: int
-    late_responses: int
 
 
 def sessions(request: Request) -> async_sessionmaker[AsyncSession]:

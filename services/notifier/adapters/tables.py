@@ -42,6 +42,9 @@ contacts = Table(
     Column("insights_consent", Boolean, nullable=False),
     Column("insights_consent_at", UtcDateTime(), nullable=True),
     Column("insights_consent_source", String(64), nullable=True),
+    # Random, per member, never leaves this table: the key of their weekly respondent keys.
+    # Erasure deletes it, so nothing left anywhere can be tied to them again (crypto-shredding).
+    Column("pseudonym_seed", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=True),
 )
@@ -98,6 +101,7 @@ deliveries = Table(
     Column("source_event", Text, nullable=True),
     UniqueConstraint("due_event_id", "channel", name="uq_deliveries_due_channel"),
     Index("ix_deliveries_queue", "status", "not_before"),
+    Index("ix_deliveries_created_at", "created_at"),  # retention
 )
 
 # Status callbacks that arrived before the send that caused them was recorded (the provider
@@ -120,7 +124,7 @@ inbound_messages = Table(
     Column("kind", String(16), nullable=False),
     Column("delivery_id", String(36), nullable=True),
     Column("free_text", Text, nullable=True),
-    Column("received_at", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False, index=True),  # retention
 )
 
 # Operators' templates, validated when saved; packaged defaults apply where none is stored.
@@ -150,6 +154,27 @@ answers = Table(
     Column("value", Integer, nullable=False),
     Column("on_time", Boolean, nullable=False),
     Column("answered_at", UtcDateTime(), nullable=False),
+)
+
+# Members erased here, by a keyed hash of their id (no id kept): an event about one of them that
+# arrives later (a lagging scheduler, a replayed dead letter) is dropped without a trace.
+erased_members = Table(
+    "erased_members",
+    metadata,
+    Column("member_hash", String(64), primary_key=True),
+    Column("erased_at", UtcDateTime(), nullable=False),
+)
+
+# Erasures whose ids are still to be deleted from the JetStream streams (see erasure_scrub);
+# the row goes once that is done.
+erasure_scrubs = Table(
+    "erasure_scrubs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("respondent_keys", Text, nullable=False),  # JSON list
+    Column("erased_at", UtcDateTime(), nullable=False),
+    Column("scrub_after", UtcDateTime(), nullable=False, index=True),
 )
 
 outbox = outbox_table(metadata)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import Request
 
@@ -13,6 +14,7 @@ class ApiContext:
     answers: AnswerDeps
     signer: LinkSigner
     phone_region: str = "GB"
+    scrub_delay: timedelta = timedelta(minutes=10)
 
 
 def api_context(request: Request) -> ApiContext:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +30,7 @@ from services.notifier.adapters.tables import consent_records, contacts
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.domain.phone import InvalidPhone, to_e164
 from services.notifier.handlers import members as member_handlers
+from services.notifier.handlers.subject_access import export_member as export_member_data
 from shared.contracts import Channel
 from shared.http.errors import UNPROCESSABLE
 from shared.messaging.consumer import describe_validation_error
@@ -319,7 +321,13 @@ async def change_consent(member_id: str, body: ConsentChange, context: Context) 
     await _load(context, member_id)
     async with context.answers.sessions() as session, session.begin():
         await member_handlers.record_consent(
-            session, member_id, body.kind, body.given, body.source, context.answers.clock.now()
+            session,
+            member_id,
+            body.kind,
+            body.given,
+            body.source,
+            context.answers.clock.now(),
+            context.answers.insights,
         )
     return await _load(context, member_id)
 
@@ -337,13 +345,34 @@ async def consent_history(member_id: str, context: Context) -> list[ConsentRecor
     return [ConsentRecordOut.model_validate(row, from_attributes=True) for row in rows]
 
 
+@router.get(
+    "/{member_id}/export",
+    summary="Everything the notifier holds on one member (subject access)",
+    response_model=dict[str, Any],
+)
+async def export_member(member_id: str, context: Context) -> JSONResponse:
+    """Contact points, consent trail, sends, answers and SMS received, as one JSON document
+    (see ``handlers/subject_access.py`` for what is left out, and why)."""
+    async with context.answers.sessions() as session:
+        document = await export_member_data(session, member_id)
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    return JSONResponse(
+        document,
+        headers={
+            "Content-Disposition": f'attachment; filename="{member_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @router.delete("/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def erase_member(member_id: str, context: Context) -> Response:
-    """Erase the member's contact data and tell the other services to drop what they hold."""
+    """Erase the member here and have every other service forget them (see README, Privacy)."""
     deps = context.answers
     async with deps.sessions() as session, session.begin():
         erased = await member_handlers.erase(
-            session, member_id, deps.respondent_secret, deps.clock.now()
+            session, member_id, deps.insights, deps.clock.now(), context.scrub_delay
         )
     if not erased:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")

@@ -100,7 +100,7 @@ async def submit_answer(token: str, request: Request, context: Context) -> HTMLR
                     values[key] = int(raw)
                 except ValueError as error:
                     raise InvalidAnswer("answers are the numbers shown") from error
-        result = await record_answers(context.answers, delivery_id, values, f"form:{delivery_id}")
+        result = await record_answers(context.answers, delivery_id, values)
     except InvalidLink as error:
         return link_problem(error)
     except UnknownDelivery:

@@ -3,13 +3,18 @@
 The consumer only records; the dispatcher sends. So a redelivered event finds its row and
 queues nothing twice, quiet hours are a ``not_before`` on the row (deferred, never dropped),
 and retries run on the injected clock rather than on broker timers.
+
+Two kinds of event are dropped without a trace: one about a member who was erased (a lagging
+scheduler, a replayed dead letter; recording even a refusal would bring their id back), and one
+older than the delivery ledger remembers (``retain_deliveries_days``: it could be a send that
+already happened and was forgotten since).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
@@ -19,6 +24,7 @@ from services.notifier.adapters.tables import answers, contacts, deliveries, out
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.quiet_hours import QuietHours, defer_until_quiet_hours_end
 from services.notifier.handlers.events import prompt_failed
+from services.notifier.handlers.members import is_erased
 from services.notifier.handlers.prompt_job import PromptJob
 from services.notifier.handlers.statuses import FAILED, QUEUED, SENT
 from shared.clock import Clock
@@ -33,6 +39,10 @@ class EnqueueDeps:
     clock: Clock
     default_quiet_hours: QuietHours | None
     wake_dispatcher: Callable[[], None]
+    secret: bytes
+    """The notifier's key (erased members are remembered by a keyed hash of their id)."""
+    remember_for: timedelta = timedelta(days=90)
+    """How long the delivery ledger keeps a send (``retain_deliveries_days``)."""
 
 
 def not_before(now: datetime, timezone: str, contact: Contact) -> datetime:
@@ -45,6 +55,8 @@ async def enqueue_prompt(
     deps: EnqueueDeps, job: PromptJob, source_event: str, channel_hint: Channel | None = None
 ) -> str:
     now = deps.clock.now()
+    if job.occurrence_at < now - deps.remember_for:
+        return "older_than_the_ledger"
     async with deps.sessions() as session, session.begin():
         already = (
             await session.execute(
@@ -56,6 +68,8 @@ async def enqueue_prompt(
         row = (
             await session.execute(select(contacts).where(contacts.c.member_id == job.member_id))
         ).first()
+        if row is None and await is_erased(session, job.member_id, deps.secret):
+            return "erased"
         contact = Contact.from_row(row, deps.default_quiet_hours) if row else None
         channel: Channel | None = None
         reason: FailureReason | None = FailureReason.no_contact

@@ -1,9 +1,11 @@
 """An SMS from a member: opt-out, opt-in, help, an answer, or free text.
 
 Handled once per provider message id. Opting out takes effect before anything else and is
-confirmed once; answers go to the member's latest SMS prompt; free text stays here; a reply
-that matches the distress rule gets the support resources at once. Returns the text to send
-back, if any (the caller sends it, outside the transaction).
+confirmed once; answers go to the member's latest SMS prompt; free text stays here (for
+``retain_inbound_messages_days``), and is not kept at all from a number that belongs to no member
+(an erased member texting again is a stranger); a reply that matches the distress rule gets the
+support resources at once, and insights a signposting fact only if the member consented.
+Returns the text to send back, if any (the caller sends it, outside the transaction).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.tables import contacts, deliveries, inbound_messages, outbox
+from services.notifier.adapters.tables import contacts, deliveries, inbound_messages
 from services.notifier.domain.keywords import InboundKind, InboundSms, classify_inbound_sms
+from services.notifier.domain.pseudonyms import iso_week_of
 from services.notifier.domain.questionnaire import InvalidAnswer as QuestionnaireInvalidAnswer
 from services.notifier.domain.questionnaire import Questionnaire
+from services.notifier.handlers.insights_facts import stage_signposting_fact
 from services.notifier.handlers.members import record_consent
 from services.notifier.handlers.record_answer import (
     RITUAL_KEPT,
@@ -26,12 +30,10 @@ from services.notifier.handlers.record_answer import (
     InvalidAnswer,
     questions_for,
     record_answers,
-    signposting_event,
 )
 from services.notifier.handlers.statuses import SENDING, SENT
 from shared.contracts import Channel
 from shared.db import insert_ignoring_duplicates
-from shared.outbox import stage_events
 
 ServiceText = Callable[[str, str], Awaitable[str]]  # (text key, locale) -> text
 
@@ -98,7 +100,10 @@ async def handle_inbound_sms(
                     "provider_message_id": provider_message_id,
                     "member_id": member_id,
                     "kind": message.kind.value,
-                    "free_text": body if message.kind is InboundKind.FREE_TEXT else None,
+                    # Free text only from a member: a stranger's words are nobody's to keep.
+                    "free_text": (
+                        body if contact and message.kind is InboundKind.FREE_TEXT else None
+                    ),
                     "received_at": now,
                 }
             ],
@@ -131,18 +136,12 @@ async def handle_inbound_sms(
                         )
                     ).first()
                 if week_row is not None:
-                    year, week, _ = week_row.occurrence_local_date.isocalendar()
-                    await stage_events(
+                    await stage_signposting_fact(
                         session,
-                        outbox,
-                        [
-                            signposting_event(
-                                week_row.community_id,
-                                f"{year}-W{week:02d}",
-                                f"sms:{provider_message_id}",
-                                now,
-                            )
-                        ],
+                        deps.insights,
+                        contact,
+                        week_row.community_id,
+                        iso_week_of(week_row.occurrence_local_date),
                         now,
                     )
                 return InboundResult("signposted", deps.distress.support_message)
@@ -154,7 +153,7 @@ async def handle_inbound_sms(
     questions = await questions_for(deps, delivery_id)
     try:
         values = _answer_values(message, questions.questionnaire)
-        result = await record_answers(deps, delivery_id, values, f"sms:{provider_message_id}")
+        result = await record_answers(deps, delivery_id, values)
     except InvalidAnswer:
         return InboundResult("invalid_answer", await texts("sms_answer_invalid", locale))
     if result.signpost and deps.distress is not None:

@@ -1,13 +1,15 @@
-"""Registering, changing, consenting and erasing members: the notifier owns these facts.
+"""Registering, changing, consenting, exporting and erasing members: the notifier owns these facts.
 
 Nothing here publishes contact data. Erasure publishes two events that are never joined: one
-with the member id (for the scheduler) and one with the respondent key (for insights).
+with the member id (for the scheduler, at once) and one with the respondent keys (for insights,
+in the next daily batch, among the day's other erasures).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,11 +19,20 @@ from services.notifier.adapters.tables import (
     consent_records,
     contacts,
     deliveries,
+    erased_members,
+    erasure_scrubs,
     inbound_messages,
     outbox,
 )
-from services.notifier.domain.pseudonyms import new_member_id, respondent_key
-from shared.contracts import MemberErasedV1, RespondentErasedV1, deterministic_event_id
+from services.notifier.domain.pseudonyms import member_hash, new_member_id, new_pseudonym_seed
+from services.notifier.handlers.insights_facts import (
+    InsightsPolicy,
+    every_respondent_key,
+    retract_unreleased_facts,
+    stage_tombstones,
+)
+from shared.contracts import MemberErasedV1, deterministic_event_id
+from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events
 
 CONSENT_KINDS = ("prompts", "insights", "sms", "email")
@@ -74,6 +85,7 @@ async def register(session: AsyncSession, member: NewMember, now: datetime) -> s
             insights_consent=member.insights_consent,
             insights_consent_at=now,
             insights_consent_source=member.insights_consent_source,
+            pseudonym_seed=new_pseudonym_seed(),
             created_at=now,
             updated_at=now,
         )
@@ -87,9 +99,19 @@ async def register(session: AsyncSession, member: NewMember, now: datetime) -> s
 
 
 async def record_consent(
-    session: AsyncSession, member_id: str, kind: str, given: bool, source: str, now: datetime
+    session: AsyncSession,
+    member_id: str,
+    kind: str,
+    given: bool,
+    source: str,
+    now: datetime,
+    insights: InsightsPolicy | None = None,
 ) -> None:
-    """Append to the consent trail and update the member's current state."""
+    """Append to the consent trail and update the member's current state.
+
+    Withdrawing consent to contribute (kind ``insights``, with ``insights`` given) also takes
+    back the member's answers that have not left for insights yet.
+    """
     await session.execute(
         consent_records.insert().values(
             member_id=member_id, kind=kind, given=given, source=source, recorded_at=now
@@ -111,22 +133,56 @@ async def record_consent(
     await session.execute(
         update(contacts).where(contacts.c.member_id == member_id).values(**state, updated_at=now)
     )
+    if kind == "insights" and not given and insights is not None:
+        contact = (
+            await session.execute(select(contacts).where(contacts.c.member_id == member_id))
+        ).first()
+        if contact is not None:
+            await retract_unreleased_facts(session, contact, insights.secret, now)
+
+
+async def is_erased(session: AsyncSession, member_id: str, secret: bytes) -> bool:
+    found = await session.execute(
+        select(erased_members.c.member_hash).where(
+            erased_members.c.member_hash == member_hash(member_id, secret)
+        )
+    )
+    return found.first() is not None
 
 
 async def erase(
-    session: AsyncSession, member_id: str, respondent_secret: bytes, now: datetime
+    session: AsyncSession,
+    member_id: str,
+    insights: InsightsPolicy,
+    now: datetime,
+    scrub_delay: timedelta = timedelta(minutes=10),
 ) -> bool:
-    """Delete the member's contact data, consent trail, free-text replies and answers; stage the
-    erasure events. The delivery ledger stays (pseudonymous ids only) so that a redelivered
-    event is still recognised and nothing is sent to an erased member."""
-    found = await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
-    if not getattr(found, "rowcount", 0):
+    """Forget the member here and have every other copy forgotten.
+
+    Deletes contact data (and with it the pseudonym seed: no key of theirs can be derived
+    again), the consent trail, inbound messages, deliveries and answers; takes back their facts
+    not yet released to insights; remembers the erasure by a keyed hash only, so that a late
+    event about them is dropped; stages MemberErased now and the respondent-key tombstones for
+    the next daily batch; and queues the scrub of their messages from the streams.
+    """
+    contact = (
+        await session.execute(select(contacts).where(contacts.c.member_id == member_id))
+    ).first()
+    if contact is None:
         return False
-    await session.execute(delete(consent_records).where(consent_records.c.member_id == member_id))
-    await session.execute(delete(inbound_messages).where(inbound_messages.c.member_id == member_id))
-    key = respondent_key(member_id, respondent_secret)
+    keys = every_respondent_key(contact, insights.secret, now)
+    await retract_unreleased_facts(session, contact, insights.secret, now)
     their_deliveries = select(deliveries.c.id).where(deliveries.c.member_id == member_id)
     await session.execute(delete(answers).where(answers.c.delivery_id.in_(their_deliveries)))
+    await session.execute(delete(deliveries).where(deliveries.c.member_id == member_id))
+    await session.execute(delete(inbound_messages).where(inbound_messages.c.member_id == member_id))
+    await session.execute(delete(consent_records).where(consent_records.c.member_id == member_id))
+    await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
+    await insert_ignoring_duplicates(
+        session,
+        erased_members,
+        [{"member_hash": member_hash(member_id, insights.secret), "erased_at": now}],
+    )
     await stage_events(
         session,
         outbox,
@@ -135,13 +191,17 @@ async def erase(
                 event_id=deterministic_event_id("member.erased", member_id),
                 occurred_at=now,
                 member_id=member_id,
-            ),
-            RespondentErasedV1(
-                event_id=deterministic_event_id("respondent.erased", key),
-                occurred_at=now,
-                respondent_key=key,
-            ),
+            )
         ],
         now,
+    )
+    await stage_tombstones(session, insights, keys, now)
+    await session.execute(
+        erasure_scrubs.insert().values(
+            member_id=member_id,
+            respondent_keys=json.dumps(keys),
+            erased_at=now,
+            scrub_after=now + scrub_delay,
+        )
     )
     return True

@@ -1,18 +1,18 @@
 """Answers (from the e-mail form or an SMS reply) -> stored here; events out.
 
 * PromptAnswered for every answer, so the scheduler stops nudging (no values in it);
-* ResponseReceived per item, only for members who consented to contribute to insights, keyed by
-  a respondent key insights cannot turn back into a member id; never free text;
-* SignpostingSent (a count, nothing else) when the operator's distress rule matches, and the
-  caller replies with the support resources at once.
-The first answer to an item counts; a repeated one is ignored.
+* for members who consented to contribute to insights only: a ResponseReceived per item, and a
+  SignpostingSent when the operator's distress rule matches — both held for the week's release
+  (``insights_facts``), never published with the PromptAnswered; never free text.
+When the distress rule matches, the caller replies with the support resources at once, whatever
+the member's consent. The first answer to an item of a delivery counts; a repeated one is
+ignored. A member who was erased can no longer answer: their deliveries went with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,17 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.tables import answers, contacts, deliveries, outbox
 from services.notifier.domain.distress import DistressRules
-from services.notifier.domain.pseudonyms import respondent_key
+from services.notifier.domain.pseudonyms import iso_week_of
 from services.notifier.domain.questionnaire import Item, Questionnaire, questionnaire_for
-from shared.clock import Clock
-from shared.contracts import (
-    Event,
-    PromptAnsweredV1,
-    ResponseReceivedV1,
-    RitualKind,
-    SignpostingSentV1,
-    deterministic_event_id,
+from services.notifier.handlers.insights_facts import (
+    InsightsPolicy,
+    stage_answer_facts,
+    stage_signposting_fact,
 )
+from shared.clock import Clock
+from shared.contracts import PromptAnsweredV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
 
@@ -67,7 +65,7 @@ class AnswerDeps:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     relay: OutboxRelay
-    respondent_secret: bytes
+    insights: InsightsPolicy
     distress: DistressRules | None = None
 
 
@@ -122,22 +120,23 @@ def _validated(items: Mapping[str, Item], values: Mapping[str, int]) -> dict[str
     return checked
 
 
-def _iso_week(row: Row[Any]) -> str:
-    year, week, _ = row.occurrence_local_date.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 async def record_answers(
-    deps: AnswerDeps, delivery_id: str, values: Mapping[str, int], source_id: str
+    deps: AnswerDeps, delivery_id: str, values: Mapping[str, int]
 ) -> AnswerResult:
-    """Store the answers to one delivery; ``source_id`` (the form submission or inbound SMS)
-    makes the signposting event's id deterministic."""
+    """Store the answers to one delivery and stage what they imply (see the module)."""
     now = deps.clock.now()
     async with deps.sessions() as session, session.begin():
         delivery = (
             await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
         ).first()
-        if delivery is None:
+        contact = None
+        if delivery is not None:
+            contact = (
+                await session.execute(
+                    select(contacts).where(contacts.c.member_id == delivery.member_id)
+                )
+            ).first()
+        if delivery is None or contact is None:
             raise UnknownDelivery(delivery_id)
         checked = _validated(items_of(delivery), values)
         on_time = now <= delivery.respond_by
@@ -157,28 +156,7 @@ async def record_answers(
         )
         if not inserted:
             return AnswerResult(AnswerOutcome.already_answered, False)
-        events = await _answer_events(session, deps, delivery, checked, on_time, now)
-        signpost = deps.distress is not None and deps.distress.by_answers(checked)
-        if signpost:
-            events.append(
-                signposting_event(delivery.community_id, _iso_week(delivery), source_id, now)
-            )
-        await stage_events(session, outbox, events, now)
-    deps.relay.kick()
-    outcome = AnswerOutcome.recorded if on_time else AnswerOutcome.recorded_late
-    return AnswerResult(outcome, signpost)
-
-
-async def _answer_events(
-    session: AsyncSession,
-    deps: AnswerDeps,
-    delivery: Row[Any],
-    checked: Mapping[str, int],
-    on_time: bool,
-    now: datetime,
-) -> list[Event]:
-    events: list[Event] = [
-        PromptAnsweredV1(
+        answered = PromptAnsweredV1(
             event_id=deterministic_event_id("prompt.answered", delivery.id),
             occurred_at=now,
             due_event_id=delivery.due_event_id,
@@ -187,38 +165,16 @@ async def _answer_events(
             member_id=delivery.member_id,
             on_time=on_time,
         )
-    ]
-    consented = (
-        await session.execute(
-            select(contacts.c.insights_consent).where(contacts.c.member_id == delivery.member_id)
+        await stage_events(session, outbox, [answered], now)
+        week = iso_week_of(delivery.occurrence_local_date)
+        await stage_answer_facts(
+            session, deps.insights, contact, delivery.community_id, week, checked, now
         )
-    ).scalar()
-    if consented:
-        key = respondent_key(delivery.member_id, deps.respondent_secret)
-        for item, value in checked.items():
-            events.append(
-                ResponseReceivedV1(
-                    event_id=deterministic_event_id("response.received", delivery.id, item),
-                    occurred_at=now,
-                    respondent_key=key,
-                    community_id=delivery.community_id,
-                    ritual_id=delivery.ritual_id,
-                    ritual_kind=RitualKind(delivery.ritual_kind),
-                    iso_week=_iso_week(delivery),
-                    item=item,
-                    value=value,
-                    on_time=on_time,
-                )
+        signpost = deps.distress is not None and deps.distress.by_answers(checked)
+        if signpost:
+            await stage_signposting_fact(
+                session, deps.insights, contact, delivery.community_id, week, now
             )
-    return events
-
-
-def signposting_event(
-    community_id: str, iso_week: str, source_id: str, now: datetime
-) -> SignpostingSentV1:
-    return SignpostingSentV1(
-        event_id=deterministic_event_id("signposting.sent", source_id),
-        occurred_at=now,
-        community_id=community_id,
-        iso_week=iso_week,
-    )
+    deps.relay.kick()
+    outcome = AnswerOutcome.recorded if on_time else AnswerOutcome.recorded_late
+    return AnswerResult(outcome, signpost)

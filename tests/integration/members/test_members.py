@@ -10,7 +10,7 @@ import aiohttp
 
 from services.demo.scenario import Person, answer, set_up_weekly_check_in
 from services.demo.system import LocalSystem
-from shared.contracts import MemberErasedV1, PromptFailedV1, RespondentErasedV1
+from shared.contracts import MemberErasedV1, PromptFailedV1, RespondentsErasedV2
 from tests.support import NatsTap, eventually
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -153,6 +153,7 @@ async def test_erasure_removes_contact_data_everywhere(
     (mail,) = await system.smtp.wait_for(1)
     async with aiohttp.ClientSession() as browser:
         await answer(browser, mail, 3)
+    await system.close_week("2027-W01")
 
     async def counted() -> bool:
         rows = await system.clients["insights"].get(
@@ -170,8 +171,11 @@ async def test_erasure_removes_contact_data_everywhere(
     ):
         assert response.status == 204
     (erased,) = await eventually(lambda: nats_tap.on(MemberErasedV1.subject))
-    (forgotten,) = await eventually(lambda: nats_tap.on(RespondentErasedV1.subject))
-    # Two events, never joined: one carries the member id, the other the respondent key.
+    # Two events, never joined: one carries the member id and leaves at once; the other the
+    # respondent keys, and it waits for the next daily batch.
+    assert nats_tap.on(RespondentsErasedV2.subject) == []
+    await system.release_erasures()
+    (forgotten,) = await eventually(lambda: nats_tap.on(RespondentsErasedV2.subject))
     assert member_id in erased.data.decode()
     assert member_id not in forgotten.data.decode()
     assert b"mbr_" not in forgotten.data

@@ -53,7 +53,8 @@ async def test_no_contact_data_in_events_or_logs(
         assert (
             await system.twilio.send_inbound(sms_webhook, "+447911123456", SMS_NUMBER, body) == 200
         )
-    await eventually(lambda: len(nats_tap.on("responses.received.v1")) == 3)
+    await system.close_week("2027-W01")
+    await eventually(lambda: len(nats_tap.on("responses.received.v2")) == 3)
     await eventually(lambda: len(nats_tap.on("prompts.sent.v1")) == 4)
     await eventually(lambda: len(nats_tap.on("prompts.delivered.v1")) == 1)
 
@@ -61,7 +62,7 @@ async def test_no_contact_data_in_events_or_logs(
     assert {m.subject for m in event_messages} >= {
         "rituals.due.v1",
         "prompts.sent.v1",
-        "responses.received.v1",
+        "responses.received.v2",
     }
     for message in nats_tap.messages:  # JetStream API traffic included
         text = message.text()
@@ -82,5 +83,5 @@ async def test_no_contact_data_in_events_or_logs(
         assert not PHONE.search(line), line
         assert "Feeling low" not in line
     # Insights' events carry a respondent key, never the member id.
-    for message in nats_tap.on("responses.received.v1"):
+    for message in nats_tap.on("responses.received.v2"):
         assert b"mbr_" not in message.data

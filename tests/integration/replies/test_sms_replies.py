@@ -13,8 +13,8 @@ from shared.contracts import (
     Event,
     PromptAnsweredV1,
     PromptFailedV1,
-    ResponseReceivedV1,
-    SignpostingSentV1,
+    ResponseReceivedV2,
+    SignpostingSentV2,
 )
 from shared.devtwilio import ScriptedReply, twilio_signature
 from tests.support import NatsTap, eventually
@@ -130,9 +130,10 @@ async def test_an_answer_by_sms_is_recorded_and_published_without_the_text(
     assert await _reply(system, " 2 ") == 200
     await eventually(lambda: len(_texts_to_sam(system)) == 3)
     assert "Thank you" in _texts_to_sam(system)[2]
-    (response,) = await eventually(lambda: events_of(nats_tap, ResponseReceivedV1))
-    assert (response.item, response.value, response.on_time) == ("ons_loneliness", 2, True)
     assert await eventually(lambda: events_of(nats_tap, PromptAnsweredV1))
+    await system.close_week("2027-W01")
+    (response,) = await eventually(lambda: events_of(nats_tap, ResponseReceivedV2))
+    assert (response.item, response.value) == ("ons_loneliness", 2)
 
 
 async def test_distress_gets_support_at_once_and_only_a_count_leaves(
@@ -143,7 +144,8 @@ async def test_distress_gets_support_at_once_and_only_a_count_leaves(
     assert await _reply(system, words) == 200
     await eventually(lambda: len(_texts_to_sam(system)) == 2)
     assert "116 123" in _texts_to_sam(system)[1]
-    (signposting,) = await eventually(lambda: events_of(nats_tap, SignpostingSentV1))
+    await system.close_week("2027-W01")
+    (signposting,) = await eventually(lambda: events_of(nats_tap, SignpostingSentV2))
     assert (signposting.community_id, signposting.iso_week) == ("riverside", "2027-W01")
     assert all(words not in m.text() for m in nats_tap.messages)
     rows = await eventually(
@@ -159,7 +161,8 @@ async def test_the_lowest_loneliness_answer_gets_support_too(
     assert await _reply(system, "1") == 200  # "often or always" lonely
     await eventually(lambda: len(_texts_to_sam(system)) == 2)
     assert "116 123" in _texts_to_sam(system)[1]
-    assert await eventually(lambda: events_of(nats_tap, SignpostingSentV1))
+    await system.close_week("2027-W01")
+    assert await eventually(lambda: events_of(nats_tap, SignpostingSentV2))
 
 
 async def test_status_callbacks_out_of_order_never_move_backwards(
@@ -185,5 +188,7 @@ async def test_a_reply_to_a_prompt_still_being_sent_counts_for_that_prompt(
     await system.advance_to(MONDAY_0900)
     await system.twilio.wait_for_requests(PHONE, 1)
     assert await _reply(system, "2") == 200
-    (response,) = await eventually(lambda: events_of(nats_tap, ResponseReceivedV1))
+    await eventually(lambda: events_of(nats_tap, PromptAnsweredV1))
+    await system.close_week("2027-W01")
+    (response,) = await eventually(lambda: events_of(nats_tap, ResponseReceivedV2))
     assert (response.item, response.value) == ("ons_loneliness", 2)

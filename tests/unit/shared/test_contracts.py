@@ -11,10 +11,11 @@ from shared.contracts import (
     FailureReason,
     PromptFailedV1,
     PromptSentV1,
-    ResponseReceivedV1,
+    ResponseReceivedV2,
     RitualDueV1,
     RitualKind,
     deterministic_event_id,
+    keyed_event_id,
 )
 from shared.subjects import RITUAL_DUE
 
@@ -132,24 +133,31 @@ class TestOtherEvents:
                 failed.model_dump(mode="json") | {"reason": "550 <ana@example.org> unknown"}
             )
 
-    def test_response_received_has_no_member_id_and_no_free_text(self) -> None:
-        fields = set(ResponseReceivedV1.model_fields)
+    def test_response_received_has_no_member_id_ritual_time_or_free_text(self) -> None:
+        fields = set(ResponseReceivedV2.model_fields)
         assert "member_id" not in fields
         assert not {"text", "body", "email", "phone"} & fields
-        response = ResponseReceivedV1(
-            event_id=deterministic_event_id("response.received", "d", "ons_loneliness"),
+        # Nothing that links to the identity side: no ritual, no delivery, no answer time.
+        assert not {"ritual_id", "ritual_kind", "due_event_id", "on_time", "answered_at"} & fields
+        response = ResponseReceivedV2(
+            event_id=keyed_event_id(b"k" * 32, "response.received", "rk_x", "ons_loneliness"),
             occurred_at=NOW,
             respondent_key="rk_0123456789abcdef0123456789abcdef",
             community_id="riverside",
-            ritual_id="riverside-monday",
-            ritual_kind=RitualKind.check_in,
             iso_week="2027-W01",
             item="ons_loneliness",
             value=3,
-            on_time=True,
         )
-        assert ResponseReceivedV1.model_validate_json(response.model_dump_json()) == response
+        assert ResponseReceivedV2.model_validate_json(response.model_dump_json()) == response
         with pytest.raises(ValidationError, match="respondent_key"):
-            ResponseReceivedV1.model_validate(
+            ResponseReceivedV2.model_validate(
                 response.model_dump(mode="json") | {"respondent_key": "mbr_AbCdEfGhIjKlMnOp"}
             )
+
+    def test_keyed_ids_need_the_key(self) -> None:
+        one = keyed_event_id(b"a" * 32, "response.received", "rk_x", "item")
+        assert one == keyed_event_id(b"a" * 32, "response.received", "rk_x", "item")
+        assert one != keyed_event_id(b"b" * 32, "response.received", "rk_x", "item")
+        assert one != deterministic_event_id("response.received", "rk_x", "item")
+        with pytest.raises(ValueError, match="16 bytes"):
+            keyed_event_id(b"short", "x")

@@ -1,0 +1,94 @@
+"""Retention: the notifier keeps sends, answers and inbound SMS for a stated time, then deletes
+them (``retain_deliveries_days``, ``retain_inbound_messages_days``; see README, Privacy).
+
+Contacts and their consent trail stay while the member does (until erasure): the trail is the
+record of why we may write to them. Deletion runs in small batches, each its own transaction, so
+a large backlog never holds locks for long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifier.adapters.tables import answers, deliveries, inbound_messages
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    deliveries: timedelta
+    inbound_messages: timedelta
+    batch_size: int = 1000
+
+
+@dataclass
+class RetentionResult:
+    deliveries: int = 0
+    answers: int = 0
+    inbound_messages: int = 0
+
+
+async def _delete_old_deliveries(
+    session: AsyncSession, cutoff: datetime, limit: int
+) -> tuple[int, int]:
+    ids = (
+        (
+            await session.execute(
+                select(deliveries.c.id).where(deliveries.c.created_at < cutoff).limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0, 0
+    gone_answers = await session.execute(delete(answers).where(answers.c.delivery_id.in_(ids)))
+    await session.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
+    return len(ids), int(getattr(gone_answers, "rowcount", 0) or 0)
+
+
+async def _delete_old_inbound(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    ids = (
+        (
+            await session.execute(
+                select(inbound_messages.c.provider_message_id)
+                .where(inbound_messages.c.received_at < cutoff)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        await session.execute(
+            delete(inbound_messages).where(inbound_messages.c.provider_message_id.in_(ids))
+        )
+    return len(ids)
+
+
+async def apply_retention(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, policy: RetentionPolicy
+) -> RetentionResult:
+    """Delete everything past its retention; returns how much went."""
+    result = RetentionResult()
+    while True:
+        async with sessions() as session, session.begin():
+            sends, answered = await _delete_old_deliveries(
+                session, now - policy.deliveries, policy.batch_size
+            )
+        result.deliveries += sends
+        result.answers += answered
+        if sends < policy.batch_size:
+            break
+    while True:
+        async with sessions() as session, session.begin():
+            texts = await _delete_old_inbound(
+                session, now - policy.inbound_messages, policy.batch_size
+            )
+        result.inbound_messages += texts
+        if texts < policy.batch_size:
+            break
+    return result

@@ -1,0 +1,120 @@
+"""Subject access: everything the notifier holds on one member, as one document.
+
+Operators answer a member's request for their data with it. It holds what this service keeps
+under the member's id: contact points and preferences, the consent trail, the sends (the
+delivery ledger), their answers and the SMS they sent. Not in it, on purpose: the pseudonym seed
+and respondent keys (handing them out would tie the person to insights' anonymised data, which
+is exactly what they exist to prevent), and nothing other services hold, since they hold no
+personal data (the scheduler has the member id and time zone of each enrolment: ask it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifier.adapters.tables import (
+    answers,
+    consent_records,
+    contacts,
+    deliveries,
+    inbound_messages,
+)
+
+CONTACT_FIELDS = (
+    "member_id",
+    "email",
+    "phone",
+    "locale",
+    "preferred_channel",
+    "fallback_channel",
+    "quiet_start",
+    "quiet_end",
+    "prompt_consent",
+    "insights_consent",
+    "sms_opted_out_at",
+    "email_opted_out_at",
+    "created_at",
+    "updated_at",
+)
+DELIVERY_FIELDS = (
+    "id",
+    "channel",
+    "community_id",
+    "ritual_id",
+    "ritual_kind",
+    "occurrence_at",
+    "nudge_number",
+    "status",
+    "attempts",
+    "failure_reason",
+    "created_at",
+    "sent_at",
+    "delivered_at",
+    "provider_message_id",
+)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _pick(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: _plain(getattr(row, name)) for name in fields}
+
+
+async def export_member(session: AsyncSession, member_id: str) -> dict[str, Any] | None:
+    """The member's data, or None if there is no such member (or they were erased)."""
+    contact = (
+        await session.execute(select(contacts).where(contacts.c.member_id == member_id))
+    ).first()
+    if contact is None:
+        return None
+    consents = (
+        await session.execute(
+            select(consent_records)
+            .where(consent_records.c.member_id == member_id)
+            .order_by(consent_records.c.id)
+        )
+    ).all()
+    sends = (
+        await session.execute(
+            select(deliveries)
+            .where(deliveries.c.member_id == member_id)
+            .order_by(deliveries.c.created_at, deliveries.c.id)
+        )
+    ).all()
+    given = (
+        await session.execute(
+            select(answers)
+            .join(deliveries, deliveries.c.id == answers.c.delivery_id)
+            .where(deliveries.c.member_id == member_id)
+            .order_by(answers.c.answered_at, answers.c.item_key)
+        )
+    ).all()
+    texts = (
+        await session.execute(
+            select(inbound_messages)
+            .where(inbound_messages.c.member_id == member_id)
+            .order_by(inbound_messages.c.received_at)
+        )
+    ).all()
+    return {
+        "contact": _pick(contact, CONTACT_FIELDS),
+        "consents": [_pick(row, ("kind", "given", "source", "recorded_at")) for row in consents],
+        "deliveries": [_pick(row, DELIVERY_FIELDS) for row in sends],
+        "answers": [
+            _pick(row, ("delivery_id", "item_key", "value", "on_time", "answered_at"))
+            for row in given
+        ],
+        "inbound_messages": [
+            _pick(row, ("received_at", "kind", "free_text", "delivery_id")) for row in texts
+        ],
+        "not_included": (
+            "Respondent keys and the pseudonym seed: they would tie this person to the "
+            "anonymised data insights holds. Other services hold no personal data."
+        ),
+    }
