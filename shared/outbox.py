@@ -93,9 +93,11 @@ async def stage_held_events(
     """Hold ``(event, retract_key)`` pairs until ``release_at``, inside the caller's transaction.
 
     An event staged again under the same id before its release replaces the held one (its
-    payload and release time): the latest version is the one that leaves.
+    payload and release time): the latest version is the one that leaves. Nothing is staged once
+    ``release_at`` has come: the batch has left, and a straggler would leave alone, where its
+    timing would single it out. Returns how many rows were staged or replaced.
     """
-    if not events:
+    if not events or release_at <= now:
         return 0
     rows = [
         {

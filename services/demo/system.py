@@ -87,6 +87,7 @@ class LocalSystem:
     clients: dict[str, ApiClient] = field(init=False, default_factory=dict)
     ticker: Ticker = field(init=False)
     notifier_settings: NotifierSettings = field(init=False)
+    insights_settings: InsightsSettings = field(init=False)
 
     def _common(self, service: str) -> dict[str, Any]:
         url, schema = self.database_for(service)
@@ -141,6 +142,7 @@ class LocalSystem:
         insights = InsightsSettings(
             **self._common("insights"), analyst_token=self._token("insights")
         )
+        self.insights_settings = insights
         scheduler_runtime, self.ticker = wire_scheduler(scheduler, self.clock)
         notifier_runtime, self.dispatcher = wire_notifier(notifier, self.clock)
         self.runtimes = {
@@ -171,6 +173,13 @@ class LocalSystem:
                     f"{self.ticker.last_tick_at}, notifier swept at {self.dispatcher.last_run_at})"
                 )
             await asyncio.sleep(0.005)
+
+    async def restart_insights(self) -> None:
+        """Stop insights and start a new process's worth of it on the same database, as after
+        a crash, a deployment or a restore from backup."""
+        await self.runtimes["insights"].stop()
+        self.runtimes["insights"] = build_insights(self.insights_settings, self.clock)
+        await self.runtimes["insights"].start()
 
     async def close_week(self, iso_week: str) -> datetime:
         """Move the clock to when ``iso_week``'s anonymised facts leave the notifier for insights

@@ -24,6 +24,7 @@ from services.notifier.handlers.insights_facts import InsightsPolicy
 from services.notifier.handlers.provider_status import StatusDeps
 from services.notifier.handlers.record_answer import AnswerDeps
 from services.notifier.handlers.retention import RetentionPolicy, apply_retention
+from services.notifier.handlers.tombstones import release_tombstones
 from services.notifier.settings import NotifierSettings
 from services.notifier.templating import PromptRenderer, SqlStoredTemplates
 from shared.clock import Clock
@@ -37,6 +38,7 @@ from shared.runtime import ServiceRuntime, build_plumbing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCRUB_INTERVAL = timedelta(minutes=5)
+TOMBSTONE_INTERVAL = timedelta(minutes=5)  # the daily batch leaves within this of 00:00 UTC
 
 
 def wire_notifier(
@@ -167,6 +169,12 @@ def wire_notifier(
                 timedelta(hours=1),
                 lambda: apply_retention(sessions, clock.now(), retention),
                 "retention",
+            ),
+            every(
+                clock,
+                TOMBSTONE_INTERVAL,
+                lambda: release_tombstones(sessions, secret, clock, relay),
+                "tombstone release",
             ),
             every(
                 clock,

@@ -165,6 +165,15 @@ erased_members = Table(
     Column("erased_at", UtcDateTime(), nullable=False),
 )
 
+# Respondent keys of erased members, waiting for the next daily batch of tombstones: all the
+# day's erasures leave together, keys sorted, so no event holds one person's keys alone.
+pending_tombstones = Table(
+    "pending_tombstones",
+    metadata,
+    Column("respondent_key", String(80), primary_key=True),
+    Column("release_at", UtcDateTime(), nullable=False, index=True),
+)
+
 # Erasures whose ids are still to be deleted from the JetStream streams (see erasure_scrub);
 # the row goes once that is done.
 erasure_scrubs = Table(

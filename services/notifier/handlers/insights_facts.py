@@ -21,20 +21,13 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import outbox
-from services.notifier.domain.insights_release import next_daily_release, week_closes_at
+from services.notifier.domain.insights_release import week_closes_at
 from services.notifier.domain.pseudonyms import (
     legacy_respondent_key,
     respondent_key,
     weeks_between,
 )
-from shared.contracts import (
-    Event,
-    RespondentsErasedV2,
-    ResponseReceivedV2,
-    SignpostingSentV2,
-    keyed_event_id,
-)
-from shared.contracts.responses import MAX_KEYS_PER_ERASURE
+from shared.contracts import Event, ResponseReceivedV2, SignpostingSentV2, keyed_event_id
 from shared.outbox import retract_held_events, stage_held_events
 
 
@@ -139,25 +132,3 @@ async def retract_unreleased_facts(
     return await retract_held_events(
         session, outbox, every_respondent_key(contact, secret, now), now
     )
-
-
-async def stage_tombstones(
-    session: AsyncSession, policy: InsightsPolicy, keys: list[str], now: datetime
-) -> None:
-    """Tell insights to delete, and keep tombstones of, these keys: in the next daily batch,
-    never next to the MemberErased that caused it."""
-    release_at = next_daily_release(now)
-    events: list[tuple[Event, str | None]] = []
-    for start in range(0, len(keys), MAX_KEYS_PER_ERASURE):
-        chunk = keys[start : start + MAX_KEYS_PER_ERASURE]
-        events.append(
-            (
-                RespondentsErasedV2(
-                    event_id=keyed_event_id(policy.secret, "respondents.erased", *chunk),
-                    occurred_at=release_at,
-                    respondent_keys=chunk,
-                ),
-                None,
-            )
-        )
-    await stage_held_events(session, outbox, events, now, release_at)

@@ -29,8 +29,8 @@ from services.notifier.handlers.insights_facts import (
     InsightsPolicy,
     every_respondent_key,
     retract_unreleased_facts,
-    stage_tombstones,
 )
+from services.notifier.handlers.tombstones import queue_tombstones
 from shared.contracts import MemberErasedV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events
@@ -195,7 +195,7 @@ async def erase(
         ],
         now,
     )
-    await stage_tombstones(session, insights, keys, now)
+    await queue_tombstones(session, keys, now)
     await session.execute(
         erasure_scrubs.insert().values(
             member_id=member_id,

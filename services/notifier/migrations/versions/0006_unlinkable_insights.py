@@ -1,5 +1,5 @@
-"""Unlinkable insights: a pseudonym seed per member, held outbox events, erasure tombstones and
-stream scrubs, retention indexes
+"""Unlinkable insights: a pseudonym seed per member, held outbox events, erased members, daily
+tombstone batches, stream scrubs, retention indexes
 
 Revision ID: 0006
 Revises: 0005
@@ -43,6 +43,12 @@ def upgrade() -> None:
         sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
+        "pending_tombstones",
+        sa.Column("respondent_key", sa.String(length=80), primary_key=True),
+        sa.Column("release_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_pending_tombstones_release_at", "pending_tombstones", ["release_at"])
+    op.create_table(
         "erasure_scrubs",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("member_id", sa.String(length=64), nullable=False),
@@ -60,6 +66,8 @@ def downgrade() -> None:
     op.drop_index("ix_deliveries_created_at", "deliveries")
     op.drop_index("ix_erasure_scrubs_scrub_after", "erasure_scrubs")
     op.drop_table("erasure_scrubs")
+    op.drop_index("ix_pending_tombstones_release_at", "pending_tombstones")
+    op.drop_table("pending_tombstones")
     op.drop_table("erased_members")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_index("ix_outbox_retract_key")
