@@ -88,6 +88,7 @@ class LocalSystem:
     ticker: Ticker = field(init=False)
     notifier_settings: NotifierSettings = field(init=False)
     insights_settings: InsightsSettings = field(init=False)
+    scheduler_settings: SchedulerSettings = field(init=False)
 
     def _common(self, service: str) -> dict[str, Any]:
         url, schema = self.database_for(service)
@@ -143,6 +144,7 @@ class LocalSystem:
             **self._common("insights"), analyst_token=self._token("insights")
         )
         self.insights_settings = insights
+        self.scheduler_settings = scheduler
         scheduler_runtime, self.ticker = wire_scheduler(scheduler, self.clock)
         notifier_runtime, self.dispatcher = wire_notifier(notifier, self.clock)
         self.runtimes = {
@@ -174,12 +176,17 @@ class LocalSystem:
                 )
             await asyncio.sleep(0.005)
 
-    async def restart_insights(self) -> None:
-        """Stop insights and start a new process's worth of it on the same database, as after
-        a crash, a deployment or a restore from backup."""
-        await self.runtimes["insights"].stop()
-        self.runtimes["insights"] = build_insights(self.insights_settings, self.clock)
-        await self.runtimes["insights"].start()
+    async def restart(self, service: str) -> None:
+        """Stop a service and start a new process's worth of it on the same database, as after
+        a crash, a deployment or a restore from backup (``scheduler`` or ``insights``)."""
+        await self.runtimes[service].stop()
+        if service == "scheduler":
+            self.runtimes[service], self.ticker = wire_scheduler(
+                self.scheduler_settings, self.clock
+            )
+        else:
+            self.runtimes[service] = build_insights(self.insights_settings, self.clock)
+        await self.runtimes[service].start()
 
     async def close_week(self, iso_week: str) -> datetime:
         """Move the clock to when ``iso_week``'s anonymised facts leave the notifier for insights

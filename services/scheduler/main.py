@@ -9,7 +9,7 @@ from services.scheduler.adapters.tables import outbox
 from services.scheduler.api.app import create_api
 from services.scheduler.api.dependencies import ApiContext
 from services.scheduler.handlers.emit_due import EmissionPolicy
-from services.scheduler.handlers.erasure import on_member_erased
+from services.scheduler.handlers.erasure import ErasureReplay, on_member_erased
 from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent
 from services.scheduler.handlers.ticker import Ticker
 from services.scheduler.settings import SchedulerSettings
@@ -74,6 +74,7 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
         http=HttpServer(api, settings.http_host, settings.http_port),
         migrations=MIGRATIONS,
         background=[ticker.run, relay.run],
+        resources=[ErasureReplay(sessions, lambda: plumbing.broker.config.connection_state.stream)],
     )
     return runtime, ticker
 

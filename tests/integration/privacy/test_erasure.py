@@ -243,7 +243,7 @@ async def test_tombstones_survive_a_replay_and_a_restored_backup(
     # applies every erasure on the ERASURES stream before it serves.
     await _restore(system, backup)
     assert not await _none_of(system, keys)
-    await system.restart_insights()
+    await system.restart("insights")
     assert await _none_of(system, keys)
     facts = await _facts(system)
     assert len(facts["response_facts"]) == 1  # Bea's
@@ -303,3 +303,49 @@ async def test_only_members_who_consented_are_counted_when_signposted(
     assert len(facts["signposting_facts"]) == 1
     assert len(facts["response_facts"]) == 1
     assert counted.data  # Ana's, the one consenting member
+
+
+async def test_a_restored_scheduler_forgets_erased_members_again(system: LocalSystem) -> None:
+    community = await set_up_weekly_check_in(system, (ANA, BEA))
+    ana = community.member_ids[ANA.email]
+    backup = await read_database(system.database_for, "scheduler")
+    assert await _erase(system, ana) == 204
+    await eventually(lambda: _enrolled(system, community.id, 1))
+    # A backup from before the erasure is restored: her enrolment is back.
+    await _restore_enrolments(system, backup["enrolments"])
+    assert await _enrolled(system, community.id, 2)
+    await system.restart("scheduler")
+    assert await _enrolled(system, community.id, 1)
+    rows: list[dict[str, str]] = await system.clients["scheduler"].get(
+        f"/v1/enrolments?community_id={community.id}"
+    )
+    assert ana not in {row["member_id"] for row in rows}
+
+
+async def _enrolled(system: LocalSystem, community_id: str, count: int) -> bool:
+    rows: list[dict[str, str]] = await system.clients["scheduler"].get(
+        f"/v1/enrolments?community_id={community_id}"
+    )
+    return len(rows) == count
+
+
+async def _restore_enrolments(system: LocalSystem, rows: list[dict[str, Any]]) -> None:
+    from services.scheduler.adapters.tables import enrolments
+    from shared.db import create_engine, insert_ignoring_duplicates, session_factory
+
+    url, schema = system.database_for("scheduler")
+    engine = create_engine(url, schema)
+    aware = [  # read back from SQLite by reflection, instants come without their zone
+        {
+            name: value.replace(tzinfo=UTC)
+            if isinstance(value, datetime) and value.tzinfo is None
+            else value
+            for name, value in row.items()
+        }
+        for row in rows
+    ]
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await insert_ignoring_duplicates(session, enrolments, aware)
+    finally:
+        await engine.dispose()
