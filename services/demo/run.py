@@ -140,7 +140,7 @@ async def _play(system: LocalSystem) -> int:
     for line in sms[0].splitlines():
         say(f"  | {line}")
 
-    counted = await _wait_for_counts(system.clients["insights"], community.id, expected)
+    counted = await _wait_for_counts(system.clients["insights-analyst"], community.id, expected)
     say()
     say("What insights counted (only members who chose to share; exact, pre-DP counts):")
     for row in counted:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.insights.api.app import create_api
+from services.insights.api.app import create_analyst_api, create_operator_api
 from services.insights.handlers.on_response_received import (
     count_signposting,
     forget_respondent,
@@ -43,11 +43,16 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ConsumerSpec("insights-signposting", SignpostingSentV1), on_signposting, plumbing.publisher
     ).subscribe(plumbing.broker)
 
-    api = create_api(settings, plumbing.sessions, plumbing.readiness())
+    readiness = plumbing.readiness()
+    operators = create_operator_api(settings, clock, readiness)
+    analysts = create_analyst_api(settings, plumbing.sessions, clock, readiness)
     return ServiceRuntime(
         name="insights",
         plumbing=plumbing,
-        http=HttpServer(api, settings.http_host, settings.http_port),
+        listeners=[
+            HttpServer(operators, settings.http_host, settings.http_port, "operators"),
+            HttpServer(analysts, settings.http_host, settings.analyst_http_port, "analysts"),
+        ],
         migrations=MIGRATIONS,
     )
 
