@@ -155,7 +155,7 @@ async def test_erasure_removes_contact_data_everywhere(
         await answer(browser, mail, 3)
 
     async def counted() -> bool:
-        rows = await system.clients["insights"].get(
+        rows = await system.clients["insights-analyst"].get(
             f"/v1/communities/{community.id}/weekly-responses"
         )
         return bool(rows)
@@ -185,7 +185,9 @@ async def test_erasure_removes_contact_data_everywhere(
     await eventually(lambda: _empty(enrolments()))
     await eventually(
         lambda: _empty(
-            system.clients["insights"].get(f"/v1/communities/{community.id}/weekly-responses")
+            system.clients["insights-analyst"].get(
+                f"/v1/communities/{community.id}/weekly-responses"
+            )
         )
     )
     async with (
