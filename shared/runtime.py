@@ -1,8 +1,8 @@
 """The lifecycle and plumbing every service shares.
 
 ``build_plumbing`` makes the engine, sessions, broker and publisher from settings;
-``ServiceRuntime`` migrates, declares streams, starts the broker, background loops and HTTP,
-and stops them in the reverse order.
+``ServiceRuntime`` migrates, declares streams, starts the broker, background loops and the HTTP
+listeners (one per audience), and stops them in the reverse order.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def build_plumbing(settings: ServiceSettings) -> Plumbing:
 class ServiceRuntime:
     name: str
     plumbing: Plumbing
-    http: HttpServer
+    listeners: list[HttpServer]
     migrations: Path
     background: list[BackgroundLoop] = field(default_factory=list)
     resources: list[Resource] = field(default_factory=list)
@@ -126,12 +126,18 @@ class ServiceRuntime:
         await self.broker.start()
         self._stop.clear()
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in self.background]
-        await self.http.start()
-        log.info("%s started; HTTP on port %s", self.name, self.http.port)
+        for listener in self.listeners:
+            await listener.start()
+        log.info(
+            "%s started; HTTP %s",
+            self.name,
+            ", ".join(f"{listener.name} on port {listener.port}" for listener in self.listeners),
+        )
 
     async def stop(self) -> None:
         self._stop.set()
-        await self.http.stop()
+        for listener in self.listeners:
+            await listener.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -61,9 +61,48 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = Field(
         default=True, description="Run Alembic migrations to head when the service starts."
     )
-    http_host: str = Field(default="0.0.0.0", description="Interface the HTTP API binds.")  # noqa: S104
-    http_port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port.")
+    http_host: str = Field(default="0.0.0.0", description="Interface every HTTP listener binds.")  # noqa: S104
+    http_port: int = Field(
+        default=8080,
+        ge=0,
+        le=65535,
+        description="The operators' listener (the operator API and probes); 0 picks a free port.",
+    )
+    http_max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body a route accepts unless it allows more (413 beyond).",
+    )
+    openapi_docs: bool | None = Field(
+        default=None,
+        description="Serve /docs, /redoc and /openapi.json on every listener; "
+        "unset: on outside prod, off in prod.",
+    )
+    auth_failure_limit: int = Field(
+        default=20,
+        ge=1,
+        description="Authentication failures (401/403) one address may collect within the "
+        "window; one more and it gets 429 for the block time.",
+    )
+    auth_failure_window_s: float = Field(
+        default=60.0, gt=0, description="The window those failures are counted in."
+    )
+    auth_failure_block_s: float = Field(
+        default=300.0, gt=0, description="How long an address that had too many waits (429)."
+    )
+    auth_throttle_max_peers: int = Field(
+        default=10_000,
+        ge=1,
+        description="Addresses remembered per listener (least recently failed forgotten first).",
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @property
+    def openapi_docs_enabled(self) -> bool:
+        if self.openapi_docs is not None:
+            return self.openapi_docs
+        return self.environment is not Environment.prod
 
     @model_validator(mode="after")
     def _secrets_are_real_outside_dev(self) -> ServiceSettings:

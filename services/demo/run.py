@@ -148,7 +148,7 @@ async def _play(system: LocalSystem) -> int:
     )
     say("under a different pseudonym each week, so nobody can follow a person or match a batch")
     say("to who answered when.")
-    counted = await _wait_for_counts(system.clients["insights"], community.id, expected)
+    counted = await _wait_for_counts(system.clients["insights-analyst"], community.id, expected)
     say()
     say("What insights counted (only members who chose to share; exact, pre-DP counts):")
     for row in counted:

@@ -77,13 +77,19 @@ class LocalSystem:
     clock: ManualClock
     database_for: DatabaseFor
     notifier_overrides: dict[str, Any] = field(default_factory=dict)
+    # Settings every service gets (fields of ServiceSettings, e.g. the HTTP throttle's).
+    common_overrides: dict[str, Any] = field(default_factory=dict)
     nats: EmbeddedNatsServer = field(init=False)
     smtp: SmtpSink = field(init=False)
     twilio: FakeTwilio = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     runtimes: dict[str, ServiceRuntime] = field(init=False, default_factory=dict)
-    tokens: dict[str, str] = field(init=False, default_factory=dict)
+    # Per listener: "scheduler", "notifier", "insights" (operators), "notifier-public"
+    # (members and SMS providers), "insights-analyst" (analysts).
     ports: dict[str, int] = field(init=False, default_factory=dict)
+    # Per listener whose API takes a bearer token, and a client with it: the operators' APIs
+    # of the scheduler and the notifier, and the analysts' API of insights.
+    tokens: dict[str, str] = field(init=False, default_factory=dict)
     clients: dict[str, ApiClient] = field(init=False, default_factory=dict)
     ticker: Ticker = field(init=False)
     notifier_settings: NotifierSettings = field(init=False)
@@ -92,15 +98,22 @@ class LocalSystem:
 
     def _common(self, service: str) -> dict[str, Any]:
         url, schema = self.database_for(service)
-        self.ports[service] = free_port()
         return {
             "environment": Environment.dev,
             "nats_url": self.nats.url,
             "database_url": url,
             "database_schema": schema,
             "http_host": "127.0.0.1",
-            "http_port": self.ports[service],
+            "http_port": self._port(service),
+            **self.common_overrides,
         }
+
+    def _port(self, listener: str) -> int:
+        self.ports[listener] = free_port()
+        return self.ports[listener]
+
+    def url(self, listener: str) -> str:
+        return f"http://127.0.0.1:{self.ports[listener]}"
 
     def _token(self, name: str) -> str:
         self.tokens[name] = secrets.token_urlsafe(32)
@@ -116,13 +129,13 @@ class LocalSystem:
         scheduler = SchedulerSettings(
             **self._common("scheduler"), operator_token=self._token("scheduler")
         )
-        notifier_common = self._common("notifier")
         notifier = NotifierSettings(
-            **notifier_common,
+            **self._common("notifier"),
+            public_http_port=self._port("notifier-public"),
             operator_token=self._token("notifier"),
             link_signing_key=secrets.token_urlsafe(32),
             respondent_key_secret=secrets.token_urlsafe(32),
-            public_base_url=f"http://127.0.0.1:{notifier_common['http_port']}",
+            public_base_url=self.url("notifier-public"),
             smtp_host=self.smtp.host,
             smtp_port=self.smtp.port,
             smtp_security=SmtpSecurity.none,
@@ -141,7 +154,9 @@ class LocalSystem:
         )
         self.notifier_settings = notifier
         insights = InsightsSettings(
-            **self._common("insights"), analyst_token=self._token("insights")
+            **self._common("insights"),
+            analyst_http_port=self._port("insights-analyst"),
+            analyst_token=self._token("insights-analyst"),
         )
         self.insights_settings = insights
         self.scheduler_settings = scheduler
@@ -155,8 +170,8 @@ class LocalSystem:
         for runtime in self.runtimes.values():
             await runtime.start()
         self.clients = {
-            name: ApiClient(f"http://127.0.0.1:{self.ports[name]}", self.tokens[name])
-            for name in self.runtimes
+            listener: ApiClient(self.url(listener), token)
+            for listener, token in self.tokens.items()
         }
 
     async def advance_to(self, instant: datetime, timeout_s: float = 15.0) -> None:
@@ -205,7 +220,7 @@ class LocalSystem:
 
     def sms_webhook(self, kind: str) -> str:
         """Where the provider posts inbound SMS ("inbound") or status callbacks ("status")."""
-        return f"http://127.0.0.1:{self.ports['notifier']}/v1/webhooks/sms/{kind}"
+        return f"{self.url('notifier-public')}/v1/webhooks/sms/{kind}"
 
     async def stop(self) -> None:
         """Stop whatever was started, in reverse order (also after a failed start)."""

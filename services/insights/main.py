@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from services.insights.api.app import create_api
+from services.insights.api.app import create_analyst_api, create_operator_api
 from services.insights.handlers.erasures import (
     TombstoneReplay,
     forget_respondents,
@@ -52,11 +52,16 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         plumbing.sessions, lambda: plumbing.broker.config.connection_state.stream
     )
 
-    api = create_api(settings, plumbing.sessions, plumbing.readiness())
+    readiness = plumbing.readiness()
+    operators = create_operator_api(settings, clock, readiness)
+    analysts = create_analyst_api(settings, plumbing.sessions, clock, readiness)
     return ServiceRuntime(
         name="insights",
         plumbing=plumbing,
-        http=HttpServer(api, settings.http_host, settings.http_port),
+        listeners=[
+            HttpServer(operators, settings.http_host, settings.http_port, "operators"),
+            HttpServer(analysts, settings.http_host, settings.analyst_http_port, "analysts"),
+        ],
         migrations=MIGRATIONS,
         background=[
             every(

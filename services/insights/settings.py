@@ -15,6 +15,12 @@ class InsightsSettings(ServiceSettings):
         default="sqlite+aiosqlite:///./.run/insights.sqlite3",
         description="SQLAlchemy async URL of the insights service's own database.",
     )
+    analyst_http_port: int = Field(
+        default=8082,
+        ge=0,
+        le=65535,
+        description="The analysts' listener (the read API and probes); 0 picks a free port.",
+    )
     analyst_token: SecretStr = Field(
         default=SecretStr("dev-only-insights-analyst-token"),
         description="Bearer token public-health analysts use on the insights API.",

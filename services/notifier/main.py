@@ -9,7 +9,7 @@ from services.notifier.adapters.channels import ChannelSenders
 from services.notifier.adapters.sms.factory import ManagedSmsSender, build_sms_sender
 from services.notifier.adapters.smtp_sender import EmailSender, SmtpPool
 from services.notifier.adapters.tables import outbox
-from services.notifier.api.app import TemplateContext, create_api
+from services.notifier.api.app import TemplateContext, create_operator_api, create_public_api
 from services.notifier.api.dependencies import ApiContext
 from services.notifier.api.webhooks import WebhookContext
 from services.notifier.domain.contact import parse_quiet_hours
@@ -144,22 +144,24 @@ def wire_notifier(
         texts=service_texts,
         phone_region=settings.sms_default_region,
     )
-    api = create_api(
-        settings,
-        ApiContext(
-            answers=answers,
-            signer=signer,
-            phone_region=settings.sms_default_region,
-            scrub_delay=timedelta(minutes=settings.erasure_scrub_delay_minutes),
-        ),
-        webhook_context,
-        TemplateContext(renderer, template_store, clock),
-        plumbing.readiness(),
+    api_context = ApiContext(
+        answers=answers,
+        signer=signer,
+        phone_region=settings.sms_default_region,
+        scrub_delay=timedelta(minutes=settings.erasure_scrub_delay_minutes),
     )
+    readiness = plumbing.readiness()
+    operators = create_operator_api(
+        settings, api_context, TemplateContext(renderer, template_store, clock), readiness
+    )
+    public = create_public_api(settings, api_context, webhook_context, readiness)
     runtime = ServiceRuntime(
         name="notifier",
         plumbing=plumbing,
-        http=HttpServer(api, settings.http_host, settings.http_port),
+        listeners=[
+            HttpServer(operators, settings.http_host, settings.http_port, "operators"),
+            HttpServer(public, settings.http_host, settings.public_http_port, "public"),
+        ],
         migrations=MIGRATIONS,
         background=[
             relay.run,

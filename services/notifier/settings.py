@@ -89,10 +89,25 @@ class NotifierSettings(ServiceSettings):
         description="After an erasure, wait this long (for events still in flight to land) "
         "before deleting the member's messages from the JetStream streams.",
     )
+    public_http_port: int = Field(
+        default=8081,
+        ge=0,
+        le=65535,
+        description="The listener for members and SMS providers (answer and unsubscribe "
+        "pages, webhooks, probes); 0 picks a free port.",
+    )
     public_base_url: str = Field(
-        default="http://127.0.0.1:8080",
+        default="http://127.0.0.1:8081",
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
-        description="External URL of this service, for links in e-mails.",
+        description="External URL of the members' and SMS providers' listener "
+        "(NOTIFIER_PUBLIC_HTTP_PORT), for links in e-mails and provider callbacks.",
+    )
+    member_import_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest CSV the member import accepts (413 beyond); 10,000 rows of "
+        "typical width take about 1.5 MiB.",
     )
     late_answer_grace_days: int = Field(
         default=7, ge=0, le=60, description="Links keep working this long after the window."

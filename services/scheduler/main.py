@@ -71,7 +71,7 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
     runtime = ServiceRuntime(
         name="scheduler",
         plumbing=plumbing,
-        http=HttpServer(api, settings.http_host, settings.http_port),
+        listeners=[HttpServer(api, settings.http_host, settings.http_port, "operators")],
         migrations=MIGRATIONS,
         background=[ticker.run, relay.run],
         resources=[ErasureReplay(sessions, lambda: plumbing.broker.config.connection_state.stream)],

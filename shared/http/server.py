@@ -18,7 +18,11 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    """One listener: an app on a port. A service runs one per audience."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, name: str = "api") -> None:
+        self.name = name
+        self.app = app
         config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off")
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None

@@ -197,6 +197,7 @@ async def test_sigkill_during_sends_misses_nothing_and_duplicates_at_most_once_p
         "NOTIFIER_DATABASE_URL": url,
         "NOTIFIER_HTTP_HOST": "127.0.0.1",
         "NOTIFIER_HTTP_PORT": str(port),
+        "NOTIFIER_PUBLIC_HTTP_PORT": str(free_port()),  # never the default: others may hold it
         "NOTIFIER_LOG_LEVEL": "WARNING",
         "NOTIFIER_SMTP_HOST": smtp_sink.host,
         "NOTIFIER_SMTP_PORT": str(smtp_sink.port),

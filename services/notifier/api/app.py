@@ -11,8 +11,8 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.templating import PromptRenderer, StoredTemplates
 from shared.clock import Clock
 from shared.http.auth import require_bearer_token
-from shared.http.health import ReadinessCheck, health_router
-from shared.http.nul import RefuseNulCharacters
+from shared.http.health import ReadinessCheck
+from shared.http.listener import listener_app
 
 
 @dataclass(frozen=True)
@@ -22,29 +22,49 @@ class TemplateContext:
     clock: Clock
 
 
-def create_api(
+def create_operator_api(
     settings: NotifierSettings,
     context: ApiContext,
-    webhook_context: WebhookContext,
     template_context: TemplateContext,
     readiness: dict[str, ReadinessCheck],
 ) -> FastAPI:
-    app = FastAPI(
+    """Operators' listener (``NOTIFIER_HTTP_PORT``): members and templates."""
+    app = listener_app(
+        settings,
+        template_context.clock,
+        readiness,
         title="Connection Rituals notifier",
-        version="1",
-        description="Members' contact and consent (operators); answer pages (members).",
+        description="Members' contact and consent, and prompt templates (operators).",
+        larger_bodies={members.IMPORT_PATH: settings.member_import_max_bytes},
     )
     app.state.context = context
-    app.add_middleware(RefuseNulCharacters)
-    app.state.webhooks = webhook_context
     app.state.templates = template_context.renderer
     app.state.template_store = template_context.store
     app.state.clock = template_context.clock
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
     app.include_router(members.router, dependencies=operator)
     app.include_router(templates.router, dependencies=operator)
+    return app
+
+
+def create_public_api(
+    settings: NotifierSettings,
+    context: ApiContext,
+    webhook_context: WebhookContext,
+    readiness: dict[str, ReadinessCheck],
+) -> FastAPI:
+    """Members' and SMS providers' listener (``NOTIFIER_PUBLIC_HTTP_PORT``, the one
+    ``public_base_url`` names): answer and unsubscribe pages, provider webhooks."""
+    app = listener_app(
+        settings,
+        context.answers.clock,
+        readiness,
+        title="Connection Rituals notifier (members and SMS providers)",
+        description="Answer and unsubscribe pages behind signed links; SMS provider webhooks.",
+    )
+    app.state.context = context
+    app.state.webhooks = webhook_context
     app.include_router(replies.router)  # authorised by the signed token in the path
     app.include_router(unsubscribe.router)  # likewise
     app.include_router(webhooks.router)  # authorised by the provider's signature
-    app.include_router(health_router(readiness))
     return app

@@ -94,13 +94,16 @@ async def seed(system: LocalSystem) -> dict[str, dict[str, list[str]]]:
     return {
         "scheduler": community | {"ritual_id": [realistic.RITUAL], "member_id": [member_id]},
         "notifier": {"member_id": [member_id]},
-        "insights": community,
+        "insights-analyst": community,
     }
 
 
-@pytest.mark.parametrize("service", ["scheduler", "notifier", "insights"])
-async def test_no_input_gets_a_server_error(system: LocalSystem, service: str) -> None:
-    known = (await seed(system))[service]
+@pytest.mark.parametrize(
+    "listener", ["scheduler", "notifier", "notifier-public", "insights", "insights-analyst"]
+)
+async def test_no_input_gets_a_server_error(system: LocalSystem, listener: str) -> None:
+    known = (await seed(system)).get(listener, {})
+    token = system.tokens.get(listener)
 
     def prepare(schema: OpenApiSchema) -> None:
         realistic.register(schema, known)
@@ -109,8 +112,8 @@ async def test_no_input_gets_a_server_error(system: LocalSystem, service: str) -
     runs = await asyncio.to_thread(
         partial(
             fuzz_api,
-            f"http://127.0.0.1:{system.ports[service]}",
-            {"Authorization": f"Bearer {system.tokens[service]}"},
+            system.url(listener),
+            {"Authorization": f"Bearer {token}"} if token else {},
             FUZZ,
             CHECKS,
             prepare,
@@ -119,7 +122,7 @@ async def test_no_input_gets_a_server_error(system: LocalSystem, service: str) -
     for run in runs:
         print(f"{run.label}: {run.calls} calls {dict(sorted(run.statuses.items()))}")
     took = time.monotonic() - started
-    print(f"{service}: {len(runs)} operations, {sum(r.calls for r in runs)} calls, {took:.1f} s")
+    print(f"{listener}: {len(runs)} operations, {sum(r.calls for r in runs)} calls, {took:.1f} s")
     assert all(run.calls for run in runs)
     failures = [f"{run.label}\n{run.failure}" for run in runs if run.failure]
     assert not failures, "\n\n".join(failures)

@@ -33,6 +33,9 @@ async def test_service_serves_until_sigterm(
     }
     if schema:
         env[f"{prefix}_DATABASE_SCHEMA"] = schema
+    other_listener = {"notifier": "PUBLIC_HTTP_PORT", "insights": "ANALYST_HTTP_PORT"}
+    if service in other_listener:  # never the default port: others may hold it
+        env[f"{prefix}_{other_listener[service]}"] = str(free_port())
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", f"services.{service}", cwd=tmp_path, env=env
     )

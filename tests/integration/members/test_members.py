@@ -156,7 +156,7 @@ async def test_erasure_removes_contact_data_everywhere(
     await system.close_week("2027-W01")
 
     async def counted() -> bool:
-        rows = await system.clients["insights"].get(
+        rows = await system.clients["insights-analyst"].get(
             f"/v1/communities/{community.id}/weekly-responses"
         )
         return bool(rows)
@@ -189,7 +189,9 @@ async def test_erasure_removes_contact_data_everywhere(
     await eventually(lambda: _empty(enrolments()))
     await eventually(
         lambda: _empty(
-            system.clients["insights"].get(f"/v1/communities/{community.id}/weekly-responses")
+            system.clients["insights-analyst"].get(
+                f"/v1/communities/{community.id}/weekly-responses"
+            )
         )
     )
     async with (

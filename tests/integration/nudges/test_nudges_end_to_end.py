@@ -64,7 +64,7 @@ async def test_one_gentle_nudge_for_the_unanswered_and_late_answers_count_as_lat
     await system.close_week("2027-W01")
 
     async def counts() -> list[dict[str, object]] | None:
-        rows: list[dict[str, object]] = await system.clients["insights"].get(
+        rows: list[dict[str, object]] = await system.clients["insights-analyst"].get(
             f"/v1/communities/{community.id}/weekly-responses"
         )
         return rows if rows and rows[0]["responses"] == 3 else None

@@ -149,7 +149,9 @@ async def test_distress_gets_support_at_once_and_only_a_count_leaves(
     assert (signposting.community_id, signposting.iso_week) == ("riverside", "2027-W01")
     assert all(words not in m.text() for m in nats_tap.messages)
     rows = await eventually(
-        lambda: system.clients["insights"].get("/v1/communities/riverside/weekly-signposting")
+        lambda: system.clients["insights-analyst"].get(
+            "/v1/communities/riverside/weekly-signposting"
+        )
     )
     assert rows == [{"iso_week": "2027-W01", "support_messages_sent": 1}]
 

@@ -44,8 +44,10 @@ async def test_invalid_rituals_are_refused_with_the_reason(
     } | fields
     response = await scheduler.http.post("/v1/rituals", json=body)
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
-    assert any(field in error["loc"] and reason in error["msg"] for error in errors), errors
+    errors = response.json()["errors"]
+    assert any(field in error["location"] and reason in error["message"] for error in errors), (
+        errors
+    )
     assert await _count(scheduler, "/v1/rituals?community_id=riverside") == 0
     assert (await scheduler.http.get("/v1/rituals/bad")).status_code == 404
 
@@ -78,7 +80,8 @@ async def test_unknown_zone_for_a_community_is_refused(scheduler: SchedulerHarne
         json={"id": "x1", "name": "x", "timezone": "Europe/Atlantis", "region_code": "E1"},
     )
     assert response.status_code == 422
-    assert "unknown time zone 'Europe/Atlantis'" in response.text
+    assert "unknown time zone" in response.text
+    assert "Atlantis" not in response.text  # errors never repeat the submitted value
     assert (await scheduler.http.get("/v1/communities/x1")).status_code == 404
 
 

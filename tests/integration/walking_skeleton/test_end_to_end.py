@@ -21,7 +21,7 @@ ELI = Person("Eli", "eli@riverside.example", "Europe/London", shares_answers=Fal
 
 
 async def weekly_counts(system: LocalSystem, community_id: str) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = await system.clients["insights"].get(
+    rows: list[dict[str, object]] = await system.clients["insights-analyst"].get(
         f"/v1/communities/{community_id}/weekly-responses"
     )
     return rows
