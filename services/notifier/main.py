@@ -20,7 +20,7 @@ from services.notifier.handlers.compose import EmailPolicy, TemplatedComposer
 from services.notifier.handlers.dispatch import Dispatcher, DispatchPolicy
 from services.notifier.handlers.enqueue import EnqueueDeps, enqueue_nudge, enqueue_ritual_due
 from services.notifier.handlers.erasure_scrub import scrub_erased_members
-from services.notifier.handlers.insights_facts import InsightsPolicy
+from services.notifier.handlers.insights_release import InsightsPolicy, release_closed_weeks
 from services.notifier.handlers.provider_status import StatusDeps
 from services.notifier.handlers.record_answer import AnswerDeps
 from services.notifier.handlers.retention import RetentionPolicy, apply_retention
@@ -39,6 +39,7 @@ from shared.runtime import ServiceRuntime, build_plumbing
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCRUB_INTERVAL = timedelta(minutes=5)
 TOMBSTONE_INTERVAL = timedelta(minutes=5)  # the daily batch leaves within this of 00:00 UTC
+RELEASE_INTERVAL = timedelta(minutes=5)  # a week's facts leave within this of its close
 
 
 def wire_notifier(
@@ -50,7 +51,7 @@ def wire_notifier(
     """The runtime, and its dispatcher for callers that observe sends (demo, tests)."""
     plumbing = build_plumbing(settings)
     sessions = plumbing.sessions
-    relay = OutboxRelay(outbox, sessions, plumbing.publisher, clock=clock)
+    relay = OutboxRelay(outbox, sessions, plumbing.publisher)
     signer = LinkSigner(settings.link_signing_key.get_secret_value().encode())
     policy = EmailPolicy(
         mail_from=settings.mail_from,
@@ -92,7 +93,11 @@ def wire_notifier(
         interval_s=settings.dispatch_interval_s,
     )
     secret = settings.respondent_key_secret.get_secret_value().encode()
-    insights = InsightsPolicy(secret, timedelta(days=settings.insights_week_close_after_days))
+    insights = InsightsPolicy(
+        secret,
+        timedelta(days=settings.insights_week_close_after_days),
+        lookback=timedelta(days=settings.retain_deliveries_days),
+    )
     enqueue = EnqueueDeps(
         sessions,
         clock,
@@ -119,7 +124,6 @@ def wire_notifier(
         sessions,
         clock,
         relay,
-        insights,
         distress=DistressRules.build(
             settings.distress_answers, settings.distress_words, settings.support_message
         ),
@@ -147,6 +151,7 @@ def wire_notifier(
     api_context = ApiContext(
         answers=answers,
         signer=signer,
+        secret=secret,
         phone_region=settings.sms_default_region,
         scrub_delay=timedelta(minutes=settings.erasure_scrub_delay_minutes),
     )
@@ -171,6 +176,12 @@ def wire_notifier(
                 timedelta(hours=1),
                 lambda: apply_retention(sessions, clock.now(), retention),
                 "retention",
+            ),
+            every(
+                clock,
+                RELEASE_INTERVAL,
+                lambda: release_closed_weeks(sessions, insights, clock, relay),
+                "insights release",
             ),
             every(
                 clock,

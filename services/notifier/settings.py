@@ -212,6 +212,16 @@ class NotifierSettings(ServiceSettings):
     )
 
     @model_validator(mode="after")
+    def _records_outlive_their_release(self) -> NotifierSettings:
+        # A week's (and a 4-week period's) answers must still be here when it closes.
+        if self.retain_deliveries_days < self.insights_week_close_after_days + 35:
+            raise ValueError(
+                "NOTIFIER_RETAIN_DELIVERIES_DAYS must be at least "
+                "NOTIFIER_INSIGHTS_WEEK_CLOSE_AFTER_DAYS + 35"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _provider_is_configured(self) -> NotifierSettings:
         if self.sms_provider is SmsProvider.twilio:
             if not (self.twilio_account_sid and self.twilio_auth_token):

@@ -28,7 +28,7 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
     """The runtime, and its ticker for callers that drive or observe ticks (demo, tests)."""
     plumbing = build_plumbing(settings)
     sessions = plumbing.sessions
-    relay = OutboxRelay(outbox, sessions, plumbing.publisher, clock=clock)
+    relay = OutboxRelay(outbox, sessions, plumbing.publisher)
     emission = EmissionPolicy(
         batch_size=settings.tick_batch_size, late_after=timedelta(seconds=settings.late_after_s)
     )

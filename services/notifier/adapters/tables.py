@@ -102,6 +102,7 @@ deliveries = Table(
     UniqueConstraint("due_event_id", "channel", name="uq_deliveries_due_channel"),
     Index("ix_deliveries_queue", "status", "not_before"),
     Index("ix_deliveries_created_at", "created_at"),  # retention
+    Index("ix_deliveries_occurrence_local_date", "occurrence_local_date"),  # weekly release
 )
 
 # Status callbacks that arrived before the send that caused them was recorded (the provider
@@ -172,6 +173,27 @@ pending_tombstones = Table(
     metadata,
     Column("respondent_key", String(80), primary_key=True),
     Column("release_at", UtcDateTime(), nullable=False, index=True),
+)
+
+# Support messages sent (the distress rule matched), per member, community and week: for the
+# week's release to insights (consenting members only) and the member's own export.
+signposts = Table(
+    "signposts",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("iso_week", String(8), primary_key=True),
+    Column("recorded_at", UtcDateTime(), nullable=False, index=True),  # retention
+)
+
+# ISO weeks whose facts have been published to insights (each exactly once; see
+# handlers/insights_release.py).
+insights_weeks = Table(
+    "insights_weeks",
+    metadata,
+    Column("iso_week", String(8), primary_key=True),
+    Column("released_at", UtcDateTime(), nullable=False),
+    Column("facts", Integer, nullable=False),
 )
 
 # Erasures whose ids are still to be deleted from the JetStream streams (see erasure_scrub);

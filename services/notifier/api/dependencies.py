@@ -13,6 +13,7 @@ from services.notifier.handlers.record_answer import AnswerDeps
 class ApiContext:
     answers: AnswerDeps
     signer: LinkSigner
+    secret: bytes  # the notifier's own key (erased members are remembered by a keyed hash)
     phone_region: str = "GB"
     scrub_delay: timedelta = timedelta(minutes=10)
 

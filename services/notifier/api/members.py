@@ -323,13 +323,7 @@ async def change_consent(member_id: str, body: ConsentChange, context: Context) 
     await _load(context, member_id)
     async with context.answers.sessions() as session, session.begin():
         await member_handlers.record_consent(
-            session,
-            member_id,
-            body.kind,
-            body.given,
-            body.source,
-            context.answers.clock.now(),
-            context.answers.insights,
+            session, member_id, body.kind, body.given, body.source, context.answers.clock.now()
         )
     return await _load(context, member_id)
 
@@ -374,7 +368,7 @@ async def erase_member(member_id: str, context: Context) -> Response:
     deps = context.answers
     async with deps.sessions() as session, session.begin():
         erased = await member_handlers.erase(
-            session, member_id, deps.insights, deps.clock.now(), context.scrub_delay
+            session, member_id, context.secret, deps.clock.now(), context.scrub_delay
         )
     if not erased:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")

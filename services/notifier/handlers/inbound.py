@@ -4,7 +4,7 @@ Handled once per provider message id. Opting out takes effect before anything el
 confirmed once; answers go to the member's latest SMS prompt; free text stays here (for
 ``retain_inbound_messages_days``), and is not kept at all from a number that belongs to no member
 (an erased member texting again is a stranger); a reply that matches the distress rule gets the
-support resources at once, and insights a signposting fact only if the member consented.
+support resources at once (and is recorded: insights counts it, for consenting members only).
 Returns the text to send back, if any (the caller sends it, outside the transaction).
 """
 
@@ -18,10 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import contacts, deliveries, inbound_messages
 from services.notifier.domain.keywords import InboundKind, InboundSms, classify_inbound_sms
-from services.notifier.domain.pseudonyms import iso_week_of
 from services.notifier.domain.questionnaire import InvalidAnswer as QuestionnaireInvalidAnswer
 from services.notifier.domain.questionnaire import Questionnaire
-from services.notifier.handlers.insights_facts import stage_signposting_fact
 from services.notifier.handlers.members import record_consent
 from services.notifier.handlers.record_answer import (
     RITUAL_KEPT,
@@ -30,6 +28,7 @@ from services.notifier.handlers.record_answer import (
     InvalidAnswer,
     questions_for,
     record_answers,
+    record_signpost,
 )
 from services.notifier.handlers.statuses import SENDING, SENT
 from shared.contracts import Channel
@@ -136,12 +135,11 @@ async def handle_inbound_sms(
                         )
                     ).first()
                 if week_row is not None:
-                    await stage_signposting_fact(
+                    await record_signpost(
                         session,
-                        deps.insights,
-                        contact,
+                        contact.member_id,
                         week_row.community_id,
-                        iso_week_of(week_row.occurrence_local_date),
+                        week_row.occurrence_local_date,
                         now,
                     )
                 return InboundResult("signposted", deps.distress.support_message)

@@ -23,13 +23,10 @@ from services.notifier.adapters.tables import (
     erasure_scrubs,
     inbound_messages,
     outbox,
+    signposts,
 )
 from services.notifier.domain.pseudonyms import member_hash, new_member_id, new_pseudonym_seed
-from services.notifier.handlers.insights_facts import (
-    InsightsPolicy,
-    every_respondent_key,
-    retract_unreleased_facts,
-)
+from services.notifier.handlers.insights_release import every_respondent_key
 from services.notifier.handlers.tombstones import queue_tombstones
 from shared.contracts import MemberErasedV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
@@ -99,18 +96,12 @@ async def register(session: AsyncSession, member: NewMember, now: datetime) -> s
 
 
 async def record_consent(
-    session: AsyncSession,
-    member_id: str,
-    kind: str,
-    given: bool,
-    source: str,
-    now: datetime,
-    insights: InsightsPolicy | None = None,
+    session: AsyncSession, member_id: str, kind: str, given: bool, source: str, now: datetime
 ) -> None:
     """Append to the consent trail and update the member's current state.
 
-    Withdrawing consent to contribute (kind ``insights``, with ``insights`` given) also takes
-    back the member's answers that have not left for insights yet.
+    Consent to contribute counts as it stands when a week closes: withdrawn before, nothing of
+    that week reaches insights.
     """
     await session.execute(
         consent_records.insert().values(
@@ -133,12 +124,6 @@ async def record_consent(
     await session.execute(
         update(contacts).where(contacts.c.member_id == member_id).values(**state, updated_at=now)
     )
-    if kind == "insights" and not given and insights is not None:
-        contact = (
-            await session.execute(select(contacts).where(contacts.c.member_id == member_id))
-        ).first()
-        if contact is not None:
-            await retract_unreleased_facts(session, contact, insights.secret, now)
 
 
 async def is_erased(session: AsyncSession, member_id: str, secret: bytes) -> bool:
@@ -153,35 +138,36 @@ async def is_erased(session: AsyncSession, member_id: str, secret: bytes) -> boo
 async def erase(
     session: AsyncSession,
     member_id: str,
-    insights: InsightsPolicy,
+    secret: bytes,
     now: datetime,
     scrub_delay: timedelta = timedelta(minutes=10),
 ) -> bool:
     """Forget the member here and have every other copy forgotten.
 
     Deletes contact data (and with it the pseudonym seed: no key of theirs can be derived
-    again), the consent trail, inbound messages, deliveries and answers; takes back their facts
-    not yet released to insights; remembers the erasure by a keyed hash only, so that a late
-    event about them is dropped; stages MemberErased now and the respondent-key tombstones for
-    the next daily batch; and queues the scrub of their messages from the streams.
+    again), the consent trail, inbound messages, deliveries, answers and support records (so
+    nothing of theirs is in a week released later); remembers the erasure by a keyed hash only,
+    so that a late event about them is dropped; stages MemberErased now and queues the
+    respondent-key tombstones for the next daily batch, and the scrub of their messages from
+    the streams.
     """
     contact = (
         await session.execute(select(contacts).where(contacts.c.member_id == member_id))
     ).first()
     if contact is None:
         return False
-    keys = every_respondent_key(contact, insights.secret, now)
-    await retract_unreleased_facts(session, contact, insights.secret, now)
+    keys = every_respondent_key(contact, secret, now)
     their_deliveries = select(deliveries.c.id).where(deliveries.c.member_id == member_id)
     await session.execute(delete(answers).where(answers.c.delivery_id.in_(their_deliveries)))
     await session.execute(delete(deliveries).where(deliveries.c.member_id == member_id))
     await session.execute(delete(inbound_messages).where(inbound_messages.c.member_id == member_id))
+    await session.execute(delete(signposts).where(signposts.c.member_id == member_id))
     await session.execute(delete(consent_records).where(consent_records.c.member_id == member_id))
     await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
     await insert_ignoring_duplicates(
         session,
         erased_members,
-        [{"member_hash": member_hash(member_id, insights.secret), "erased_at": now}],
+        [{"member_hash": member_hash(member_id, secret), "erased_at": now}],
     )
     await stage_events(
         session,

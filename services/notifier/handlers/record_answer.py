@@ -1,33 +1,29 @@
 """Answers (from the e-mail form or an SMS reply) -> stored here; events out.
 
 * PromptAnswered for every answer, so the scheduler stops nudging (no values in it);
-* for members who consented to contribute to insights only: a ResponseReceived per item, and a
-  SignpostingSent when the operator's distress rule matches — both held for the week's release
-  (``insights_facts``), never published with the PromptAnswered; never free text.
-When the distress rule matches, the caller replies with the support resources at once, whatever
-the member's consent. The first answer to an item of a delivery counts; a repeated one is
-ignored. A member who was erased can no longer answer: their deliveries went with them.
+* when the operator's distress rule matches, a record that support was sent (``signposts``),
+  and the caller replies with the support resources at once, whatever the member's consent.
+What insights learns of it, and only for consenting members, leaves when the week closes
+(``insights_release``), never next to the PromptAnswered. The first answer to an item of a
+delivery counts; a repeated one is ignored. A member who was erased can no longer answer: their
+deliveries went with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.adapters.tables import answers, contacts, deliveries, outbox
+from services.notifier.adapters.tables import answers, contacts, deliveries, outbox, signposts
 from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.pseudonyms import iso_week_of
 from services.notifier.domain.questionnaire import Item, Questionnaire, questionnaire_for
-from services.notifier.handlers.insights_facts import (
-    InsightsPolicy,
-    stage_answer_facts,
-    stage_signposting_fact,
-)
 from shared.clock import Clock
 from shared.contracts import PromptAnsweredV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
@@ -65,7 +61,6 @@ class AnswerDeps:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     relay: OutboxRelay
-    insights: InsightsPolicy
     distress: DistressRules | None = None
 
 
@@ -166,15 +161,33 @@ async def record_answers(
             on_time=on_time,
         )
         await stage_events(session, outbox, [answered], now)
-        week = iso_week_of(delivery.occurrence_local_date)
-        await stage_answer_facts(
-            session, deps.insights, contact, delivery.community_id, week, checked, now
-        )
         signpost = deps.distress is not None and deps.distress.by_answers(checked)
         if signpost:
-            await stage_signposting_fact(
-                session, deps.insights, contact, delivery.community_id, week, now
+            await record_signpost(
+                session,
+                delivery.member_id,
+                delivery.community_id,
+                delivery.occurrence_local_date,
+                now,
             )
     deps.relay.kick()
     outcome = AnswerOutcome.recorded if on_time else AnswerOutcome.recorded_late
     return AnswerResult(outcome, signpost)
+
+
+async def record_signpost(
+    session: AsyncSession, member_id: str, community_id: str, occurrence_date: date, now: datetime
+) -> None:
+    """Remember that the member was sent support resources in that week (once per week)."""
+    await insert_ignoring_duplicates(
+        session,
+        signposts,
+        [
+            {
+                "member_id": member_id,
+                "community_id": community_id,
+                "iso_week": iso_week_of(occurrence_date),
+                "recorded_at": now,
+            }
+        ],
+    )

@@ -1,5 +1,6 @@
-"""Retention: the notifier keeps sends, answers and inbound SMS for a stated time, then deletes
-them (``retain_deliveries_days``, ``retain_inbound_messages_days``; see README, Privacy).
+"""Retention: the notifier keeps sends, answers, support records and inbound SMS for a stated
+time, then deletes them (``retain_deliveries_days``, ``retain_inbound_messages_days``; see
+README, Privacy).
 
 Contacts and their consent trail stay while the member does (until erasure): the trail is the
 record of why we may write to them. Deletion runs in small batches, each its own transaction, so
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.adapters.tables import answers, deliveries, inbound_messages
+from services.notifier.adapters.tables import answers, deliveries, inbound_messages, signposts
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class RetentionResult:
     deliveries: int = 0
     answers: int = 0
     inbound_messages: int = 0
+    signposts: int = 0
 
 
 async def _delete_old_deliveries(
@@ -83,6 +85,11 @@ async def apply_retention(
         result.answers += answered
         if sends < policy.batch_size:
             break
+    async with sessions() as session, session.begin():
+        gone = await session.execute(
+            delete(signposts).where(signposts.c.recorded_at < now - policy.deliveries)
+        )
+        result.signposts = int(getattr(gone, "rowcount", 0) or 0)
     while True:
         async with sessions() as session, session.begin():
             texts = await _delete_old_inbound(

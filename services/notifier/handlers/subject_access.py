@@ -2,10 +2,11 @@
 
 Operators answer a member's request for their data with it. It holds what this service keeps
 under the member's id: contact points and preferences, the consent trail, the sends (the
-delivery ledger), their answers and the SMS they sent. Not in it, on purpose: the pseudonym seed
-and respondent keys (handing them out would tie the person to insights' anonymised data, which
-is exactly what they exist to prevent), and nothing other services hold, since they hold no
-personal data (the scheduler has the member id and time zone of each enrolment: ask it).
+delivery ledger), their answers, the support messages they were sent and the SMS they sent.
+Not in it, on purpose: the pseudonym seed and respondent keys (handing them out would tie the
+person to insights' anonymised data, which is exactly what they exist to prevent), and nothing
+other services hold, since they hold no personal data (the scheduler has the member id and time
+zone of each enrolment: ask it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from services.notifier.adapters.tables import (
     contacts,
     deliveries,
     inbound_messages,
+    signposts,
 )
 
 CONTACT_FIELDS = (
@@ -102,6 +104,13 @@ async def export_member(session: AsyncSession, member_id: str) -> dict[str, Any]
             .order_by(inbound_messages.c.received_at)
         )
     ).all()
+    supported = (
+        await session.execute(
+            select(signposts)
+            .where(signposts.c.member_id == member_id)
+            .order_by(signposts.c.recorded_at)
+        )
+    ).all()
     return {
         "contact": _pick(contact, CONTACT_FIELDS),
         "consents": [_pick(row, ("kind", "given", "source", "recorded_at")) for row in consents],
@@ -112,6 +121,9 @@ async def export_member(session: AsyncSession, member_id: str) -> dict[str, Any]
         ],
         "inbound_messages": [
             _pick(row, ("received_at", "kind", "free_text", "delivery_id")) for row in texts
+        ],
+        "support_messages_sent": [
+            _pick(row, ("community_id", "iso_week", "recorded_at")) for row in supported
         ],
         "not_included": (
             "Respondent keys and the pseudonym seed: they would tie this person to the "

@@ -1,5 +1,5 @@
-"""Unlinkable insights: a pseudonym seed per member, held outbox events, erased members, daily
-tombstone batches, stream scrubs, retention indexes
+"""Unlinkable insights: a pseudonym seed per member, weekly releases, support messages sent,
+erased members, daily tombstone batches, stream scrubs, retention indexes
 
 Revision ID: 0006
 Revises: 0005
@@ -33,10 +33,21 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("contacts") as batch:
         batch.alter_column("pseudonym_seed", existing_type=sa.String(length=64), nullable=False)
-    with op.batch_alter_table("outbox") as batch:
-        batch.add_column(sa.Column("release_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("retract_key", sa.String(length=80), nullable=True))
-        batch.create_index("ix_outbox_retract_key", ["retract_key"])
+    op.create_table(
+        "signposts",
+        sa.Column("member_id", sa.String(length=64), nullable=False),
+        sa.Column("community_id", sa.String(length=64), nullable=False),
+        sa.Column("iso_week", sa.String(length=8), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("member_id", "community_id", "iso_week"),
+    )
+    op.create_index("ix_signposts_recorded_at", "signposts", ["recorded_at"])
+    op.create_table(
+        "insights_weeks",
+        sa.Column("iso_week", sa.String(length=8), primary_key=True),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("facts", sa.Integer(), nullable=False),
+    )
     op.create_table(
         "erased_members",
         sa.Column("member_hash", sa.String(length=64), primary_key=True),
@@ -58,20 +69,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_erasure_scrubs_scrub_after", "erasure_scrubs", ["scrub_after"])
     op.create_index("ix_deliveries_created_at", "deliveries", ["created_at"])
+    op.create_index("ix_deliveries_occurrence_local_date", "deliveries", ["occurrence_local_date"])
     op.create_index("ix_inbound_messages_received_at", "inbound_messages", ["received_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_inbound_messages_received_at", "inbound_messages")
+    op.drop_index("ix_deliveries_occurrence_local_date", "deliveries")
     op.drop_index("ix_deliveries_created_at", "deliveries")
     op.drop_index("ix_erasure_scrubs_scrub_after", "erasure_scrubs")
     op.drop_table("erasure_scrubs")
     op.drop_index("ix_pending_tombstones_release_at", "pending_tombstones")
     op.drop_table("pending_tombstones")
     op.drop_table("erased_members")
-    with op.batch_alter_table("outbox") as batch:
-        batch.drop_index("ix_outbox_retract_key")
-        batch.drop_column("retract_key")
-        batch.drop_column("release_at")
+    op.drop_table("insights_weeks")
+    op.drop_index("ix_signposts_recorded_at", "signposts")
+    op.drop_table("signposts")
     with op.batch_alter_table("contacts") as batch:
         batch.drop_column("pseudonym_seed")
