@@ -125,11 +125,17 @@ class _SinkHandler:
         self._sink._store(ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), parsed))
         log.info(
             "smtp sink: message accepted, message_id=%s, %d recipient(s), %d bytes",
-            parsed["Message-ID"],
+            _id_part(parsed["Message-ID"]),
             len(envelope.rcpt_tos),
             len(envelope.content),
         )
         return "250 Message accepted for delivery"
+
+
+def _id_part(message_id: object) -> str:
+    """The left-hand side of a Message-ID: ``<id@domain>`` whole reads as an address, and
+    logs are kept free of anything that does."""
+    return str(message_id or "").strip("<>").split("@", 1)[0]
 
 
 class SmtpSink:

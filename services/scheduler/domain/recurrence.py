@@ -9,9 +9,10 @@ occurrences land on one instant (a zone that skipped a day), it fires once.
 Python compares two aware datetimes that share a ``tzinfo`` by wall time, ignoring ``fold``, so
 every comparison here is made on UTC instants.
 
-A schedule is checked before it is accepted with searches that are bounded by construction
-(``rule_search``): one that has no occurrence in its first ``FIRST_OCCURRENCE_YEARS`` years is
-refused, so the scheduler's own searches always find an occurrence soon, or a rule's end.
+A schedule is checked before it is accepted, with searches bounded by construction
+(``rule_search``): one with no occurrence in its first ``FIRST_OCCURRENCE_YEARS`` years is
+refused, so the scheduler never plans a rule whose next occurrence dateutil would walk to year
+9999 to look for. (Rows stored before that check existed are not re-checked.)
 """
 
 from __future__ import annotations
