@@ -2,6 +2,12 @@
 
 Responses can be scripted per recipient (``451`` then ``250``, ``550`` …) to exercise the
 notifier's retry policy against a genuine SMTP conversation.
+
+What it logs is counts, sizes and Message-IDs, never an address, a subject, a body or a link.
+aiosmtpd itself logs the whole conversation (MAIL FROM and RCPT TO at INFO; every DATA line,
+hence subjects, bodies and signed links, and AUTH exchanges at DEBUG), so a running sink keeps
+aiosmtpd's logger quiet: below WARNING its records are dropped, from WARNING on they keep their
+level but not their text.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import asyncio
 import email
 import email.policy
 import hmac
+import logging
 import ssl
 import threading
 from collections import defaultdict, deque
@@ -21,6 +28,27 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from shared.natsdev import free_port
+
+log = logging.getLogger(__name__)
+AIOSMTPD_LOGGER = "mail.log"
+
+
+class _WithholdConversation(logging.Filter):
+    """Keeps aiosmtpd's records from quoting the SMTP conversation (see the module doc)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return False
+        problem = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None
+        record.msg = "aiosmtpd reported a problem (%s); details withheld: they may quote mail"
+        record.args = (problem or record.levelname.lower(),)
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+_WITHHOLD_CONVERSATION = _WithholdConversation()
 
 
 @dataclass(frozen=True)
@@ -74,6 +102,7 @@ class _SinkHandler:
     ) -> str:
         scripted = self._sink._next_scripted(address, "rcpt")
         if scripted is not None:
+            log.info("smtp sink: recipient refused as scripted (%s)", scripted[:3])
             return scripted
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -84,11 +113,29 @@ class _SinkHandler:
         for address in envelope.rcpt_tos:
             scripted = self._sink._next_scripted(address, "data")
             if scripted is not None:
+                log.info(
+                    "smtp sink: message refused as scripted (%s), %d recipient(s), %d bytes",
+                    scripted[:3],
+                    len(envelope.rcpt_tos),
+                    len(envelope.content),
+                )
                 return scripted
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self._sink._store(ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), parsed))
+        log.info(
+            "smtp sink: message accepted, message_id=%s, %d recipient(s), %d bytes",
+            _id_part(parsed["Message-ID"]),
+            len(envelope.rcpt_tos),
+            len(envelope.content),
+        )
         return "250 Message accepted for delivery"
+
+
+def _id_part(message_id: object) -> str:
+    """The left-hand side of a Message-ID: ``<id@domain>`` whole reads as an address, and
+    logs are kept free of anything that does."""
+    return str(message_id or "").strip("<>").split("@", 1)[0]
 
 
 class SmtpSink:
@@ -132,6 +179,8 @@ class SmtpSink:
         )
 
     def start(self) -> None:
+        # Added once however many sinks run (a Filter is added only if not already there).
+        logging.getLogger(AIOSMTPD_LOGGER).addFilter(_WITHHOLD_CONVERSATION)
         self._controller.start()
 
     def stop(self) -> None:

@@ -1,11 +1,16 @@
-"""Settings every service shares, and the rule that secrets must be real outside dev."""
+"""Settings every service shares, the rule that secrets must be real outside dev, and how a
+bad configuration is reported: every bad variable at once, by its environment name, never
+with its value."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 # Secrets that look like any of these are refused outside dev.
 _PLACEHOLDER_MARKERS = (
@@ -104,18 +109,66 @@ class ServiceSettings(BaseSettings):
             return self.openapi_docs
         return self.environment is not Environment.prod
 
-    @model_validator(mode="after")
-    def _secrets_are_real_outside_dev(self) -> ServiceSettings:
-        if self.environment is Environment.dev:
-            return self
-        prefix = str(self.model_config.get("env_prefix", "")).upper()
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr) and is_placeholder(value.get_secret_value()):
-                raise ValueError(
-                    f"{prefix}{name.upper()} must be a real secret of at least "
-                    f"{MIN_SECRET_LENGTH} characters outside dev (it looks like a placeholder)"
-                )
-        if self.database_url.startswith("sqlite") and self.environment is Environment.prod:
-            raise ValueError(f"{prefix}DATABASE_URL: SQLite is for dev; use PostgreSQL in prod")
-        return self
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+    # Field validators, not one model validator: each bad field is its own error, so a
+    # deployment with three placeholder secrets hears about all three at once.
+    @field_validator("*")
+    @classmethod
+    def _secrets_are_real_outside_dev(cls, value: Any, info: ValidationInfo) -> Any:
+        if (
+            isinstance(value, SecretStr)
+            and info.field_name is not None
+            and info.data.get("environment", Environment.dev) is not Environment.dev
+            and is_placeholder(value.get_secret_value())
+        ):
+            raise PydanticCustomError(
+                "placeholder_secret",
+                "{variable} must be a real secret of at least {length} characters outside dev "
+                "(it looks like a placeholder)",
+                {"variable": cls.env_name(info.field_name), "length": MIN_SECRET_LENGTH},
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _no_sqlite_in_prod(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith("sqlite") and info.data.get("environment") is Environment.prod:
+            raise PydanticCustomError(
+                "sqlite_in_prod",
+                "{variable}: SQLite is for dev; use PostgreSQL in prod",
+                {"variable": cls.env_name("database_url")},
+            )
+        return value
+
+
+def settings_problems(
+    settings_type: type[ServiceSettings], error: ValidationError | SettingsError
+) -> list[str]:
+    """One line per bad variable: its environment name and what is wrong, never its value."""
+    if isinstance(error, SettingsError):
+        # pydantic-settings stops at the first variable that is not valid JSON.
+        field = re.search(r'field "(\w+)"', str(error))
+        name = settings_type.env_name(field.group(1)) if field else "a variable"
+        return [f"{name} is not valid JSON"]
+    lines = []
+    for problem in error.errors(include_url=False):
+        loc = problem["loc"]
+        variable = settings_type.env_name(str(loc[0])) if loc else ""
+        if problem["type"] == "missing":
+            lines.append(f"{variable} is required and not set")
+            continue
+        reason = problem["msg"]
+        if problem["type"] == "value_error":  # a check's ValueError: its message, unprefixed
+            reason = str(problem.get("ctx", {}).get("error", reason))
+        given = problem.get("input")
+        if isinstance(given, str) and len(given) > 2 and given in reason:
+            reason = reason.replace(given, "(value withheld)")  # a check that quoted it
+        if not variable or reason.startswith(variable):  # a rule that names its variables
+            lines.append(reason)
+        else:
+            lines.append(f"{variable} is not valid: {reason}")
+    return list(dict.fromkeys(lines))

@@ -52,7 +52,11 @@ def wire_notifier(
     plumbing = build_plumbing(settings)
     sessions = plumbing.sessions
     relay = OutboxRelay(outbox, sessions, plumbing.publisher)
-    signer = LinkSigner(settings.link_signing_key.get_secret_value().encode())
+    previous_key = settings.link_signing_previous_key
+    signer = LinkSigner(
+        settings.link_signing_key.get_secret_value().encode(),
+        [previous_key.get_secret_value().encode()] if previous_key else [],
+    )
     policy = EmailPolicy(
         mail_from=settings.mail_from,
         message_id_domain=settings.message_id_domain,

@@ -50,7 +50,14 @@ class NotifierSettings(ServiceSettings):
     )
     link_signing_key: SecretStr = Field(
         default=SecretStr("dev-only-notifier-link-signing-key"),
-        description="HMAC key that signs answer links in e-mails.",
+        description="HMAC key that signs answer and unsubscribe links in e-mails.",
+    )
+    link_signing_previous_key: SecretStr | None = Field(
+        default=None,
+        description="While rotating link_signing_key: the key it replaces. New links are "
+        "signed with the current key; links signed with this one keep working until they "
+        "expire (answer links: the response window plus late_answer_grace_days; unsubscribe "
+        "links: 400 days). Unset it once they have.",
     )
     respondent_key_secret: SecretStr = Field(
         default=SecretStr("dev-only-notifier-respondent-key-secret"),

@@ -1,7 +1,7 @@
 """Answer pages behind signed links: GET shows a small form, only POST records.
 
 Mail scanners follow links with GET; an answer must take a deliberate tap. The pages are plain
-HTML with no scripts or cookies, readable on any phone.
+HTML with no scripts or cookies, readable on any phone (see ``member_pages``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from services.notifier.api.dependencies import ApiContext, api_context
-from services.notifier.domain.signed_links import ExpiredLink, InvalidLink
+from services.notifier.api.member_pages import MemberPageRoute, link_problem, page
+from services.notifier.domain.signed_links import InvalidLink
 from services.notifier.handlers.compose import ANSWER_PURPOSE
 from services.notifier.handlers.record_answer import (
     AnswerOutcome,
@@ -23,30 +24,8 @@ from services.notifier.handlers.record_answer import (
     record_answers,
 )
 
-router = APIRouter(tags=["replies"])
+router = APIRouter(tags=["replies"], route_class=MemberPageRoute)
 Context = Annotated[ApiContext, Depends(api_context)]
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;
-line-height:1.5}}fieldset{{border:0;padding:0;margin:0 0 1.5rem}}legend{{font-weight:600;
-margin-bottom:.5rem}}label{{display:block;padding:.75rem;margin:.5rem 0;border:1px solid #bbb;
-border-radius:.5rem}}button{{font-size:1.1rem;padding:.75rem 1.5rem;border-radius:.5rem}}
-.support{{background:#f3f6ff;border-left:4px solid #3b5bdb;padding:1rem}}</style>
-</head><body>{body}</body></html>"""
-
-
-def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status_code)
-
-
-def link_problem(error: InvalidLink) -> HTMLResponse:
-    if isinstance(error, ExpiredLink):
-        return page("Link expired", "<h1>This link has expired</h1>", 410)
-    return page("Link not valid", "<h1>This link is not valid</h1>", 403)
 
 
 def _not_found() -> HTMLResponse:
@@ -69,7 +48,7 @@ async def answer_form(token: str, request: Request, context: Context) -> HTMLRes
     fieldsets = []
     for key, item in questions.items.items():
         choices = "".join(
-            f'<label><input type="radio" name="{escape(key)}" value="{option.value}"'
+            f'<label><input type="radio" name="{escape(key)}" value="{escape(str(option.value))}"'
             f"{' checked' if str(option.value) == chosen.get(key) else ''}> "
             f"{escape(option.label(locale))}</label>"
             for option in item.options

@@ -7,6 +7,7 @@ scanners and previews make, only shows a page with a button: it never unsubscrib
 
 from __future__ import annotations
 
+from html import escape
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -15,12 +16,12 @@ from sqlalchemy import select
 
 from services.notifier.adapters.tables import contacts
 from services.notifier.api.dependencies import ApiContext, api_context
-from services.notifier.api.replies import link_problem, page
+from services.notifier.api.member_pages import MemberPageRoute, link_problem, page
 from services.notifier.domain.signed_links import InvalidLink
 from services.notifier.handlers.compose import UNSUBSCRIBE_PURPOSE
 from services.notifier.handlers.members import record_consent
 
-router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"], route_class=MemberPageRoute)
 Context = Annotated[ApiContext, Depends(api_context)]
 
 
@@ -34,7 +35,7 @@ async def confirm_unsubscribe(token: str, context: Context) -> HTMLResponse:
         "Stop check-in e-mails?",
         "<h1>Stop check-in e-mails?</h1><p>You won't get these e-mails any more. You can "
         "always ask to start again.</p>"
-        f'<form method="post" action="/u/{token}"><button type="submit" '
+        f'<form method="post" action="/u/{escape(token)}"><button type="submit" '
         'name="List-Unsubscribe" value="One-Click">Unsubscribe</button></form>',
     )
 

@@ -68,9 +68,20 @@ def _candidate_urls(request: Request, context: WebhookContext) -> list[str]:
     return urls
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 async def verified_form(request: Request, context: WebhookContext) -> dict[str, str]:
-    form = await request.form()
-    params = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+    """The form, once its signature is Twilio's. Another body (JSON) is checked the way Twilio
+    signs it (``bodySHA256``) so a signed one is told apart from a forged one, then refused:
+    the SMS webhooks Twilio calls post forms, and these routes read nothing else."""
+    is_form = request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES
+    params: list[tuple[str, str]] | bytes
+    if is_form:
+        form = await request.form()
+        params = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+    else:
+        params = await request.body()
     signature = request.headers.get("x-twilio-signature")
     token = context.auth_token
     if token is None or not any(
@@ -78,6 +89,11 @@ async def verified_form(request: Request, context: WebhookContext) -> dict[str, 
         for url in _candidate_urls(request, context)
     ):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "signature missing or not valid")
+    if isinstance(params, bytes):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "these webhooks take form posts (application/x-www-form-urlencoded)",
+        )
     return dict(params)
 
 

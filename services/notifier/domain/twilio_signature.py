@@ -1,9 +1,13 @@
 """X-Twilio-Signature: proof that a webhook (status callback, inbound SMS) came from Twilio.
 
-Twilio signs the full URL it called (query string included, as sent), followed by every POST
-parameter as name then value, sorted by name; a name that repeats contributes each of its
-values, *sorted by value* (what Twilio's servers and SDKs do: keeping arrival order rejects
-genuine requests). HMAC-SHA1 under the account's auth token, base64.
+Validation agrees with Twilio's own SDK (``twilio.request_validator.RequestValidator``; the
+tests compare against it). Twilio signs the full URL it called (query string included, as
+sent), followed by every distinct POST parameter as name then value: names sorted, and a name
+that repeats contributes each of its *distinct* values, sorted (an identical name=value pair
+sent twice counts once). HMAC-SHA1 under the account's auth token, base64.
+
+A JSON body is signed differently: the URL carries ``bodySHA256`` (hex SHA-256 of the body),
+the signature covers the URL alone, and the body must hash to that value.
 
 Twilio is inconsistent about writing the default port into the URL it signs, so validation
 accepts the URL with the port removed and with the scheme's default port added, as Twilio's own
@@ -17,31 +21,47 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 # A mapping (a repeated name may map to a list of values, e.g. from ``parse_qs``), a multidict
 # (whose ``items()`` yields every pair), or plain (name, value) pairs.
 FormParams = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
+# A body that is not a form (JSON), as received: only valid with ``bodySHA256`` in the URL.
+RawBody = str | bytes
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def expected_signature(url: str, params: FormParams, auth_token: str) -> str:
     """The X-Twilio-Signature Twilio would send for a form POST of ``params`` to ``url``."""
-    data = url + "".join(name + value for name, value in sorted(_pairs(params)))
+    data = url + "".join(name + value for name, value in sorted(set(_pairs(params))))
     digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 
+def body_sha256(body: RawBody) -> str:
+    """What Twilio puts in ``bodySHA256`` for a JSON body."""
+    return hashlib.sha256(body.encode() if isinstance(body, str) else body).hexdigest()
+
+
 def is_valid_signature(
-    url: str, params: FormParams, signature: str | None, auth_token: str
+    url: str, params: FormParams | RawBody, signature: str | None, auth_token: str
 ) -> bool:
     """Whether ``signature`` is Twilio's for this request, with or without the port in ``url``.
 
-    Constant-time in the signature; a missing or empty signature is never valid.
+    ``params`` is the form, or for any other body the body itself: then the URL must carry
+    its ``bodySHA256`` and the signature covers the URL alone. Constant-time in the signature;
+    a missing or empty signature is never valid.
     """
     if not signature or not auth_token:
         return False
+    body_matches = True
+    if isinstance(params, str | bytes):
+        declared = parse_qs(urlsplit(url).query).get("bodySHA256")
+        if not declared:
+            return False  # a body that is not a form is signed only through its hash
+        body_matches = hmac.compare_digest(body_sha256(params).encode(), declared[0].encode())
+        params = ()
     pairs = list(_pairs(params))
     given = signature.encode()
     valid = False
@@ -50,7 +70,7 @@ def is_valid_signature(
         valid |= hmac.compare_digest(
             expected_signature(candidate, pairs, auth_token).encode(), given
         )
-    return valid
+    return valid and body_matches
 
 
 def external_url(

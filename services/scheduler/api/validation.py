@@ -29,8 +29,10 @@ def checked_schedule(
     exdates: list[str] | tuple[str, ...],
     minimum: timedelta,
 ) -> Schedule:
-    """The schedule if it parses and keeps a human pace; otherwise a 422 naming the field.
-    (A schedule that runs past year 9999 simply ends there: see ``Schedule.occurrences_after``.)"""
+    """The schedule if it parses, occurs within ``FIRST_OCCURRENCE_YEARS`` and keeps a human
+    pace; otherwise a 422 naming the field. Every check is a bounded search, however the rule
+    is written. (A schedule that runs past year 9999 simply ends there: see
+    ``Schedule.occurrences_after``.)"""
     try:
         start = parse_local_datetime(dtstart)
     except ScheduleError as error:
@@ -46,6 +48,7 @@ def checked_schedule(
         raise unprocessable("exdates", str(error)) from error
     try:
         schedule = Schedule(rrule, start, skipped)
+        schedule.require_occurrence()
         schedule.require_human_pace(minimum)
     except ScheduleError as error:
         raise unprocessable("rrule", str(error)) from error

@@ -8,6 +8,11 @@ occurrences land on one instant (a zone that skipped a day), it fires once.
 
 Python compares two aware datetimes that share a ``tzinfo`` by wall time, ignoring ``fold``, so
 every comparison here is made on UTC instants.
+
+A schedule is checked before it is accepted, with searches bounded by construction
+(``rule_search``): one with no occurrence in its first ``FIRST_OCCURRENCE_YEARS`` years is
+refused, so the scheduler never plans a rule whose next occurrence dateutil would walk to year
+9999 to look for. (Rows stored before that check existed are not re-checked.)
 """
 
 from __future__ import annotations
@@ -23,10 +28,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.rrule import rrule as RecurrenceRule
 from dateutil.rrule import rrulestr
 
+from services.scheduler.domain.rule_search import occurrence_problem, occurrences_within
+
 # Wide enough to cover any UTC-offset change, including zones that skipped a day.
 _SEARCH_MARGIN = timedelta(days=2)
 _TOO_FREQUENT = re.compile(r"FREQ\s*=\s*(SECONDLY|MINUTELY)", re.IGNORECASE)
 _INTERVAL_SAMPLE = 400
+# A schedule must first occur within this many years of its DTSTART (and its pace is judged
+# on at most this span): a check-in that waits longer is a mistake, and every search is short.
+FIRST_OCCURRENCE_YEARS = 10
 
 
 class ScheduleError(ValueError):
@@ -118,12 +128,23 @@ class Schedule:
     def preview(self, zone: ZoneInfo, after: datetime, count: int) -> list[datetime]:
         return list(islice(self.occurrences_after(zone, after), count))
 
+    def _start_instant(self) -> datetime:
+        return self.dtstart.replace(tzinfo=UTC)  # wall time read in UTC, as _compiled is
+
+    def require_occurrence(self) -> None:
+        """Refuse a rule with no occurrence in its first ``FIRST_OCCURRENCE_YEARS`` years (one
+        whose parts can never coincide is found at once); the search is bounded."""
+        problem = occurrence_problem(self.rrule, self._start_instant(), FIRST_OCCURRENCE_YEARS)
+        if problem is not None:
+            raise ScheduleError(f"RRULE {problem}")
+
     def shortest_interval(self) -> timedelta | None:
-        """The shortest wall-clock gap between consecutive occurrences (over a long sample)."""
+        """The shortest wall-clock gap between consecutive occurrences (over a long sample:
+        the first occurrences, up to ``FIRST_OCCURRENCE_YEARS`` years' worth)."""
         if _TOO_FREQUENT.search(self.rrule):
             return timedelta(0)
-        rule = _compiled(self.rrule, self.dtstart, "UTC")
-        times = list(islice(iter(rule), _INTERVAL_SAMPLE))
+        sample = occurrences_within(self.rrule, self._start_instant(), FIRST_OCCURRENCE_YEARS)
+        times = list(islice(sample, _INTERVAL_SAMPLE))
         gaps = [later - earlier for earlier, later in pairwise(times)]
         return min(gaps) if gaps else None
 

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from multidict import MultiDict
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from services.notifier.domain.twilio_signature import (
+    body_sha256,
     expected_signature,
     external_url,
     is_valid_signature,
@@ -262,6 +264,124 @@ class TestExternalUrl:
             forwarded_port="443",
         )
         assert is_valid_signature(seen, params, signature, TOKEN)
+
+
+class TestAgreementWithTwiliosSdk:
+    """Vectors made with twilio-python's RequestValidator: what it signs and accepts, we do."""
+
+    SDK = RequestValidator(TOKEN)
+
+    def sdk_signature(self, url: str, pairs: list[tuple[str, str]]) -> str:
+        signature: str = self.SDK.compute_signature(url, MultiDict(pairs))
+        return signature
+
+    def sdk_accepts(self, url: str, params: list[tuple[str, str]] | str, signature: str) -> bool:
+        body = params if isinstance(params, str) else MultiDict(params)
+        return bool(self.SDK.validate(url, body, signature))
+
+    @pytest.mark.parametrize(
+        "pairs",
+        [
+            pytest.param([("Digits", "1"), ("Digits", "1")], id="repeated identical value"),
+            pytest.param(
+                [("Digits", "1"), ("To", "+1"), ("Digits", "1"), ("Digits", "2")],
+                id="repeated identical and different values",
+            ),
+            pytest.param([("Digits", "5678"), ("Digits", "1234")], id="repeated different values"),
+            pytest.param(
+                [("Body", "Grüße, ça va? 👋"), ("Ünïcode", "名前"), ("From", "+447700900123")],
+                id="unicode",
+            ),
+            pytest.param([("Body", ""), ("MediaUrl0", ""), ("From", "+1")], id="empty values"),
+            pytest.param([("", "x"), ("", "")], id="empty names"),
+            pytest.param([], id="no parameters"),
+        ],
+    )
+    @pytest.mark.parametrize(
+        "url",
+        [
+            URL,
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            "http://mycompany.com/sms/status",
+            "http://mycompany.com:80/sms/status",
+            "https://mycompany.com:8443/sms/inbound?community=north",
+        ],
+    )
+    def test_form_vectors(self, url: str, pairs: list[tuple[str, str]]) -> None:
+        signature = self.sdk_signature(url, pairs)
+        assert expected_signature(url, pairs, TOKEN) == signature
+        assert self.sdk_accepts(url, pairs, signature)
+        assert is_valid_signature(url, pairs, signature, TOKEN)
+        assert is_valid_signature(url, MultiDict(pairs), signature, TOKEN)
+
+    @pytest.mark.parametrize(
+        ("signed_url", "seen_url"),
+        [
+            ("https://mycompany.com:443/x?a=1", "https://mycompany.com/x?a=1"),
+            ("https://mycompany.com/x?a=1", "https://mycompany.com:443/x?a=1"),
+            ("http://mycompany.com:80/x", "http://mycompany.com/x"),
+            ("https://mycompany.com/x", "https://mycompany.com:8443/x"),
+            ("https://mycompany.com:8443/x", "https://mycompany.com:9443/x"),
+            ("http://mycompany.com:443/x", "http://mycompany.com/x"),
+        ],
+    )
+    def test_port_vectors(self, signed_url: str, seen_url: str) -> None:
+        pairs = [("MessageSid", "SM1"), ("MessageStatus", "delivered")]
+        signature = self.sdk_signature(signed_url, pairs)
+        assert is_valid_signature(seen_url, pairs, signature, TOKEN) == self.sdk_accepts(
+            seen_url, pairs, signature
+        )
+
+    BODY = '{"MessageSid":"SM1","MessageStatus":"delivered","note":"ça"}'
+    BASE = "https://mycompany.com/v1/webhooks/sms/status"
+
+    def json_request(self, body: str) -> tuple[str, str]:
+        """The URL Twilio calls for a JSON body, and the signature it sends."""
+        url = f"{self.BASE}?bodySHA256={self.SDK.compute_hash(body)}"
+        return url, self.sdk_signature(url, [])
+
+    def test_a_json_body_signed_with_its_hash(self) -> None:
+        url, signature = self.json_request(self.BODY)
+        assert body_sha256(self.BODY) == self.SDK.compute_hash(self.BODY)
+        assert self.sdk_accepts(url, self.BODY, signature)
+        assert is_valid_signature(url, self.BODY, signature, TOKEN)
+        assert is_valid_signature(url, self.BODY.encode(), signature, TOKEN)
+
+    def test_a_tampered_json_body_is_refused(self) -> None:
+        url, signature = self.json_request(self.BODY)
+        tampered = self.BODY.replace("delivered", "failed")
+        assert not self.sdk_accepts(url, tampered, signature)
+        assert not is_valid_signature(url, tampered, signature, TOKEN)
+
+    def test_a_tampered_body_hash_is_refused(self) -> None:
+        url, signature = self.json_request(self.BODY)
+        tampered_hash = url[:-1] + ("0" if url[-1] != "0" else "1")
+        assert not self.sdk_accepts(tampered_hash, self.BODY, signature)
+        assert not is_valid_signature(tampered_hash, self.BODY, signature, TOKEN)
+
+    def test_a_body_whose_url_was_signed_with_another_hash_is_refused(self) -> None:
+        # Signature valid for its URL, but that URL declares another body's hash.
+        url, signature = self.json_request('{"MessageSid":"SM2"}')
+        assert not self.sdk_accepts(url, self.BODY, signature)
+        assert not is_valid_signature(url, self.BODY, signature, TOKEN)
+
+    def test_a_body_without_a_declared_hash_is_refused(self) -> None:
+        signature = self.sdk_signature(self.BASE, [])
+        assert not is_valid_signature(self.BASE, self.BODY, signature, TOKEN)
+
+    @given(
+        url=st.sampled_from([URL, "http://127.0.0.1:8080/sms/status", "https://a.example:443/"]),
+        pairs=st.lists(
+            st.tuples(st.sampled_from(["Body", "Digits", "From", "ä"]), st.text(max_size=8)),
+            max_size=8,
+        ),
+    )
+    def test_any_form_signs_as_the_sdk_signs_it(
+        self, url: str, pairs: list[tuple[str, str]]
+    ) -> None:
+        signature = self.sdk_signature(url, pairs)
+        assert expected_signature(url, pairs, TOKEN) == signature
+        assert is_valid_signature(url, pairs, signature, TOKEN)
 
 
 def _hmac(data: str) -> str:

@@ -1,0 +1,98 @@
+"""The HTML pages members reach from links (answer forms, unsubscribe): one look, one set of
+security headers.
+
+Everything a page prints is escaped by the code that builds it; the headers are the second
+line of defence: no script, style only the page's own (by hash), forms post only here, no
+framing, no referrer, no caching of a page whose URL is a credential. They are added by the
+routers' route class, so every response of a member route carries them, error pages included.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Coroutine
+from functools import cache
+from html import escape
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from services.notifier.domain.signed_links import ExpiredLink, InvalidLink
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.5}fieldset{border:0;padding:0;margin:0 0 1.5rem}legend{font-weight:600;"
+    "margin-bottom:.5rem}label{display:block;padding:.75rem;margin:.5rem 0;border:1px solid #bbb;"
+    "border-radius:.5rem}button{font-size:1.1rem;padding:.75rem 1.5rem;border-radius:.5rem}"
+    ".support{background:#f3f6ff;border-left:4px solid #3b5bdb;padding:1rem}"
+)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{title}</title>
+<style>{style}</style>
+</head><body>{body}</body></html>"""
+
+
+@cache
+def security_headers() -> dict[str, str]:
+    """The headers every member page carries."""
+    style_hash = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'sha256-{style_hash}'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+
+
+def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    """A member page. ``body`` is HTML: whatever it quotes must already be escaped. (The
+    security headers come from ``MemberPageRoute``.)"""
+    html = _PAGE.format(title=escape(title), style=_STYLE, body=body)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def link_problem(error: InvalidLink) -> HTMLResponse:
+    if isinstance(error, ExpiredLink):
+        return page("Link expired", "<h1>This link has expired</h1>", 410)
+    return page("Link not valid", "<h1>This link is not valid</h1>", 403)
+
+
+def error_page(status_code: int) -> HTMLResponse:
+    """A page for an HTTP error on a member route; it names the status, never the detail
+    (which may quote what was sent)."""
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    return page(phrase, f"<h1>{escape(phrase)}</h1>", status_code)
+
+
+class MemberPageRoute(APIRoute):
+    """A route whose every response is a member page with the security headers, including an
+    HTTP error raised on the way (a form body that cannot be parsed, one too large …)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def member_page(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except HTTPException as error:
+                response = error_page(error.status_code)
+            response.headers.update(security_headers())
+            return response
+
+        return member_page
