@@ -34,6 +34,7 @@ def preview_lines(
     zone = load_zone(tz)
     start = parse_local_datetime(dtstart)
     schedule = Schedule(rrule, start, parse_exdates(exdates))
+    schedule.require_occurrence()  # the API's check: a rule that never occurs is said so, fast
     if after is None:  # from the first occurrence on
         after_instant = start.replace(tzinfo=zone).astimezone(UTC) - timedelta(days=2)
     else:

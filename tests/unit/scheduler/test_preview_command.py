@@ -37,6 +37,7 @@ def test_preview_prints_utc_instants_one_a_line(capsys: pytest.CaptureFixture[st
         ("--rrule", "FREQ=FORTNIGHTLY", "invalid RRULE"),
         ("--dtstart", "tomorrow", "not an ISO 8601 local date-time"),
         ("--after", "2027-03-13T00:00", "needs a UTC offset"),
+        ("--rrule", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "RRULE"),  # never occurs: said at once
     ],
 )
 def test_preview_explains_bad_input_and_exits_2(
