@@ -22,7 +22,14 @@ from services.notifier.handlers.enqueue import EnqueueDeps, enqueue_nudge, enque
 from services.notifier.handlers.provider_status import StatusDeps
 from services.notifier.handlers.record_answer import AnswerDeps
 from services.notifier.settings import NotifierSettings
-from services.notifier.templating import PromptRenderer, SqlStoredTemplates
+from services.notifier.templating import (
+    PromptRenderer,
+    RenderLimits,
+    RenderPool,
+    SqlStoredTemplates,
+    StoredTemplates,
+)
+from services.notifier.templating.sandbox import SandboxLimits
 from shared.clock import Clock
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
@@ -32,6 +39,32 @@ from shared.outbox import OutboxRelay
 from shared.runtime import ServiceRuntime, build_plumbing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def template_renderer(
+    settings: NotifierSettings, store: StoredTemplates, clock: Clock
+) -> tuple[PromptRenderer, RenderPool]:
+    """The renderer and the pool of worker processes its operators' templates render in (a
+    resource of the runtime: stopping the service stops them)."""
+    pool = RenderPool(
+        RenderLimits(
+            sandbox=SandboxLimits(max_operations=settings.template_max_operations),
+            workers=settings.template_workers,
+            worker_memory_mb=settings.template_worker_memory_mb,
+            render_timeout_s=settings.template_render_timeout_s,
+            validation_timeout_s=settings.template_validation_timeout_s,
+            validation_samples=settings.template_validation_samples,
+            overrun_quarantine_s=settings.template_overrun_quarantine_s,
+        ),
+        clock,
+    )
+    renderer = PromptRenderer(
+        store,
+        sms_warn_segments=settings.sms_warn_segments,
+        sms_max_segments=settings.sms_max_segments,
+        pool=pool,
+    )
+    return renderer, pool
 
 
 def wire_notifier(
@@ -55,11 +88,7 @@ def wire_notifier(
     sms_sender = sms or build_sms_sender(settings, clock)
     base = settings.public_base_url.rstrip("/")
     template_store = SqlStoredTemplates(sessions)
-    renderer = PromptRenderer(
-        template_store,
-        sms_warn_segments=settings.sms_warn_segments,
-        sms_max_segments=settings.sms_max_segments,
-    )
+    renderer, render_pool = template_renderer(settings, template_store, clock)
     composer = TemplatedComposer(renderer, signer, policy)
     quiet = parse_quiet_hours(settings.default_quiet_hours)
     dispatcher = Dispatcher(
@@ -137,7 +166,7 @@ def wire_notifier(
         http=HttpServer(api, settings.http_host, settings.http_port),
         migrations=MIGRATIONS,
         background=[relay.run, dispatcher.run],
-        resources=[email_sender, sms_sender],
+        resources=[email_sender, sms_sender, render_pool],
     )
     return runtime, dispatcher
 

@@ -577,8 +577,3 @@ def _add_guards(tree: nodes.Template) -> None:
                     field,
                     [_guard(c, _SIZE_GUARD) if _needs_size_guard(c) else c for c in child],
                 )
-
-
-def text_and_html_sandboxes(limits: SandboxLimits) -> tuple[PromptSandbox, PromptSandbox]:
-    """(text, html): autoescape off and on."""
-    return PromptSandbox(limits, html=False), PromptSandbox(limits, html=True)

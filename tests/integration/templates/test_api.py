@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.api import templates
-from services.notifier.templating import PromptRenderer, SqlStoredTemplates
+from services.notifier.templating import PromptRenderer, RenderPool, SqlStoredTemplates
 from services.notifier.templating.context import SUPPORT_FOCUSES
 from shared.clock import ManualClock
 
@@ -29,12 +29,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def client(
-    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, render_pool: RenderPool
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     store = SqlStoredTemplates(sessions)
     app.state.template_store = store
-    app.state.templates = PromptRenderer(store)
+    app.state.templates = PromptRenderer(store, pool=render_pool)
     app.state.clock = clock
     app.include_router(templates.router)
     transport = httpx.ASGITransport(app=app)

@@ -3,11 +3,15 @@ work: refused when saved (validate), and refused again if one ever reaches rende
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from services.notifier.templating import (
     InMemoryStoredTemplates,
     PromptRenderer,
+    RenderLimits,
+    RenderPool,
     TemplateProblem,
 )
 from services.notifier.templating.policy import PolicyViolation, check_template
@@ -87,8 +91,11 @@ async def test_a_template_that_slipped_past_validation_is_still_refused_when_ren
         await renderer.render_sms("check_in", sample_context("check_in", "en"))
 
 
-async def test_output_is_cut_off_at_the_limit() -> None:
-    renderer = PromptRenderer(InMemoryStoredTemplates(), limits=SandboxLimits(max_output_chars=500))
+async def test_output_is_cut_off_at_the_limit(
+    pool_with: Callable[[RenderLimits], RenderPool],
+) -> None:
+    pool = pool_with(RenderLimits(sandbox=SandboxLimits(max_output_chars=500)))
+    renderer = PromptRenderer(InMemoryStoredTemplates(), pool=pool)
     body = "{% for i in range(60) %}0123456789{% endfor %}"
     with pytest.raises(TemplateProblem, match="output longer than 500"):
         await renderer.validate("reach_out", "en", "email", "Hi", body, None)
