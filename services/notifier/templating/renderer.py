@@ -19,7 +19,6 @@ A save renders all its sample contexts as one job under one deadline.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -295,11 +294,7 @@ class PromptRenderer:
             raise TemplateProblem(f"{name}: an e-mail template needs a subject")
 
         nudges = await self._sample_nudges(key, locale, channel)
-        samples = tuple(
-            itertools.islice(
-                sample_contexts(key, locale, tuple(nudges)), self.limits.validation_samples
-            )
-        )
+        samples = sample_contexts(key, locale, tuple(nudges), self.limits.validation_samples)
         parts = _sms_parts(template) if channel == "sms" else _email_parts(template)
         # One job, one deadline for all samples: a slow template is refused as a whole.
         renders = await self._render(template, parts, samples, self.limits.validation_timeout_s)

@@ -17,6 +17,7 @@ import pytest
 
 from services.notifier.templating import (
     InMemoryStoredTemplates,
+    PromptContext,
     PromptRenderer,
     RenderLimits,
     RenderPool,
@@ -25,7 +26,7 @@ from services.notifier.templating import (
     worker,
 )
 from services.notifier.templating.jobs import Sandboxes
-from services.notifier.templating.samples import sample_context
+from services.notifier.templating.samples import sample_context, sample_contexts
 from services.notifier.templating.sandbox import SandboxLimits
 from shared.clock import ManualClock
 from tests.support import eventually
@@ -219,3 +220,38 @@ def test_a_job_a_worker_cannot_run_is_answered_and_the_worker_retired() -> None:
         "overrun": False,
         "retire": True,
     }
+
+
+def test_the_first_few_samples_vary_the_module_week_and_the_nudge() -> None:
+    everything = sample_contexts("check_in", "en", (0, 1))
+    assert len(everything) == 80
+    first_eight = sample_contexts("check_in", "en", (0, 1), limit=8)
+    assert first_eight == everything[:8]
+
+    def week_and_nudge(ctx: PromptContext) -> tuple[str, int]:
+        assert ctx.questionnaire is not None
+        return ctx.questionnaire.key, ctx.nudge_number
+
+    assert {week_and_nudge(ctx) for ctx in first_eight} == {
+        week_and_nudge(ctx) for ctx in everything
+    }
+
+
+async def test_a_save_renders_at_most_the_samples_configured(pool_with: PoolWith) -> None:
+    last_week = sample_contexts("check_in", "en")[-1].questionnaire
+    assert last_week is not None
+    # Fails with the last module week without links only: not among the first four samples
+    # (each week with links; check_in has a _nudge template, so nudge 0 only).
+    body = (
+        f"{{% if questionnaire_key == '{last_week.key}' and not answer_url %}}{{{{ nobody }}}}"
+        "{% endif %}STOP"
+    )
+    renderer = PromptRenderer(
+        InMemoryStoredTemplates(), pool=pool_with(RenderLimits(validation_samples=4))
+    )
+    assert await renderer.validate("check_in", "en", "sms", None, body, None) == []
+    thorough = PromptRenderer(
+        InMemoryStoredTemplates(), pool=pool_with(RenderLimits(validation_samples=80))
+    )
+    with pytest.raises(TemplateProblem, match="'nobody' is undefined"):
+        await thorough.validate("check_in", "en", "sms", None, body, None)
