@@ -73,6 +73,9 @@ def cap_memory(memory_mb: int) -> None:
         sys.stderr.write("template worker: address space unknown here; memory is not capped\n")
         return
     limit = in_use + memory_mb * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)  # a container's own cap stays the tighter one
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
