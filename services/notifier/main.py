@@ -26,7 +26,14 @@ from services.notifier.handlers.record_answer import AnswerDeps
 from services.notifier.handlers.retention import RetentionPolicy, apply_retention
 from services.notifier.handlers.tombstones import release_tombstones
 from services.notifier.settings import NotifierSettings
-from services.notifier.templating import PromptRenderer, SqlStoredTemplates
+from services.notifier.templating import (
+    PromptRenderer,
+    RenderLimits,
+    RenderPool,
+    SqlStoredTemplates,
+    StoredTemplates,
+)
+from services.notifier.templating.sandbox import SandboxLimits
 from shared.clock import Clock
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
@@ -40,6 +47,32 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SCRUB_INTERVAL = timedelta(minutes=5)
 TOMBSTONE_INTERVAL = timedelta(minutes=5)  # the daily batch leaves within this of 00:00 UTC
 RELEASE_INTERVAL = timedelta(minutes=5)  # a week's facts leave within this of its close
+
+
+def template_renderer(
+    settings: NotifierSettings, store: StoredTemplates, clock: Clock
+) -> tuple[PromptRenderer, RenderPool]:
+    """The renderer and the pool of worker processes its operators' templates render in (a
+    resource of the runtime: stopping the service stops them)."""
+    pool = RenderPool(
+        RenderLimits(
+            sandbox=SandboxLimits(max_operations=settings.template_max_operations),
+            workers=settings.template_workers,
+            worker_memory_mb=settings.template_worker_memory_mb,
+            render_timeout_s=settings.template_render_timeout_s,
+            validation_timeout_s=settings.template_validation_timeout_s,
+            validation_samples=settings.template_validation_samples,
+            overrun_quarantine_s=settings.template_overrun_quarantine_s,
+        ),
+        clock,
+    )
+    renderer = PromptRenderer(
+        store,
+        sms_warn_segments=settings.sms_warn_segments,
+        sms_max_segments=settings.sms_max_segments,
+        pool=pool,
+    )
+    return renderer, pool
 
 
 def wire_notifier(
@@ -67,11 +100,7 @@ def wire_notifier(
     sms_sender = sms or build_sms_sender(settings, clock)
     base = settings.public_base_url.rstrip("/")
     template_store = SqlStoredTemplates(sessions)
-    renderer = PromptRenderer(
-        template_store,
-        sms_warn_segments=settings.sms_warn_segments,
-        sms_max_segments=settings.sms_max_segments,
-    )
+    renderer, render_pool = template_renderer(settings, template_store, clock)
     composer = TemplatedComposer(renderer, signer, policy)
     quiet = parse_quiet_hours(settings.default_quiet_hours)
     dispatcher = Dispatcher(
@@ -202,7 +231,7 @@ def wire_notifier(
                 "erasure scrub",
             ),
         ],
-        resources=[email_sender, sms_sender],
+        resources=[email_sender, sms_sender, render_pool],
     )
     return runtime, dispatcher
 

@@ -177,6 +177,55 @@ class NotifierSettings(ServiceSettings):
         pattern=r"^[A-Z]{2}$",
         description="Region for phone numbers given without +country code.",
     )
+    template_workers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Worker processes that render operators' templates (started on first use; "
+        "the packaged defaults render in the service itself).",
+    )
+    template_worker_memory_mb: int = Field(
+        default=256,
+        ge=16,
+        le=8192,
+        description="Memory a template worker may take beyond its own start-up footprint "
+        "(RLIMIT_AS); a render needing more fails as a template error.",
+    )
+    template_render_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Longest one render of an operator's template (a prompt, a preview) may "
+        "take; its worker is then killed and replaced, and that prompt fails as a template "
+        "error.",
+    )
+    template_validation_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest a save may spend rendering the template with all its sample "
+        "contexts; a template that takes longer is refused (422).",
+    )
+    template_validation_samples: int = Field(
+        default=80,
+        ge=1,
+        le=80,
+        description="Sample contexts a saved template is rendered with at most (every module "
+        "week, prompt and reminder, support focus, with and without links: 80 at most).",
+    )
+    template_overrun_quarantine_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="After a render of an operator's template took too long or too much "
+        "memory, that template fails at once, without using a worker, for this long (0: "
+        "never), so prompts sharing it do not each hold a worker for the whole deadline.",
+    )
+    template_max_operations: int = Field(
+        default=200_000,
+        ge=1_000,
+        description="Work one render may do: each filter, call and operator costs 1 plus the "
+        "size of what it reads and returns (the packaged prompts use under 1,500).",
+    )
     twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
     twilio_auth_token: SecretStr | None = Field(
         default=None, description="Signs requests to Twilio and verifies its webhooks."

@@ -49,6 +49,7 @@ async def preview_template(
 ) -> str:
     """The printable rendering. Raises ``PreviewError`` for an unknown key, locale, channel,
     kind, focus or week, ``TemplateProblem`` if a packaged template fails (a bug)."""
+    # Packaged templates only: they render in-process, so no render worker ever starts here.
     renderer = PromptRenderer(InMemoryStoredTemplates())
     packaged = renderer.packaged
     known = packaged.template_keys()
@@ -89,14 +90,14 @@ async def preview_template(
     if ctx.questionnaire is not None:
         heading += f", questions {ctx.questionnaire.key}"
     if channel == "sms":
-        sms = renderer.render_sms_source(template, ctx, as_reminder=as_reminder)
+        sms = await renderer.render_sms_source(template, ctx, as_reminder=as_reminder)
         warnings = "; ".join(sms.warnings) or "none"
         return (
             f"{heading}\n{'-' * 40}\n{sms.text}\n{'-' * 40}\n"
             f"{sms.segments} segment{'' if sms.segments == 1 else 's'}, {sms.encoding}; "
             f"warnings: {warnings}\n"
         )
-    email = renderer.render_email_source(template, ctx, as_reminder=as_reminder)
+    email = await renderer.render_email_source(template, ctx, as_reminder=as_reminder)
     return (
         f"{heading}\nSubject: {email.subject}\n\n--- text ---\n{email.text}\n\n"
         f"--- html ---\n{email.html}\n"

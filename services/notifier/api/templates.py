@@ -8,8 +8,10 @@ Include with operator authentication, e.g.
 - ``clock``: a ``Clock`` (saves are stamped with ``clock.now()``).
 
 Saving runs ``PromptRenderer.validate``: a refused template (sandbox violation, undefined
-name, too many SMS segments…) is a 422 whose ``detail`` says which and why; an accepted one
-is stored with the next version and returned with its warnings. Reading a template that is
+name, nesting too deep, too many SMS segments, taking too long or too much memory with the
+sample data…) is a 422 whose ``detail`` says which and why; an accepted one is stored with
+the next version and returned with its warnings. Saves and previews render in the
+renderer's worker processes, so a slow template holds up nothing else. Reading a template that is
 not stored returns the packaged default (``source: "default"``), after the same locale
 fallback members get. Previews use sample data only, never a member's.
 """
@@ -269,7 +271,7 @@ async def preview_template(
         else:
             template, as_reminder = await renderer.template_for(key, ctx, channel.value)
         if channel is Channel.sms:
-            sms = renderer.render_sms_source(template, ctx, as_reminder=as_reminder)
+            sms = await renderer.render_sms_source(template, ctx, as_reminder=as_reminder)
             warnings = list(sms.warnings)
             if sms.segments > renderer.sms_max_segments:
                 warnings.append(
@@ -284,7 +286,7 @@ async def preview_template(
                 encoding=sms.encoding,
                 warnings=warnings,
             )
-        email = renderer.render_email_source(template, ctx, as_reminder=as_reminder)
+        email = await renderer.render_email_source(template, ctx, as_reminder=as_reminder)
     except TemplateProblem as problem:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(problem)) from None
     return EmailPreviewOut(

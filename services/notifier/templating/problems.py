@@ -10,3 +10,7 @@ class TemplateProblem(ValueError):
     never carries personal data: templates are rendered from pseudonymous, coded context only,
     and values are never quoted back.
     """
+
+
+class TemplateOverrun(TemplateProblem):
+    """A render took too long or used too much memory: its worker is replaced."""

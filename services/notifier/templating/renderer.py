@@ -10,21 +10,29 @@ template exists in any locale, the prompt's own template is sent with a "gentle 
 The rendering locale is the member's when the template found is in the member's language
 (``es-MX`` dates for an ``es`` template), else the template's (an English fallback reads in
 English throughout).
+
+Where they render: the packaged defaults in-process (shipped with the code, and as trusted);
+anything an operator wrote (stored, or a draft being saved or previewed) in a render worker
+(``pool``), with a deadline and a memory cap, so that no template can hold up the event loop.
+A save renders all its sample contexts as one job under one deadline.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.notifier.domain.questionnaire import NUDGE_SUFFIX, canonical_locale, locale_fallbacks
 from services.notifier.domain.sms_encoding import SmsEncoding, analyse_sms
 from services.notifier.templating import wording
 from services.notifier.templating.context import PromptContext, template_variables
+from services.notifier.templating.jobs import RenderJob, Renders, Sandboxes, TemplatePart
 from services.notifier.templating.packaged import PackagedTemplates
+from services.notifier.templating.pool import RenderLimits, RenderPool
 from services.notifier.templating.problems import TemplateProblem
 from services.notifier.templating.samples import sample_contexts
-from services.notifier.templating.sandbox import SandboxLimits, text_and_html_sandboxes
+from services.notifier.templating.sandbox import SandboxLimits
 from services.notifier.templating.sms import fold_to_gsm, sms_warnings
 from services.notifier.templating.sources import (
     CHANNELS,
@@ -72,6 +80,10 @@ def _one_line(text: str) -> str:
 
 
 class PromptRenderer:
+    """Lookup, rendering and validation. Operators' templates render in ``pool`` (its own,
+    with ``limits``, when none is given: ``close`` then stops it); the packaged defaults
+    in-process, with the same sandbox limits."""
+
     def __init__(
         self,
         stored: StoredTemplates,
@@ -80,14 +92,25 @@ class PromptRenderer:
         *,
         packaged: PackagedTemplates | None = None,
         limits: SandboxLimits | None = None,
+        pool: RenderPool | None = None,
     ) -> None:
         if not 1 <= sms_warn_segments <= sms_max_segments:
             raise ValueError("need 1 <= sms_warn_segments <= sms_max_segments")
+        if pool is not None and limits is not None:
+            raise ValueError("give the limits to the pool")
         self._stored = stored
         self.packaged = packaged or PackagedTemplates()
         self.sms_warn_segments = sms_warn_segments
         self.sms_max_segments = sms_max_segments
-        self._text, self._html = text_and_html_sandboxes(limits or SandboxLimits())
+        self._owns_pool = pool is None
+        self._pool = pool or RenderPool(RenderLimits(sandbox=limits or SandboxLimits()))
+        self.limits = self._pool.limits
+        self._in_process = Sandboxes.with_limits(self.limits.sandbox)
+
+    async def close(self) -> None:
+        """Stops the render workers if the pool is this renderer's own."""
+        if self._owns_pool:
+            await self._pool.close()
 
     # -- lookup ---------------------------------------------------------------------------
 
@@ -133,13 +156,13 @@ class PromptRenderer:
     async def render_email(self, key: str, ctx: PromptContext) -> RenderedEmail:
         """Raises ``TemplateProblem`` when no template exists or it fails to render."""
         template, as_reminder = await self.template_for(key, ctx, "email")
-        return self.render_email_source(template, ctx, as_reminder=as_reminder)
+        return await self.render_email_source(template, ctx, as_reminder=as_reminder)
 
     async def render_sms(self, key: str, ctx: PromptContext) -> RenderedSms:
         """Raises ``TemplateProblem`` when no template exists, it fails to render, or the
         text needs more than ``sms_max_segments`` (nothing above the maximum is ever sent)."""
         template, as_reminder = await self.template_for(key, ctx, "sms")
-        rendered = self.render_sms_source(template, ctx, as_reminder=as_reminder)
+        rendered = await self.render_sms_source(template, ctx, as_reminder=as_reminder)
         if rendered.segments > self.sms_max_segments:
             raise TemplateProblem(
                 f"{template.name}: {rendered.segments} segments, more than the maximum "
@@ -147,10 +170,59 @@ class PromptRenderer:
             )
         return rendered
 
-    def render_email_source(
+    async def render_email_source(
         self, template: ResolvedTemplate, ctx: PromptContext, *, as_reminder: bool = False
     ) -> RenderedEmail:
-        subject, text, html = self._email_parts(template, ctx)
+        (rendered,) = await self._render(
+            template, _email_parts(template), (ctx,), self.limits.render_timeout_s
+        )
+        return self._finish_email(
+            template, ctx, *_email_texts(template, ctx, rendered), as_reminder
+        )
+
+    async def render_sms_source(
+        self, template: ResolvedTemplate, ctx: PromptContext, *, as_reminder: bool = False
+    ) -> RenderedSms:
+        """Renders without refusing a long text: the caller decides (render_sms refuses,
+        previews show the figures)."""
+        ((raw,),) = await self._render(
+            template, _sms_parts(template), (ctx,), self.limits.render_timeout_s
+        )
+        return self._finish_sms(template, ctx, _tidy_sms(raw), as_reminder)
+
+    async def _render(
+        self,
+        template: ResolvedTemplate,
+        parts: tuple[TemplatePart, ...],
+        contexts: Sequence[PromptContext],
+        timeout_s: float,
+    ) -> Renders:
+        """Each part rendered with each context: the packaged defaults in-process, anything
+        an operator wrote (stored or draft) in a render worker, within ``timeout_s``."""
+        job = RenderJob(
+            template.name,
+            parts,
+            tuple(
+                dict(template_variables(ctx, _rendering_locale(ctx.locale, template.locale)))
+                for ctx in contexts
+            ),
+        )
+        if template.origin is Origin.default:
+            # Shipped with the code and checked by its tests: as trusted as the code, and a
+            # worker round trip would cost more than the render (bench/template_render.py).
+            return self._in_process.run(job)
+        return await self._pool.render(job, timeout_s=timeout_s)
+
+    def _finish_email(
+        self,
+        template: ResolvedTemplate,
+        ctx: PromptContext,
+        subject: str,
+        text: str,
+        html: str,
+        as_reminder: bool,
+    ) -> RenderedEmail:
+        """What the renderer adds to every e-mail: the reminder line, the unsubscribe link."""
         locale = _rendering_locale(ctx.locale, template.locale)
         if as_reminder:
             subject = wording.wording("reminder_subject", locale) + subject
@@ -161,12 +233,10 @@ class PromptRenderer:
             html = wording.add_unsubscribe_html(html, ctx.unsubscribe_url, locale)
         return RenderedEmail(subject=subject, text=text, html=html)
 
-    def render_sms_source(
-        self, template: ResolvedTemplate, ctx: PromptContext, *, as_reminder: bool = False
+    def _finish_sms(
+        self, template: ResolvedTemplate, ctx: PromptContext, text: str, as_reminder: bool
     ) -> RenderedSms:
-        """Renders without refusing a long text: the caller decides (render_sms refuses,
-        previews show the figures)."""
-        text = self._sms_text(template, ctx)
+        """What the renderer adds to every SMS (reminder prefix, STOP hint), and its cost."""
         locale = _rendering_locale(ctx.locale, template.locale)
         prefix = wording.wording("reminder_sms", locale) if as_reminder else ""
         hint = ""
@@ -182,35 +252,6 @@ class PromptRenderer:
             segments=analysis.segments,
             encoding=analysis.encoding.value,
             warnings=tuple(sms_warnings(analysis, self.sms_warn_segments)),
-        )
-
-    def _render(
-        self, source: str, name: str, ctx: PromptContext, locale: str, *, html: bool
-    ) -> str:
-        sandbox = self._html if html else self._text
-        template = sandbox.compile_template(source, name)
-        return sandbox.render_bounded(template, template_variables(ctx, locale), name)
-
-    def _email_parts(self, template: ResolvedTemplate, ctx: PromptContext) -> tuple[str, str, str]:
-        source = template.source
-        if source.subject is None:
-            raise TemplateProblem(f"{template.name}: an e-mail template needs a subject")
-        locale = _rendering_locale(ctx.locale, template.locale)
-        name = template.name
-        subject = _one_line(
-            self._render(source.subject, f"{name} subject", ctx, locale, html=False)
-        )
-        text = self._render(source.text_body, f"{name} text", ctx, locale, html=False).strip()
-        if source.html_body is None:
-            html = wording.text_to_html(text, locale)
-        else:
-            html = self._render(source.html_body, f"{name} html", ctx, locale, html=True).strip()
-        return subject, text, html
-
-    def _sms_text(self, template: ResolvedTemplate, ctx: PromptContext) -> str:
-        locale = _rendering_locale(ctx.locale, template.locale)
-        return _tidy_sms(
-            self._render(template.source.text_body, template.name, ctx, locale, html=False)
         )
 
     # -- validation -----------------------------------------------------------------------
@@ -230,10 +271,12 @@ class PromptRenderer:
         Refused: a channel other than email/sms; parts the channel lacks or does not have; a
         construct the sandbox policy refuses (internals, ``**``, huge numbers, macros…); any
         error rendering it with the sample contexts (every module week, prompt and reminder,
-        every support focus, with and without links), including undefined names; an SMS
-        that needs more than ``sms_max_segments`` with any sample. Warned: an SMS over
-        ``sms_warn_segments`` or forced to UCS-2; a missing unsubscribe link or STOP hint (a
-        standard one is added when sending); an e-mail without HTML part (made from the text).
+        every support focus, with and without links; at most ``validation_samples`` of them),
+        including undefined names; rendering them all taking longer than
+        ``validation_timeout_s`` or more memory than a worker has; an SMS that needs more
+        than ``sms_max_segments`` with any sample. Warned: an SMS over ``sms_warn_segments``
+        or forced to UCS-2; a missing unsubscribe link or STOP hint (a standard one is added
+        when sending); an e-mail without HTML part (made from the text).
         """
         locale = canonical_locale(locale)
         if channel not in CHANNELS:
@@ -249,33 +292,28 @@ class PromptRenderer:
             raise TemplateProblem(f"{name}: an SMS template has no subject or HTML body")
         if channel == "email" and not (subject and subject.strip()):
             raise TemplateProblem(f"{name}: an e-mail template needs a subject")
-        # Compile every part first, so a policy refusal is reported as such, not as a
-        # rendering error with some sample.
-        sandboxes = [(self._text, text_body, "text")]
-        if subject is not None:
-            sandboxes.append((self._text, subject, "subject"))
-        if html_body is not None:
-            sandboxes.append((self._html, html_body, "html"))
-        for sandbox, part, label in sandboxes:
-            sandbox.compile_template(part, f"{name} {label}")
 
         nudges = await self._sample_nudges(key, locale, channel)
+        samples = sample_contexts(key, locale, tuple(nudges), self.limits.validation_samples)
+        parts = _sms_parts(template) if channel == "sms" else _email_parts(template)
+        # One job, one deadline for all samples: a slow template is refused as a whole.
+        renders = await self._render(template, parts, samples, self.limits.validation_timeout_s)
         warnings: dict[str, None] = {}
         worst: RenderedSms | None = None
-        for ctx in sample_contexts(key, locale, tuple(nudges)):
+        for ctx, rendered in zip(samples, renders, strict=True):
             as_reminder = nudges[ctx.nudge_number]
             if channel == "sms":
-                raw = self._sms_text(template, ctx)
+                raw = _tidy_sms(rendered[0])
                 if not is_service_key(key) and "STOP" not in raw:
                     warnings[
                         "the text does not say how to stop (STOP); a standard line is added"
                     ] = None
-                rendered = self.render_sms_source(template, ctx, as_reminder=as_reminder)
-                if worst is None or rendered.segments > worst.segments:
-                    worst = rendered
-                warnings.update(dict.fromkeys(rendered.warnings))
+                sms = self._finish_sms(template, ctx, raw, as_reminder)
+                if worst is None or sms.segments > worst.segments:
+                    worst = sms
+                warnings.update(dict.fromkeys(sms.warnings))
             else:
-                _, text, html = self._email_parts(template, ctx)
+                _, text, html = _email_texts(template, ctx, rendered)
                 if ctx.unsubscribe_url and not wording.mentions_url(text, ctx.unsubscribe_url):
                     warnings[
                         "the text part does not show unsubscribe_url; a standard line is added"
@@ -306,3 +344,32 @@ class PromptRenderer:
         # Sent as a reminder too, unless a _nudge template takes over.
         has_nudge = await self.resolve(f"{key}{NUDGE_SUFFIX}", locale, channel) is not None
         return {0: False} if has_nudge else {0: False, 1: True}
+
+
+def _sms_parts(template: ResolvedTemplate) -> tuple[TemplatePart, ...]:
+    return (TemplatePart(template.source.text_body, template.name, html=False),)
+
+
+def _email_parts(template: ResolvedTemplate) -> tuple[TemplatePart, ...]:
+    """Subject, text and (when written) HTML, in that order."""
+    source, name = template.source, template.name
+    if source.subject is None:
+        raise TemplateProblem(f"{name}: an e-mail template needs a subject")
+    parts = [
+        TemplatePart(source.subject, f"{name} subject", html=False),
+        TemplatePart(source.text_body, f"{name} text", html=False),
+    ]
+    if source.html_body is not None:
+        parts.append(TemplatePart(source.html_body, f"{name} html", html=True))
+    return tuple(parts)
+
+
+def _email_texts(
+    template: ResolvedTemplate, ctx: PromptContext, rendered: Sequence[str]
+) -> tuple[str, str, str]:
+    """(subject, text, html) from the rendered parts, before the renderer's additions; the
+    HTML made from the text when the template has none."""
+    subject, text = _one_line(rendered[0]), rendered[1].strip()
+    if len(rendered) > 2:
+        return subject, text, rendered[2].strip()
+    return subject, text, wording.text_to_html(text, _rendering_locale(ctx.locale, template.locale))

@@ -7,7 +7,6 @@ long as real signed links, every module week, prompt and reminder, every support
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 from services.notifier.domain.questionnaire import (
@@ -82,11 +81,13 @@ def sample_context(
 
 
 def sample_contexts(
-    key: str, locale: str, nudge_numbers: tuple[int, ...] = (0,)
-) -> Iterator[PromptContext]:
+    key: str, locale: str, nudge_numbers: tuple[int, ...] = (0,), limit: int | None = None
+) -> list[PromptContext]:
     """Every combination a template for ``key`` is checked with: each module week (or none
     for reminders; both for service texts, which may answer a check-in or not), each nudge
-    number given, each support focus and none, with links and without."""
+    number given, each support focus and none, with links and without; at most ``limit`` of
+    them. Ordered so that any first few vary the module week and the nudge number first (what
+    changes a text's length most), then links, then the support focus."""
     asks = sample_questionnaire(key, 0) is not None
     if asks:
         modules: tuple[int | None, ...] = tuple(range(len(MODULES)))
@@ -94,6 +95,7 @@ def sample_contexts(
         modules = (None, *range(len(MODULES)))
     else:
         modules = (None,)
+    groups = []
     for module in modules:
         questionnaire = (
             sample_questionnaire(key if asks else "check_in", module)
@@ -101,9 +103,9 @@ def sample_contexts(
             else None
         )
         for nudge_number in nudge_numbers:
-            for focus in (None, *SUPPORT_FOCUSES):
-                for with_links in (True, False):
-                    yield sample_context(
+            groups.append(
+                [
+                    sample_context(
                         key,
                         locale,
                         nudge_number=nudge_number,
@@ -111,3 +113,10 @@ def sample_contexts(
                         questionnaire=questionnaire,
                         with_links=with_links,
                     )
+                    for focus in (None, *SUPPORT_FOCUSES)
+                    for with_links in (True, False)
+                ]
+            )
+    # One of each (module, nudge) group in turn: the groups are all the same length.
+    interleaved = [ctx for turn in zip(*groups, strict=True) for ctx in turn]
+    return interleaved[:limit]

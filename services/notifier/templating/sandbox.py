@@ -2,42 +2,58 @@
 
 Layers, each enough to stop what it is there for:
 
-1. ``policy.check_template`` on the syntax tree (refuses internals, ``**``, huge literals,
-   macros/includes, ``safe``; see there), at save time and again before any compile;
+1. before parsing, the source's length and how deeply its brackets nest are checked (Jinja's
+   parser recurses once per level); ``policy.check_template`` on the syntax tree (refuses
+   internals, ``**``, huge literals, macros/includes, ``safe``; see there), at save time and
+   again before any compile. A template that nests too deeply in some other way (``not not
+   not …``, blocks in blocks) is refused when the parser or compiler runs out of stack;
 2. ``ImmutableSandboxedEnvironment``: unsafe attributes raise ``SecurityError``; lists and
-   dicts cannot be changed;
+   dicts cannot be changed. Jinja's optimizer is off, so nothing a template says runs while it
+   is compiled: everything runs inside a render, under its budget;
 3. only an allow-list of filters, functions and methods can be called, and every integer
    passed to them is bounded (no ``"x"|indent(10**9)``); ``range`` is capped; ``**`` and
-   %-formatting of text are refused; ``*`` and ``+`` on text or lists, ``~`` joins, filter
-   and call results are size-checked;
-4. every loop draws from one iteration budget per render, and output is streamed and cut
-   off at a maximum length.
+   %-formatting of text are refused; ``sum`` adds numbers only (``sum(start=[])`` would join
+   lists in quadratic time); multiplying numbers cannot make a huge one;
+4. every value a template builds is measured *deeply* (characters of text plus items of
+   lists, tuples and dicts, through every level of nesting, a list held twice counting twice:
+   that is what printing or joining it produces), before ``*`` and ``+`` build it and after
+   every filter, call, ``~`` join, ``{% set %}`` block and list/tuple/dict literal;
+5. one budget per render: loop iterations, and operations (every filter, call and operator
+   costs one plus the size of what it is given and what it returns), and output is streamed
+   and cut off at a maximum length.
 
 So a template can use a loop, an ``if``, a ``set`` and the formatting helpers, and whatever it
 tries, a render allocates and runs a bounded amount. Text parts render with autoescape off;
 HTML parts with autoescape on (a second environment), so context values are escaped there.
+
+Operators' templates are also rendered in worker processes with a memory cap and a deadline
+(``pool``): these layers keep an ordinary render small and fast, the worker bounds whatever
+they miss.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeGuard, TypeVar
 
 from jinja2 import StrictUndefined, TemplateError, TemplateRuntimeError, TemplateSyntaxError, nodes
-from jinja2.environment import Template
+from jinja2.environment import Environment, Template
 from jinja2.exceptions import SecurityError
+from jinja2.filters import sync_do_sum
 from jinja2.runtime import Context, LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import pass_context
+from jinja2.utils import pass_context, pass_environment
 
 from services.notifier.templating import formatting
 from services.notifier.templating.policy import PolicyViolation, check_template
-from services.notifier.templating.problems import TemplateProblem
+from services.notifier.templating.problems import TemplateOverrun, TemplateProblem
 from services.notifier.templating.sms import fold_to_gsm
 
 P = ParamSpec("P")
@@ -51,9 +67,15 @@ class SandboxLimits:
     max_output_chars: int = 50_000
     """Per rendered part."""
     max_value_chars: int = 10_000
-    """Length of any text or list a template builds (joins, filters, calls, operators)."""
+    """Size of any value a template builds (joins, filters, calls, operators, literals):
+    characters of text plus items of lists, tuples and dicts, nested ones included."""
     max_iterations: int = 2_000
     """Loop iterations per render, all loops together."""
+    max_operations: int = 200_000
+    """Work per render: each filter, call and operator costs 1 plus the size of its arguments
+    and of its result. The packaged prompts use under 1,500."""
+    max_nesting: int = 30
+    """How deeply brackets may nest (``{{`` counts as two); checked before parsing."""
     max_range: int = 100
     max_int_argument: int = 1_000
     """Largest integer a filter or function may be given (widths, counts)."""
@@ -87,16 +109,23 @@ ALLOWED_METHODS = frozenset(
 )  # fmt: skip
 _METHOD_OWNERS = (str, list, tuple, dict, LoopContext)
 
-BUDGET_VARIABLE = "_render_budget"  # templates cannot name it: names starting with _ are refused
+# The guards' filter names: templates cannot name them (names starting with _ are refused).
 _ITERATION_GUARD = "_iteration_guard"
 _SIZE_GUARD = "_size_guard"
 
+_BRACKETS = re.compile(r"[][(){}]")
+# Products of integers above this many bits are refused: no template needs them, and
+# squaring a number again and again makes one of gigabytes in a few dozen characters.
+_MAX_PRODUCT_BITS = 64
+
 
 class RenderBudget:
-    """Loop iterations left for one render."""
+    """Loop iterations and operations left for one render."""
 
-    def __init__(self, iterations: int) -> None:
+    def __init__(self, iterations: int, operations: int) -> None:
         self.iterations_left = iterations
+        self.operations = operations
+        self.operations_left = operations
 
     def guard(self, iterable: Iterable[Any]) -> Iterator[Any]:
         for item in iterable:
@@ -104,6 +133,79 @@ class RenderBudget:
                 raise SecurityError("the template loops too often")
             self.iterations_left -= 1
             yield item
+
+    def charge(self, units: int) -> None:
+        self.operations_left -= units
+        if self.operations_left < 0:
+            raise SecurityError(
+                f"the template does too much work (more than {self.operations} operations)"
+            )
+
+
+# The budget of the render running in this thread (set by ``render_bounded``). Filters are
+# called without the template's context, so it cannot travel as a template variable.
+_CURRENT_BUDGET: ContextVar[RenderBudget | None] = ContextVar("render_budget", default=None)
+
+
+def _budget() -> RenderBudget:
+    budget = _CURRENT_BUDGET.get()
+    if budget is None:
+        raise SecurityError("template code runs only inside a render")
+    return budget
+
+
+def deep_size(value: object, limit: int) -> int:
+    """Characters of text plus items of lists, tuples, sets and dicts, counted through every
+    level of nesting; a value held twice counts twice (printing or joining writes it twice).
+    Stops counting once past ``limit``, so measuring costs at most about ``limit`` steps."""
+    total = 0
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += len(item)
+            if total <= limit:
+                pending.extend(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            if total <= limit:
+                pending.extend(item.keys())
+                pending.extend(item.values())
+        if total > limit:
+            break
+    return total
+
+
+def bracket_depth(source: str, limit: int) -> int:
+    """How deeply brackets nest in ``source`` (all of it: tags and text), stopping once past
+    ``limit``. A closing bracket without an opening one is ignored."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(source):
+        if match.group() in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+        elif depth:
+            depth -= 1
+    return deepest
+
+
+@pass_environment
+def _sum_numbers(
+    environment: Environment,
+    iterable: Iterable[Any],
+    attribute: str | int | None = None,
+    start: Any = 0,
+) -> Any:
+    """Jinja's ``sum``, with a number to start from: ``start=[]`` would make it join lists,
+    copying the total again for every item (quadratic), before any size check could run."""
+    if isinstance(start, bool) or not isinstance(start, int | float):
+        raise SecurityError("sum() adds numbers only: start must be a number")
+    return sync_do_sum(environment, iterable, attribute, start)
 
 
 # -- helpers templates call; zone and locale default to the member's ----------------------
@@ -218,13 +320,16 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             lstrip_blocks=True,
             keep_trailing_newline=False,
             auto_reload=False,
+            # The optimizer would call filters with constant arguments while compiling,
+            # outside any render and its budget.
+            optimized=False,
         )
         self.limits = limits
         self.globals.clear()
         self.globals["range"] = self._bounded(self._range)
         for name, helper in _HELPER_FUNCTIONS.items():
             self.globals[name] = self._bounded(helper)
-        builtin_filters = self.filters
+        builtin_filters = {**self.filters, "sum": _sum_numbers}
         self.filters = {name: self._bounded(builtin_filters[name]) for name in BUILTIN_FILTERS}
         self.filters.update({name: self.globals[name] for name in HELPERS})
         self.filters["gsm"] = self._bounded(fold_to_gsm)
@@ -235,15 +340,23 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
 
     # -- checks ---------------------------------------------------------------------------
 
-    def _check_size(self, value: object) -> None:
-        if isinstance(value, str | list | tuple | dict | set) and (
-            len(value) > self.limits.max_value_chars
-        ):
-            raise SecurityError(
-                f"the template builds a value longer than {self.limits.max_value_chars}"
-            )
+    def _too_large(self) -> SecurityError:
+        return SecurityError(
+            f"the template builds a value longer than {self.limits.max_value_chars} "
+            "(text and list items, nested ones included)"
+        )
 
-    def _check_arguments(self, args: Iterable[object], kwargs: Mapping[str, object]) -> None:
+    def _check_size(self, value: object) -> int:
+        """The value's deep size; refused above the limit."""
+        size = deep_size(value, self.limits.max_value_chars)
+        if size > self.limits.max_value_chars:
+            raise self._too_large()
+        return size
+
+    def _check_arguments(self, args: Iterable[object], kwargs: Mapping[str, object]) -> int:
+        """Refuses large integers; returns the arguments' total deep size (what the call is
+        charged for reading)."""
+        size = 0
         for value in (*args, *kwargs.values()):
             if (
                 isinstance(value, int)
@@ -254,17 +367,27 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
                     f"numbers above {self.limits.max_int_argument} cannot be passed to filters "
                     "or functions"
                 )
+            size += deep_size(value, self.limits.max_value_chars)
+        return size
+
+    def _checked_call(
+        self, function: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> R:
+        """Call with bounded integer arguments and a size-checked result, charged to the
+        render's budget for what it reads and what it returns."""
+        budget = _budget()
+        budget.charge(1 + self._check_arguments(args, kwargs))
+        result = function(*args, **kwargs)
+        budget.charge(self._check_size(result))
+        return result
 
     def _bounded(self, function: Callable[P, R]) -> Callable[P, R]:
-        """``function`` with bounded integer arguments and a size-checked result. The
-        wrapper keeps Jinja's pass_context marker (``functools.wraps`` copies it)."""
+        """``function`` called through ``_checked_call``. The wrapper keeps Jinja's
+        pass_context/pass_environment marker (``functools.wraps`` copies it)."""
 
         @functools.wraps(function)
         def bounded(*args: P.args, **kwargs: P.kwargs) -> R:
-            self._check_arguments(args, kwargs)
-            result = function(*args, **kwargs)
-            self._check_size(result)
-            return result
+            return self._checked_call(function, args, kwargs)
 
         return bounded
 
@@ -275,7 +398,7 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         return numbers
 
     def _size_guard(self, value: object) -> object:
-        self._check_size(value)
+        _budget().charge(1 + self._check_size(value))
         return value
 
     # -- sandbox hooks ----------------------------------------------------------------------
@@ -285,23 +408,28 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             raise SecurityError("the ** operator is not allowed")
         if operator == "%" and isinstance(left, str):
             raise SecurityError("%-formatting is not allowed; join text with ~")
+        # Sizes are checked before the operator runs: ``[nested] * 100`` is cheap to build
+        # but not to print, and ``text * n`` costs its full length at once.
         limit = self.limits.max_value_chars
         sized = (str, list, tuple)
+        size = 0
         if operator == "*":
             for sequence, times in ((left, right), (right, left)):
-                if (
-                    isinstance(sequence, sized)
-                    and isinstance(times, int)
-                    and len(sequence) * max(times, 0) > limit
-                ):
-                    raise SecurityError(f"the template builds a value longer than {limit}")
-        if (
-            operator == "+"
-            and isinstance(left, sized)
-            and isinstance(right, sized)
-            and len(left) + len(right) > limit
-        ):
-            raise SecurityError(f"the template builds a value longer than {limit}")
+                if isinstance(sequence, sized) and isinstance(times, int):
+                    size = deep_size(sequence, limit) * max(times, 0)
+                    if size > limit:
+                        raise self._too_large()
+            if (
+                _is_integer(left)
+                and _is_integer(right)
+                and left.bit_length() + right.bit_length() > _MAX_PRODUCT_BITS
+            ):
+                raise SecurityError("the template multiplies numbers into a huge one")
+        if operator == "+" and isinstance(left, sized) and isinstance(right, sized):
+            size = deep_size(left, limit) + deep_size(right, limit)
+            if size > limit:
+                raise self._too_large()
+        _budget().charge(1 + size)
         return super().call_binop(context, operator, left, right)
 
     def call(
@@ -313,18 +441,22 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
     ) -> Any:
         if isinstance(__obj, Undefined):
             __obj._fail_with_undefined_error()  # "'x' is undefined", not a refusal
+        if any(__obj is allowed for allowed in __self._callables):
+            # range and the helpers: already wrapped by _bounded.
+            return super().call(__context, __obj, *args, **kwargs)
         if not __self._may_call(__obj):
             raise SecurityError(
                 f"calling {getattr(__obj, '__name__', type(__obj).__name__)!r} is not allowed"
             )
-        __self._check_arguments(args, kwargs)
-        result = super().call(__context, __obj, *args, **kwargs)
-        __self._check_size(result)
-        return result
+
+        def method(*method_args: Any, **method_kwargs: Any) -> Any:
+            return ImmutableSandboxedEnvironment.call(
+                __self, __context, __obj, *method_args, **method_kwargs
+            )
+
+        return __self._checked_call(method, args, kwargs)
 
     def _may_call(self, obj: Any) -> bool:
-        if any(obj is allowed for allowed in self._callables):
-            return True
         if isinstance(obj, types.BuiltinMethodType | types.MethodType):
             return isinstance(obj.__self__, _METHOD_OWNERS) and obj.__name__ in ALLOWED_METHODS
         return False
@@ -339,6 +471,11 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             return cached
         if len(source) > self.limits.max_source_chars:
             raise TemplateProblem(f"{name}: longer than {self.limits.max_source_chars} characters")
+        if bracket_depth(source, self.limits.max_nesting) > self.limits.max_nesting:
+            raise TemplateProblem(
+                f"{name}: the template nests too deeply (brackets more than "
+                f"{self.limits.max_nesting} levels deep)"
+            )
         try:
             tree = self.parse(source)
             check_template(
@@ -356,23 +493,30 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             raise TemplateProblem(f"{name}: line {error.lineno}: {error.message}") from None
         except (PolicyViolation, TemplateError) as error:
             raise TemplateProblem(f"{name}: {error}") from None
+        except (RecursionError, SyntaxError):
+            # Jinja's parser and code generator recurse per level of nesting (``not not …``,
+            # blocks within blocks); Python refuses more than 20 nested loops or blocks.
+            raise TemplateProblem(f"{name}: the template nests too deeply") from None
+        except MemoryError:
+            raise TemplateOverrun(f"{name}: used too much memory") from None
         self._compiled[source] = template
         if len(self._compiled) > 512:
             self._compiled.popitem(last=False)
         return template
 
     def render_bounded(self, template: Template, variables: Mapping[str, Any], name: str) -> str:
-        """Render with a fresh iteration budget, stopping at the output limit.
+        """Render with a fresh budget, stopping at the output limit.
 
         Whatever a template provokes is reported as ``TemplateProblem``: Jinja's own errors
-        (undefined names, sandbox refusals) with their message, anything else by type only,
-        since its message might quote a value.
+        (undefined names, sandbox refusals) with their message, running out of memory as
+        ``TemplateOverrun``, anything else by type only, since its message might quote a value.
         """
-        context = {**variables, BUDGET_VARIABLE: RenderBudget(self.limits.max_iterations)}
+        budget = RenderBudget(self.limits.max_iterations, self.limits.max_operations)
+        token = _CURRENT_BUDGET.set(budget)
         chunks: list[str] = []
         length = 0
         try:
-            for chunk in template.generate(context):
+            for chunk in template.generate(variables):
                 length += len(chunk)
                 if length > self.limits.max_output_chars:
                     raise TemplateProblem(
@@ -383,28 +527,40 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             raise
         except TemplateError as error:
             raise TemplateProblem(f"{name}: {error.message or type(error).__name__}") from None
-        except (OverflowError, MemoryError, RecursionError, ZeroDivisionError) as error:
-            raise TemplateProblem(f"{name}: {type(error).__name__} while rendering") from None
+        except MemoryError:
+            chunks.clear()
+            raise TemplateOverrun(f"{name}: used too much memory") from None
         except Exception as error:  # the sandbox may raise anything a template provokes
             raise TemplateProblem(f"{name}: {type(error).__name__} while rendering") from None
+        finally:
+            _CURRENT_BUDGET.reset(token)
         return "".join(chunks)
 
 
-@pass_context
-def _iteration_guard(context: Context, iterable: Iterable[Any]) -> Iterator[Any]:
-    budget = context.get(BUDGET_VARIABLE)
-    if not isinstance(budget, RenderBudget):
-        raise SecurityError("loops need a render budget")
-    return budget.guard(iterable)
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _iteration_guard(iterable: Iterable[Any]) -> Iterator[Any]:
+    return _budget().guard(iterable)
 
 
 def _guard(node: nodes.Node, name: str) -> nodes.Filter:
     return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
 
 
+def _needs_size_guard(node: object) -> TypeGuard[nodes.Expr]:
+    """``~`` joins and list, tuple and dict literals (``[a, a, a]`` nests ``a`` three times);
+    not tuples being assigned to (``{% for a, b in … %}``)."""
+    if isinstance(node, nodes.Concat | nodes.List | nodes.Dict):
+        return True
+    return isinstance(node, nodes.Tuple) and node.ctx == "load"
+
+
 def _add_guards(tree: nodes.Template) -> None:
-    """Every loop draws from the render's budget; every ``~`` join and ``{% set %}`` block is
-    size-checked. Runs after the policy check, so the guards' own names are never refused."""
+    """Every loop draws from the render's budget; every ``~`` join, literal and ``{% set %}``
+    block is size-checked. Runs after the policy check, so the guards' own names are never
+    refused."""
     for loop in tree.find_all(nodes.For):
         loop.iter = _guard(loop.iter, _ITERATION_GUARD)
     for block in tree.find_all(nodes.AssignBlock):
@@ -413,16 +569,11 @@ def _add_guards(tree: nodes.Template) -> None:
     for parent in list(tree.find_all(nodes.Node)):
         for field in parent.fields:
             child = getattr(parent, field, None)
-            if isinstance(child, nodes.Concat):
+            if _needs_size_guard(child):
                 setattr(parent, field, _guard(child, _SIZE_GUARD))
             elif isinstance(child, list):
                 setattr(
                     parent,
                     field,
-                    [_guard(c, _SIZE_GUARD) if isinstance(c, nodes.Concat) else c for c in child],
+                    [_guard(c, _SIZE_GUARD) if _needs_size_guard(c) else c for c in child],
                 )
-
-
-def text_and_html_sandboxes(limits: SandboxLimits) -> tuple[PromptSandbox, PromptSandbox]:
-    """(text, html): autoescape off and on."""
-    return PromptSandbox(limits, html=False), PromptSandbox(limits, html=True)

@@ -27,9 +27,7 @@ RITUAL = {
 
 
 def _names_rrule(payload: dict[str, Any]) -> bool:
-    return any(
-        "rrule" in e["location"] and "RRULE" in str(e["message"]) for e in payload["errors"]
-    )
+    return any("rrule" in e["location"] and "RRULE" in str(e["message"]) for e in payload["errors"])
 
 
 @pytest.mark.parametrize("rule", NEVER)

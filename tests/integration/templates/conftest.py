@@ -1,4 +1,5 @@
-"""A migrated notifier database for the template store (PostgreSQL with CI=true)."""
+"""A migrated notifier database for the template store (PostgreSQL with CI=true), and the
+render workers the unit tests share."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.demo.system import DatabaseFor
 from shared.db import create_engine, session_factory
 from shared.migrations import upgrade_to_head
+from tests.unit.notifier.templating.conftest import render_pool  # noqa: F401 - a fixture
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "notifier" / "migrations"
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.api import templates
-from services.notifier.templating import PromptRenderer, SqlStoredTemplates
+from services.notifier.templating import PromptRenderer, RenderPool, SqlStoredTemplates
 from services.notifier.templating.context import SUPPORT_FOCUSES
 from shared.clock import ManualClock
 
@@ -29,12 +29,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def client(
-    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, render_pool: RenderPool
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     store = SqlStoredTemplates(sessions)
     app.state.template_store = store
-    app.state.templates = PromptRenderer(store)
+    app.state.templates = PromptRenderer(store, pool=render_pool)
     app.state.clock = clock
     app.include_router(templates.router)
     transport = httpx.ASGITransport(app=app)
@@ -115,6 +115,50 @@ async def test_save_read_list_and_delete(client: httpx.AsyncClient, clock: Manua
             "'safe' filter",
         ),
         ("/v1/templates/gratitude/en/email", {"text_body": "x"}, "needs a subject"),
+        # Built to make the notifier work without end (each used to be saved).
+        pytest.param(
+            SMS,
+            {
+                "text_body": "{% set a = ['x' * 50] * 100 %}{% set b = [a] * 100 %}"
+                "{% set c = [b] * 100 %}{{ c|length }}"
+            },
+            "builds a value longer than 10000 \\(text and list items, nested ones included\\)",
+            id="nested-list-bomb",
+        ),
+        pytest.param(
+            SMS,
+            {"text_body": "{{ ([[1] * 10] * 10)|sum(start=[])|length }}"},
+            "sum\\(\\) adds numbers only",
+            id="sum-start-list",
+        ),
+        pytest.param(
+            SMS,
+            {
+                "text_body": "{% set s = 'word ' * 1800 %}{% for i in range(100) %}"
+                "{% for j in range(5) %}{{ s|wordcount }}{% endfor %}{% endfor %}"
+            },
+            "does too much work",
+            id="long-loop-within-the-iteration-budget",
+        ),
+        # Nested deeper than Jinja's parser can recurse (each used to be a 500).
+        pytest.param(
+            SMS,
+            {"text_body": "{{ " + "(" * 3000 + "x" + ")" * 3000 + " }}"},
+            "the template nests too deeply \\(brackets more than 30 levels deep\\)",
+            id="deeply-nested-brackets",
+        ),
+        pytest.param(
+            SMS,
+            {"text_body": "{{ " + "[" * 3000 + "1" + "]" * 3000 + " }}"},
+            "the template nests too deeply",
+            id="deeply-nested-lists",
+        ),
+        pytest.param(
+            SMS,
+            {"text_body": "{{ " + "not " * 3000 + "x }}"},
+            "the template nests too deeply",
+            id="not-not-not",
+        ),
     ],
 )
 async def test_a_refused_template_is_a_422_with_the_reason_and_nothing_is_stored(

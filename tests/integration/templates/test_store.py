@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifier.templating import (
     InMemoryStoredTemplates,
     PromptRenderer,
+    RenderPool,
     SqlStoredTemplates,
     StoredTemplates,
 )
@@ -99,8 +100,10 @@ async def test_concurrent_saves_get_distinct_versions(store: StoredTemplates) ->
     assert row.version == 5
 
 
-async def test_a_stored_template_overrides_the_packaged_one(store: StoredTemplates) -> None:
-    renderer = PromptRenderer(store)
+async def test_a_stored_template_overrides_the_packaged_one(
+    store: StoredTemplates, render_pool: RenderPool
+) -> None:
+    renderer = PromptRenderer(store, pool=render_pool)
     ctx = sample_context("gratitude", "es-MX")
     packaged = await renderer.render_sms("gratitude", ctx)
     assert packaged.text.startswith("Ritual de esta semana")

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.templating import InMemoryStoredTemplates, Origin, PromptRenderer
+from services.notifier.templating import (
+    InMemoryStoredTemplates,
+    Origin,
+    PromptRenderer,
+    RenderPool,
+)
 from services.notifier.templating.packaged import PackagedTemplates
 from services.notifier.templating.samples import sample_context
 from tests.unit.notifier.templating.conftest import NOW
@@ -62,17 +67,24 @@ async def _text(renderer: PromptRenderer, locale: str) -> str:
 )
 async def test_fallback_order(
     tmp_path: Path,
+    render_pool: RenderPool,
     stored: tuple[str, ...],
     packaged: tuple[str, ...],
     member: str,
     expected: str,
 ) -> None:
-    renderer = PromptRenderer(await _store(*stored), packaged=_packaged(tmp_path, *packaged))
+    renderer = PromptRenderer(
+        await _store(*stored), packaged=_packaged(tmp_path, *packaged), pool=render_pool
+    )
     assert (await _text(renderer, member)) == f"{expected} STOP"
 
 
-async def test_resolution_says_where_the_template_came_from(tmp_path: Path) -> None:
-    renderer = PromptRenderer(await _store("es"), packaged=_packaged(tmp_path, "en"))
+async def test_resolution_says_where_the_template_came_from(
+    tmp_path: Path, render_pool: RenderPool
+) -> None:
+    renderer = PromptRenderer(
+        await _store("es"), packaged=_packaged(tmp_path, "en"), pool=render_pool
+    )
     stored = await renderer.resolve("ritual", "es-MX", "sms")
     assert stored is not None
     assert (stored.origin, stored.locale, stored.version) == (Origin.stored, "es", 1)
@@ -83,10 +95,12 @@ async def test_resolution_says_where_the_template_came_from(tmp_path: Path) -> N
     assert await renderer.resolve("other", "en", "sms") is None
 
 
-async def test_locales_are_stored_and_found_in_one_spelling(tmp_path: Path) -> None:
+async def test_locales_are_stored_and_found_in_one_spelling(
+    tmp_path: Path, render_pool: RenderPool
+) -> None:
     store = await _store("es_mx")
     assert [row.locale for row in await store.list()] == ["es-MX"]
-    renderer = PromptRenderer(store, packaged=_packaged(tmp_path))
+    renderer = PromptRenderer(store, packaged=_packaged(tmp_path), pool=render_pool)
     # (the body still says how it was written: "es_mx")
     assert await _text(renderer, "ES-mx") == "stored es_mx es-MX STOP"
 

@@ -265,7 +265,7 @@ async def test_spanish_would_be_ucs2_without_the_fold(renderer: PromptRenderer, 
     )
     figures = []
     for ctx in _figure_contexts(key, "es"):
-        sms = renderer.render_sms_source(template, ctx)
+        sms = await renderer.render_sms_source(template, ctx)
         figures.append((sms.segments, sms.encoding))
         assert any("UCS-2 encoding" in warning for warning in sms.warnings)
     assert figures == EXPECTED_SPANISH_WITHOUT_FOLD[key]

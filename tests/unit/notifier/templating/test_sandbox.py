@@ -3,11 +3,15 @@ work: refused when saved (validate), and refused again if one ever reaches rende
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from services.notifier.templating import (
     InMemoryStoredTemplates,
     PromptRenderer,
+    RenderLimits,
+    RenderPool,
     TemplateProblem,
 )
 from services.notifier.templating.policy import PolicyViolation, check_template
@@ -87,8 +91,11 @@ async def test_a_template_that_slipped_past_validation_is_still_refused_when_ren
         await renderer.render_sms("check_in", sample_context("check_in", "en"))
 
 
-async def test_output_is_cut_off_at_the_limit() -> None:
-    renderer = PromptRenderer(InMemoryStoredTemplates(), limits=SandboxLimits(max_output_chars=500))
+async def test_output_is_cut_off_at_the_limit(
+    pool_with: Callable[[RenderLimits], RenderPool],
+) -> None:
+    pool = pool_with(RenderLimits(sandbox=SandboxLimits(max_output_chars=500)))
+    renderer = PromptRenderer(InMemoryStoredTemplates(), pool=pool)
     body = "{% for i in range(60) %}0123456789{% endfor %}"
     with pytest.raises(TemplateProblem, match="output longer than 500"):
         await renderer.validate("reach_out", "en", "email", "Hi", body, None)
@@ -135,3 +142,116 @@ def test_the_syntax_check_alone_refuses_before_anything_runs(body: str, reason: 
             max_int_literal=10_000,
             max_concat_parts=50,
         )
+
+
+# What an outside tester found: each was accepted when saved, and each made a render cost far
+# more than any prompt needs (a nested list that printing would expand a million-fold, lists
+# summed in quadratic time, a loop doing costly work on every turn, a number squared into
+# gigabytes). Each is now refused by the sandbox itself, whatever the deadline.
+HOLES = [
+    pytest.param(
+        "{% set a = ['x' * 50] * 100 %}{% set b = [a] * 100 %}{% set c = [b] * 100 %}"
+        "{{ c|length }}",
+        "longer than 10000 \\(text and list items, nested ones included\\)",
+        id="nested-list-bomb",
+    ),
+    pytest.param(
+        "{% set a = 'x' * 5000 %}{% set b = [a, a, a] %}{{ b|length }}",
+        "nested ones included",
+        id="nested-in-a-literal",
+    ),
+    pytest.param(
+        "{{ ([[1] * 10] * 10)|sum(start=[])|length }}",
+        "sum\\(\\) adds numbers only",
+        id="sum-start-list",
+    ),
+    pytest.param(
+        "{% set s = 'word ' * 1800 %}{% for i in range(100) %}{% for j in range(5) %}"
+        "{{ s|wordcount }}{% endfor %}{% endfor %}",
+        "does too much work \\(more than 200000 operations\\)",
+        id="long-loop-within-the-iteration-budget",
+    ),
+    pytest.param(
+        "{% set a = 10000 * 10000 %}{% set b = a * a %}{% set c = b * b %}{{ c * c }}",
+        "multiplies numbers into a huge one",
+        id="squared-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), HOLES)
+async def test_costly_constructs_are_refused_at_save(
+    renderer: PromptRenderer, body: str, reason: str
+) -> None:
+    with pytest.raises(TemplateProblem, match=reason) as caught:
+        await renderer.validate("reach_out", "en", "sms", None, body, None)
+    assert "draft template reach_out/en/sms" in str(caught.value)
+
+
+@pytest.mark.parametrize(("body", "reason"), HOLES)
+async def test_costly_constructs_fail_the_prompt_when_stored_unchecked(
+    store: InMemoryStoredTemplates, renderer: PromptRenderer, body: str, reason: str
+) -> None:
+    await store.put("reach_out", "en", "sms", subject=None, text_body=body, html_body=None, now=NOW)
+    with pytest.raises(TemplateProblem, match=reason):
+        await renderer.render_sms("reach_out", sample_context("reach_out", "en"))
+    # The renderer still works: the next prompt with a sound template goes out.
+    await store.put(
+        "reach_out", "en", "sms", subject=None, text_body="Hi STOP", html_body=None, now=NOW
+    )
+    assert (await renderer.render_sms("reach_out", sample_context("reach_out", "en"))).text == (
+        "Hi STOP"
+    )
+
+
+def test_sizes_count_nested_items_and_sum_still_adds_numbers() -> None:
+    sandbox = PromptSandbox(SandboxLimits(max_value_chars=100), html=False)
+    fits = sandbox.compile_template(
+        "{% set a = ['xy'] * 10 %}{% set b = [a, a] %}{{ b|length }} {{ [1, 2.5]|sum }} "
+        "{{ questions|map(attribute='n')|sum(start=1) }}",
+        "t",
+    )
+    assert sandbox.render_bounded(fits, {"questions": [{"n": 2}, {"n": 3}]}, "t") == "2 3.5 6"
+    # [a, a, a]: 3 + 3 x (10 + 10 x 2) = 93 fits; four of them do not.
+    too_big = sandbox.compile_template(
+        "{% set a = ['xy'] * 10 %}{% set b = [a, a, a] %}{{ ([b] * 2)|length }}", "t"
+    )
+    with pytest.raises(TemplateProblem, match="longer than 100"):
+        sandbox.render_bounded(too_big, {}, "t")
+
+
+# Jinja's parser and compiler recurse once per level of nesting: a few thousand levels used
+# to end in RecursionError (a 500), 21 nested loops in Python's own "too many statically
+# nested blocks" (SyntaxError, a 500 too).
+TOO_DEEP = [
+    pytest.param("{{ " + "(" * 3000 + "x" + ")" * 3000 + " }}", "brackets more", id="parentheses"),
+    pytest.param("{{ " + "[" * 3000 + "1" + "]" * 3000 + " }}", "brackets more", id="lists"),
+    pytest.param("{{ " + "(" * 31 + "1" + ")" * 31 + " }}", "brackets more", id="just-too-deep"),
+    pytest.param("{{ " + "not " * 3000 + "x }}", "nests too deeply", id="not-not-not"),
+    pytest.param("{% if 1 %}" * 300 + "x" + "{% endif %}" * 300, "nests", id="blocks"),
+    pytest.param("{% for a in range(1) %}" * 21 + "{% endfor %}" * 21, "nests", id="loops"),
+]
+
+
+@pytest.mark.parametrize(("body", "detail"), TOO_DEEP)
+async def test_a_template_nesting_too_deeply_is_refused_at_save(
+    renderer: PromptRenderer, body: str, detail: str
+) -> None:
+    with pytest.raises(TemplateProblem, match="the template nests too deeply") as caught:
+        await renderer.validate("reach_out", "en", "sms", None, body, None)
+    assert detail in str(caught.value)
+
+
+@pytest.mark.parametrize(("body", "detail"), TOO_DEEP)
+async def test_a_template_nesting_too_deeply_fails_the_prompt_when_stored_unchecked(
+    store: InMemoryStoredTemplates, renderer: PromptRenderer, body: str, detail: str
+) -> None:
+    await store.put("reach_out", "en", "sms", subject=None, text_body=body, html_body=None, now=NOW)
+    with pytest.raises(TemplateProblem, match="stored template reach_out/en/sms: the template"):
+        await renderer.render_sms("reach_out", sample_context("reach_out", "en"))
+
+
+def test_nesting_within_the_limit_renders() -> None:
+    sandbox = PromptSandbox(SandboxLimits(), html=False)
+    template = sandbox.compile_template("{{ " + "(" * 28 + "1" + ")" * 28 + " }}", "t")
+    assert sandbox.render_bounded(template, {}, "t") == "1"

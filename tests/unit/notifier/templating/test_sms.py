@@ -8,6 +8,7 @@ from services.notifier.domain.sms_encoding import analyse_sms
 from services.notifier.templating import (
     InMemoryStoredTemplates,
     PromptRenderer,
+    RenderPool,
     TemplateProblem,
 )
 from services.notifier.templating.samples import sample_context
@@ -31,8 +32,10 @@ async def test_more_segments_than_the_threshold_is_a_warning(renderer: PromptRen
     assert warnings == ["4 segments (GSM-7): more than 2 cost extra and may arrive out of order"]
 
 
-async def test_the_threshold_is_configurable() -> None:
-    strict = PromptRenderer(InMemoryStoredTemplates(), sms_warn_segments=1, sms_max_segments=3)
+async def test_the_threshold_is_configurable(render_pool: RenderPool) -> None:
+    strict = PromptRenderer(
+        InMemoryStoredTemplates(), sms_warn_segments=1, sms_max_segments=3, pool=render_pool
+    )
     warnings = await strict.validate("reach_out", "en", "sms", None, TWO_SEGMENTS, None)
     assert warnings == ["2 segments (GSM-7): more than 1 cost extra and may arrive out of order"]
     with pytest.raises(TemplateProblem, match=r"4 segments \(GSM-7\).*maximum 3"):
