@@ -10,13 +10,15 @@
 - JSON nested deeper than any of our documents: ``json.loads`` recursed into RecursionError.
 
 Everything here runs at C speed on a body already capped by ``LimitRequestBodies``: the depth
-is bounded with ``re.sub`` and ``bytes.translate`` passes, not a Python loop over the bytes, and
+is bounded with ``re.sub``, ``bytes.translate`` and ``bytes.replace`` passes, not a Python loop
+over the bytes, and
 the body is parsed (C) and walked (Python, over at most the capped size) only when a cheap
 search finds something suspicious in it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -26,7 +28,13 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http.problems import ProblemFieldError, send_problem, validation_problem
+from shared.http.limits import media_type
+from shared.http.problems import (
+    MAX_LISTED_ERRORS,
+    ProblemFieldError,
+    send_problem,
+    validation_problem,
+)
 
 NUL = "\x00"
 MAX_JSON_DEPTH = 64  # our deepest document nests 4 levels
@@ -46,7 +54,7 @@ _SUSPECT = re.compile(
 # linear time on any input).
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_INNERMOST_PAIR = re.compile(rb"[\[{][\]}]")
+_SQUARE_BRACKETS = bytes.maketrans(b"{}", b"[]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 Location = tuple[str | int, ...]
@@ -55,21 +63,26 @@ Location = tuple[str | int, ...]
 def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether brackets outside strings may nest deeper than ``limit`` (never a false "no").
 
-    Each pass deletes every innermost pair, so a document nested d deep vanishes in d passes:
-    at most ``limit + 1`` passes, each one C-speed ``re.sub``. Unclosed openers left at the end
-    count as nesting too (``json.loads`` recurses into them before it finds the error).
+    Strings are cut out with one regex, everything but brackets with one ``translate`` (braces
+    become square brackets: only depth matters). Each pass then deletes every innermost pair
+    with ``bytes.replace``, one level at a time: a run of openers as long as the levels still
+    allowed is too deep, so is what survives ``limit`` passes. At most ``limit + 1`` passes,
+    all C loops over the bytes; unclosed openers count as nesting (``json.loads`` recurses
+    into them before it finds the error).
     """
     if body.count(b"[") + body.count(b"{") <= limit:
         return False  # the usual case: too few brackets to nest that deep
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    brackets = _JSON_STRING.sub(b"", body).translate(_SQUARE_BRACKETS, _NOT_BRACKETS)
     passes = 0
-    while passes <= limit:
-        reduced = _INNERMOST_PAIR.sub(b"", brackets)
+    while True:
+        # Each opener left stands ``passes`` levels above the pairs already deleted inside it.
+        if b"[" * (limit - passes + 1) in brackets:
+            return True
+        reduced = brackets.replace(b"[]", b"")
         if len(reduced) == len(brackets):
-            break
+            return False  # what is left is "]]][[[": its openers were counted just above
         brackets = reduced
         passes += 1
-    return passes + brackets.count(b"[") + brackets.count(b"{") > limit
 
 
 def _error(location: Location, message: str, kind: str) -> ProblemFieldError:
@@ -103,7 +116,7 @@ def json_body_problems(body: bytes) -> list[ProblemFieldError]:
         document = json.loads(body)
     except (ValueError, RecursionError):
         return []  # not JSON: FastAPI says so
-    return list(_in_document(document, ("body",)))
+    return list(itertools.islice(_in_document(document, ("body",)), MAX_LISTED_ERRORS))
 
 
 UTF16_MESSAGE = 'the file is UTF-16 (Excel\'s "Unicode text"): save it as CSV UTF-8'
@@ -128,13 +141,6 @@ def url_problems(scope: Scope) -> list[ProblemFieldError]:
     return found
 
 
-def _media_type(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return bytes(value).decode("latin-1").split(";")[0].strip().lower()
-    return None
-
-
 def _is_json(media_type: str | None) -> bool:
     # What FastAPI parses as JSON: no Content-Type at all, application/json, application/*+json.
     if media_type is None:
@@ -154,13 +160,13 @@ class RefuseUnstorableInput:
             await self.app(scope, receive, send)
             return
         found = url_problems(scope)
-        media_type = _media_type(scope)
-        if not found and (_is_json(media_type) or media_type == "text/csv"):
+        kind = media_type(scope)
+        if not found and (_is_json(kind) or kind == "text/csv"):
             buffered = await _buffered(receive)
             if buffered is None:
                 return  # the client left mid-body: nothing to answer, and half a body to no one
             body, receive = buffered
-            found = json_body_problems(body) if _is_json(media_type) else csv_body_problems(body)
+            found = json_body_problems(body) if _is_json(kind) else csv_body_problems(body)
         if not found:
             await self.app(scope, receive, send)
             return

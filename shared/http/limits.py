@@ -1,4 +1,4 @@
-"""Request bodies capped per route, before anything reads them.
+"""Request bodies capped per route and media type, before anything reads them.
 
 A body declared too large (Content-Length) is refused from the headers: 413 at once, nothing
 read. A body without a length (chunked) is counted as it arrives and refused as soon as it
@@ -22,13 +22,23 @@ _CLOSE = {"Connection": "close"}
 
 @dataclass(frozen=True)
 class BodyLimits:
-    """``default`` bytes for every route; ``per_path`` for the exact paths that need more."""
+    """``default`` bytes for every request; ``larger`` for the (exact path, media type) pairs
+    that need more: the member import takes megabytes of CSV, not of JSON, so the checks that
+    parse JSON never see more than the default."""
 
     default: int = DEFAULT_MAX_BODY_BYTES
-    per_path: Mapping[str, int] = field(default_factory=dict)
+    larger: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
-    def for_path(self, path: str) -> int:
-        return self.per_path.get(path, self.default)
+    def for_request(self, path: str, media_type: str | None) -> int:
+        return self.larger.get((path, media_type or ""), self.default)
+
+
+def media_type(scope: Scope) -> str | None:
+    """The request's media type, lowercase and without parameters; None without a header."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bytes(value).decode("latin-1").split(";")[0].strip().lower()
+    return None
 
 
 def too_large_detail(limit: int) -> str:
@@ -53,7 +63,7 @@ class LimitRequestBodies:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.for_path(scope.get("path", ""))
+        limit = self.limits.for_request(scope.get("path", ""), media_type(scope))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await send_problem(send, 413, too_large_detail(limit), headers=_CLOSE)

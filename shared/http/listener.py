@@ -40,10 +40,11 @@ def listener_app(
     *,
     title: str,
     description: str,
-    larger_bodies: Mapping[str, int] | None = None,
+    larger_bodies: Mapping[tuple[str, str], int] | None = None,
 ) -> FastAPI:
-    """An app for one listener; include its routers next. ``larger_bodies`` maps the exact
-    paths that accept more than ``settings.http_max_body_bytes`` to their limit."""
+    """An app for one listener; include its routers next. ``larger_bodies`` maps the (exact
+    path, media type) pairs that accept more than ``settings.http_max_body_bytes`` to their
+    limit."""
     docs = settings.openapi_docs_enabled
     app = FastAPI(
         title=title,

@@ -146,9 +146,10 @@ _FREE_TEXT_ERRORS = frozenset({"value_error", "assertion_error"})
 
 
 def field_errors(raw: Sequence[Mapping[str, Any]]) -> list[ProblemFieldError]:
-    """pydantic/FastAPI error dicts as problem entries: location, message and type only."""
+    """pydantic/FastAPI error dicts as problem entries: location, message and type only (the
+    first ``MAX_LISTED_ERRORS``: a list of ten thousand bad items need not cost ten thousand)."""
     entries = []
-    for error in raw:
+    for error in raw[:MAX_LISTED_ERRORS]:
         kind = str(error.get("type", "value_error"))
         message = str(error.get("msg", ""))
         if kind in _FREE_TEXT_ERRORS:
@@ -164,14 +165,14 @@ def field_errors(raw: Sequence[Mapping[str, Any]]) -> list[ProblemFieldError]:
 
 
 def validation_problem(
-    errors: Sequence[ProblemFieldError], status: int = 422
+    errors: Sequence[ProblemFieldError], total: int | None = None
 ) -> tuple[str, list[ProblemFieldError]]:
-    """The detail sentence and the (capped) list for a set of field errors."""
+    """The detail sentence and the (capped) list for field errors, ``total`` of them in all."""
     listed = list(errors[:MAX_LISTED_ERRORS])
     summary = "; ".join(
         f"{'.'.join(str(part) for part in error.location)}: {error.message}" for error in listed[:3]
     )
-    more = len(errors) - min(len(errors), 3)
+    more = (total if total is not None else len(errors)) - min(len(errors), 3)
     detail = f"the request is not valid: {summary}" + (f" (and {more} more)" if more else "")
     return detail, listed
 
@@ -183,14 +184,15 @@ async def _http_exception(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else problem(status, "").title
-    if status < 400 or status in (204, 304):  # not an error: nothing to describe
+    if status < 400:  # not an error: nothing to describe
         return Response(status_code=status, headers=exc.headers)
     return problem_response(status, detail, headers=exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    detail, errors = validation_problem(field_errors(exc.errors()))
+    raw = exc.errors()
+    detail, errors = validation_problem(field_errors(raw), total=len(raw))
     return problem_response(422, detail, errors)
 
 

@@ -35,7 +35,7 @@ def create_operator_api(
         readiness,
         title="Connection Rituals notifier",
         description="Members' contact and consent, and prompt templates (operators).",
-        larger_bodies={members.IMPORT_PATH: settings.member_import_max_bytes},
+        larger_bodies={(members.IMPORT_PATH, "text/csv"): settings.member_import_max_bytes},
     )
     app.state.context = context
     app.state.templates = template_context.renderer

@@ -92,3 +92,19 @@ async def test_a_validation_error_is_a_problem_without_the_input() -> None:
     assert {"ProblemDetail", "ProblemFieldError"} <= schemas.keys()
     assert "HTTPValidationError" not in schemas
     assert "ValidationError" not in schemas
+
+
+async def test_a_thousand_bad_items_list_fifty_and_count_the_rest() -> None:
+    api = FastAPI()
+
+    @api.post("/numbers")
+    async def add(numbers: list[int]) -> int:
+        return len(numbers)
+
+    install_problem_handlers(api)
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        response = await http.post("/numbers", json=["x"] * 1000)
+    problem = response.json()
+    assert len(problem["errors"]) == 50
+    assert problem["detail"].endswith("(and 997 more)")
