@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/scheduler_tick.py
 	$(BIN)/python bench/http_clients.py
 	$(BIN)/python bench/notifier_dispatch.py
+	$(BIN)/python bench/template_render.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .run

@@ -2,7 +2,8 @@
 
 Each audience (operators; members and SMS providers; analysts) has its own listener, so a route
 is reachable only where its audience connects. Every listener gets, outermost first:
-problem+json for every error (``problems``), the authentication-failure throttle
+problem+json for every error (``problems``), default security headers (``security_headers``),
+the authentication-failure throttle
 (``throttle``), body size limits (``limits``), refusal of input we cannot store
 (``input_guard``), and the probes ``/health/live`` and ``/health/ready``. OpenAPI and its
 docs only where the settings allow (off in prod by default).
@@ -20,6 +21,7 @@ from shared.http.health import ReadinessCheck, health_router
 from shared.http.input_guard import RefuseUnstorableInput
 from shared.http.limits import BodyLimits, LimitRequestBodies
 from shared.http.problems import install_problem_handlers
+from shared.http.security_headers import SecurityHeaders
 from shared.http.throttle import AuthFailureTracker, ThrottleAuthFailures, ThrottlePolicy
 from shared.settings import ServiceSettings
 
@@ -63,5 +65,6 @@ def listener_app(
     app.add_middleware(
         ThrottleAuthFailures, tracker=AuthFailureTracker(throttle_policy(settings), clock)
     )
+    app.add_middleware(SecurityHeaders)
     install_problem_handlers(app)
     return app

@@ -189,3 +189,31 @@ async def test_probes_answer_while_uploads_stall_halfway(system: LocalSystem) ->
     finally:
         for writer in stalled:
             writer.close()
+
+
+async def test_answers_of_the_edge_carry_the_security_headers_of_every_listener(
+    system: LocalSystem,
+) -> None:
+    """A 413 from the headers, a 401 and a 404 never reached a route: they still say nosniff,
+    no-store, no framing, and a policy that lets nothing run."""
+    for listener, method, path in ROUTES:
+        for answer in (
+            await call(system, listener, method, path, token="", json_body={}),
+            await call(system, listener, "GET", "/no/such/route"),
+        ):
+            headers = {name.lower(): value for name, value in answer.headers.items()}
+            assert headers["x-content-type-options"] == "nosniff", (listener, path)
+            assert headers["cache-control"] == "no-store"
+            assert headers["x-frame-options"] == "DENY"
+            assert headers["content-security-policy"].startswith("default-src 'none'")
+    reader, writer = await asyncio.open_connection("127.0.0.1", system.ports["notifier-public"])
+    try:
+        headers = {"Content-Length": str(HUGE)}
+        writer.write(request_head("POST", "/v1/webhooks/sms/inbound", headers))
+        await writer.drain()
+        status, response_headers, _ = await asyncio.wait_for(read_response(reader), 30)
+    finally:
+        writer.close()
+    assert status == 413
+    assert response_headers["x-content-type-options"] == "nosniff"
+    assert response_headers["content-security-policy"].startswith("default-src 'none'")
