@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from services.demo.system import DatabaseFor
 from services.notifier.adapters.tables import consent_records, contacts, deliveries
+from services.notifier.domain.pseudonyms import new_pseudonym_seed
 from services.notifier.handlers.prompt_job import delivery_id_for
 from services.notifier.handlers.statuses import SENT
 from shared.contracts import Channel, PromptSentV1, RitualDueV1
@@ -92,6 +93,7 @@ async def _seed_members(url: str, schema: str | None, now: datetime) -> None:
                     "insights_consent": False,
                     "insights_consent_at": now,
                     "insights_consent_source": "fault-test",
+                    "pseudonym_seed": new_pseudonym_seed(),
                     "created_at": now,
                     "updated_at": now,
                 }
