@@ -55,6 +55,11 @@ RESPONSES = StreamSpec("RESPONSES", ("responses.>",), duplicate_window_s=3600, m
 # applies every erasure again before it serves. They carry pseudonyms only (a member id, or the
 # respondent keys of insights), never anything the person said.
 ERASURES = StreamSpec("ERASURES", ("erasures.>",), duplicate_window_s=3600, max_age_s=FOREVER)
+# The communities' public facts, kept for good: insights rebuilt from a replay still knows every
+# area it ever released.
+COMMUNITIES = StreamSpec(
+    "COMMUNITIES", ("communities.>",), duplicate_window_s=3600, max_age_s=FOREVER
+)
 DEAD_LETTERS = StreamSpec(
     "DEADLETTERS",
     (f"{subjects.DEAD_LETTER_PREFIX}.>",),
@@ -63,7 +68,14 @@ DEAD_LETTERS = StreamSpec(
     max_msg_bytes=-1,  # the server's max_payload: an event plus the dead-letter headers fits
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (RITUALS, PROMPTS, RESPONSES, ERASURES, DEAD_LETTERS)
+ALL_STREAMS: tuple[StreamSpec, ...] = (
+    RITUALS,
+    PROMPTS,
+    RESPONSES,
+    ERASURES,
+    COMMUNITIES,
+    DEAD_LETTERS,
+)
 
 
 def stream_for_subject(subject: str) -> StreamSpec:

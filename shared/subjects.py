@@ -13,6 +13,11 @@ PROMPT_DELIVERED = "prompts.delivered.v1"
 # Anonymised: what reaches insights. Version 2 carries no ritual, no time and keyed ids only.
 RESPONSE_RECEIVED = "responses.received.v2"
 SIGNPOSTING_SENT = "responses.signposted.v2"
+PROMPTED = "responses.prompted.v1"
+PERIOD_SUMMARY = "responses.period.v1"
+WEEK_CLOSED = "responses.week-closed.v1"
+# Public facts about communities (name, official area code) for releases.
+COMMUNITY_CHANGED = "communities.changed.v1"
 # Erasures: kept for good (a replay or a restored backup must honour every one of them).
 MEMBER_ERASED = "erasures.member.v1"
 RESPONDENTS_ERASED = "erasures.respondents.v2"

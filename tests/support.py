@@ -11,6 +11,10 @@ from typing import Any, TypeVar, overload
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from sqlalchemy import MetaData, select
+
+from services.demo.system import DatabaseFor, LocalSystem
+from shared.db import create_engine
 
 T = TypeVar("T")
 
@@ -90,3 +94,44 @@ class NatsTap:
     def on(self, subject: str) -> list[Tapped]:
         """Publications on ``subject`` (deliveries of stored messages to consumers excluded)."""
         return [m for m in self.messages if m.subject == subject and not m.is_jetstream_delivery]
+
+
+async def read_database(database_for: DatabaseFor, service: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table of one service's database."""
+    url, schema = database_for(service)
+    engine = create_engine(url, schema)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    try:
+        async with engine.connect() as connection:
+            metadata = MetaData()
+            await connection.run_sync(lambda sync: metadata.reflect(sync, schema=schema))
+            for table in metadata.sorted_tables:
+                rows = (await connection.execute(select(table))).mappings().all()
+                tables[table.name] = [dict(row) for row in rows]
+    finally:
+        await engine.dispose()
+    return tables
+
+
+async def weekly_answers(system: LocalSystem, community_id: str) -> list[dict[str, object]]:
+    """Exact answers and distinct respondents per week, as insights stores them (exact figures
+    exist only in its database and in tests: its API serves released, noisy ones)."""
+    facts = (await read_database(system.database_for, "insights"))["response_facts"]
+    weeks: dict[str, list[str]] = {}
+    for row in facts:
+        if row["community_id"] == community_id:
+            weeks.setdefault(row["iso_week"], []).append(row["respondent_key"])
+    return [
+        {"iso_week": week, "responses": len(keys), "respondents": len(set(keys))}
+        for week, keys in sorted(weeks.items())
+    ]
+
+
+async def weekly_signposting(system: LocalSystem, community_id: str) -> dict[str, int]:
+    """People sent support per week, exact, as insights stores it."""
+    facts = (await read_database(system.database_for, "insights"))["signposting_facts"]
+    weeks: dict[str, int] = {}
+    for row in facts:
+        if row["community_id"] == community_id:
+            weeks[row["iso_week"]] = weeks.get(row["iso_week"], 0) + 1
+    return weeks

@@ -148,34 +148,35 @@ async def _play(system: LocalSystem) -> int:
     )
     say("under a different pseudonym each week, so nobody can follow a person or match a batch")
     say("to who answered when.")
-    counted = await _wait_for_counts(system.clients["insights-analyst"], community.id, expected)
+    released = await _wait_for_releases(system.clients["insights-analyst"], sorted(expected))
     say()
-    say("What insights counted (only members who chose to share; exact, pre-DP counts):")
-    for row in counted:
-        say(f"  {row['iso_week']}: {row['responses']} responses from {row['respondents']} people")
+    say("What insights released for each week (differential privacy, then small-cell rules;")
+    say("c = withheld: a community this small can never be published):")
+    values = (await system.clients["insights-analyst"].get("/v1/values?cadence=week"))["items"]
+    for row in values:
+        if row["area_type"] == "community":
+            shown = "c" if row["flag"] == "c" else f"{row['value']} ({row['flag'] or 'ok'})"
+            say(f"  {row['period']} {row['area']:<10} {row['indicator']:<20} {shown}")
     prompts = len(system.smtp.messages) + len(sms)
-    ok = {row["iso_week"]: row["responses"] for row in counted} == expected
-    ok = ok and prompts >= WEEKS * len(PEOPLE)
+    ok = released == sorted(expected) and prompts >= WEEKS * len(PEOPLE)
     say()
     say(
-        f"Prompts sent: {prompts}; answers counted by insights: {sum(expected.values())}. "
+        f"Prompts sent: {prompts}; answers shared with insights: {sum(expected.values())}. "
         + ("Demo complete." if ok else "MISMATCH: see above.")
     )
     return 0 if ok else 1
 
 
-async def _wait_for_counts(
-    insights: ApiClient, community_id: str, expected: dict[str, int], timeout_s: float = 20
-) -> list[dict[str, object]]:
+async def _wait_for_releases(
+    insights: ApiClient, weeks: list[str], timeout_s: float = 30
+) -> list[str]:
+    """The weeks released, once all of ``weeks`` are (or the timeout passed)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        rows: list[dict[str, object]] = await insights.get(
-            f"/v1/communities/{community_id}/weekly-responses"
-        )
-        if {str(r["iso_week"]): r["responses"] for r in rows} == expected:
-            return rows
-        if asyncio.get_running_loop().time() > deadline:
-            return rows
+        releases: list[dict[str, str]] = await insights.get("/v1/releases")
+        found = sorted(r["period"] for r in releases if r["cadence"] == "week")
+        if set(weeks) <= set(found) or asyncio.get_running_loop().time() > deadline:
+            return [week for week in found if week in weeks]
         await asyncio.sleep(0.05)
 
 

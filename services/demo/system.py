@@ -157,6 +157,7 @@ class LocalSystem:
             **self._common("insights"),
             analyst_http_port=self._port("insights-analyst"),
             analyst_token=self._token("insights-analyst"),
+            operator_token=self._token("insights"),
         )
         self.insights_settings = insights
         self.scheduler_settings = scheduler

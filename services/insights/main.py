@@ -2,59 +2,98 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
+
+from nats.js import JetStreamContext
 
 from services.insights.api.app import create_analyst_api, create_operator_api
+from services.insights.handlers.areas import record_closed_week, record_community
 from services.insights.handlers.erasures import (
     TombstoneReplay,
     forget_respondents,
     purge_tombstoned_facts,
 )
-from services.insights.handlers.facts import count_signposting, store_response
+from services.insights.handlers.facts import (
+    count_signposting,
+    store_period_summary,
+    store_prompted,
+    store_response,
+)
+from services.insights.handlers.release_job import consumers_caught_up, release_closed_windows
 from services.insights.settings import InsightsSettings
 from shared.clock import Clock
-from shared.contracts import RespondentsErasedV2, ResponseReceivedV2, SignpostingSentV2
+from shared.contracts import (
+    CommunityChangedV1,
+    PeriodSummaryV1,
+    PromptedV1,
+    RespondentsErasedV2,
+    ResponseReceivedV2,
+    SignpostingSentV2,
+    WeekClosedV1,
+)
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
 from shared.periodic import every
 from shared.runtime import ServiceRuntime, build_plumbing
+from shared.streams import RESPONSES, stream_for_subject
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PURGE_INTERVAL = timedelta(minutes=5)
+RELEASE_INTERVAL = timedelta(minutes=5)  # and at once when a WeekClosed arrives
 
 
 def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
     plumbing = build_plumbing(settings)
+    sessions = plumbing.sessions
 
-    async def on_response(event: ResponseReceivedV2, _delivery: Delivery) -> str:
-        return await store_response(plumbing.sessions, event)
+    def jetstream() -> JetStreamContext:
+        js: JetStreamContext = plumbing.broker.config.connection_state.stream
+        return js
 
-    async def on_erased(event: RespondentsErasedV2, _delivery: Delivery) -> str:
-        return await forget_respondents(plumbing.sessions, event)
+    closed = asyncio.Event()  # a WeekClosed arrived: try to release at once
 
-    async def on_signposting(event: SignpostingSentV2, _delivery: Delivery) -> str:
-        return await count_signposting(plumbing.sessions, event)
+    async def week_closed(event: WeekClosedV1) -> str:
+        outcome = await record_closed_week(sessions, event)
+        closed.set()
+        return outcome
 
-    EventConsumer(
-        ConsumerSpec("insights-responses-v2", ResponseReceivedV2), on_response, plumbing.publisher
-    ).subscribe(plumbing.broker)
-    EventConsumer(
-        ConsumerSpec("insights-erasures-v2", RespondentsErasedV2), on_erased, plumbing.publisher
-    ).subscribe(plumbing.broker)
-    EventConsumer(
-        ConsumerSpec("insights-signposting-v2", SignpostingSentV2),
-        on_signposting,
-        plumbing.publisher,
-    ).subscribe(plumbing.broker)
-    tombstones = TombstoneReplay(
-        plumbing.sessions, lambda: plumbing.broker.config.connection_state.stream
+    consumers: list[tuple[str, type[Any], Callable[[Any], Awaitable[str]]]] = [
+        ("insights-responses-v2", ResponseReceivedV2, partial(store_response, sessions)),
+        ("insights-signposting-v2", SignpostingSentV2, partial(count_signposting, sessions)),
+        ("insights-prompted-v1", PromptedV1, partial(store_prompted, sessions)),
+        ("insights-periods-v1", PeriodSummaryV1, partial(store_period_summary, sessions)),
+        ("insights-erasures-v2", RespondentsErasedV2, partial(forget_respondents, sessions)),
+        ("insights-communities-v1", CommunityChangedV1, partial(record_community, sessions)),
+        ("insights-week-closed-v1", WeekClosedV1, week_closed),
+    ]
+    for durable, model, handle in consumers:
+        EventConsumer(
+            ConsumerSpec(durable, model), _ignoring_delivery(handle), plumbing.publisher
+        ).subscribe(plumbing.broker)
+    # The consumers of facts (not of the WeekClosed marker, which kicks the release).
+    facts = tuple(
+        durable
+        for durable, model, _ in consumers
+        if stream_for_subject(model.subject) is RESPONSES and model is not WeekClosedV1
     )
 
+    policy = settings.release_policy()
+    release = partial(
+        release_closed_windows,
+        sessions,
+        policy,
+        clock,
+        consumers_caught_up(jetstream, facts),
+    )
     readiness = plumbing.readiness()
-    operators = create_operator_api(settings, clock, readiness)
-    analysts = create_analyst_api(settings, plumbing.sessions, clock, readiness)
+    operators = create_operator_api(settings, sessions, clock, readiness)
+    analysts = create_analyst_api(settings, sessions, clock, readiness)
     return ServiceRuntime(
         name="insights",
         plumbing=plumbing,
@@ -64,15 +103,20 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ],
         migrations=MIGRATIONS,
         background=[
-            every(
-                clock,
-                PURGE_INTERVAL,
-                lambda: purge_tombstoned_facts(plumbing.sessions),
-                "tombstone purge",
-            )
+            every(clock, PURGE_INTERVAL, partial(purge_tombstoned_facts, sessions), "purge"),
+            every(clock, RELEASE_INTERVAL, release, "release", kick=closed),
         ],
-        resources=[tombstones],
+        resources=[TombstoneReplay(sessions, jetstream)],
     )
+
+
+def _ignoring_delivery(
+    handle: Callable[[Any], Awaitable[str]],
+) -> Callable[[Any, Delivery], Awaitable[str]]:
+    async def handler(event: Any, _delivery: Delivery) -> str:
+        return await handle(event)
+
+    return handler
 
 
 def main(argv: list[str] | None = None) -> None:

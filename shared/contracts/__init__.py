@@ -9,6 +9,7 @@ from shared.contracts.base import (
     deterministic_event_id,
     keyed_event_id,
 )
+from shared.contracts.communities import CommunityChangedV1
 from shared.contracts.members import MemberErasedV1
 from shared.contracts.prompts import (
     Channel,
@@ -18,21 +19,31 @@ from shared.contracts.prompts import (
     PromptFailedV1,
     PromptSentV1,
 )
-from shared.contracts.responses import RespondentsErasedV2, ResponseReceivedV2, SignpostingSentV2
+from shared.contracts.responses import (
+    PeriodSummaryV1,
+    PromptedV1,
+    RespondentsErasedV2,
+    ResponseReceivedV2,
+    SignpostingSentV2,
+    WeekClosedV1,
+)
 from shared.contracts.rituals import NudgeDueV1, RitualDueV1, RitualKind
 
 __all__ = [
     "Channel",
+    "CommunityChangedV1",
     "CommunityId",
     "Event",
     "FailureReason",
     "MemberErasedV1",
     "MemberId",
     "NudgeDueV1",
+    "PeriodSummaryV1",
     "PromptAnsweredV1",
     "PromptDeliveredV1",
     "PromptFailedV1",
     "PromptSentV1",
+    "PromptedV1",
     "RespondentKey",
     "RespondentsErasedV2",
     "ResponseReceivedV2",
@@ -40,6 +51,7 @@ __all__ = [
     "RitualId",
     "RitualKind",
     "SignpostingSentV2",
+    "WeekClosedV1",
     "deterministic_event_id",
     "keyed_event_id",
 ]

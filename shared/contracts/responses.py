@@ -19,6 +19,7 @@ from shared import subjects
 from shared.contracts.base import CommunityId, Event, RespondentKey
 
 ISO_WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
+PERIOD_PATTERN = r"^\d{4}-P(0[1-9]|1[0-4])$"
 
 
 class ResponseReceivedV2(Event):
@@ -48,6 +49,51 @@ class SignpostingSentV2(Event):
     respondent_key: RespondentKey
     community_id: CommunityId
     iso_week: str = Field(pattern=ISO_WEEK_PATTERN)
+
+
+class PromptedV1(Event):
+    """A consenting member was sent at least one prompt in this community this week: the
+    denominator of participation. Under the same weekly key as their answers."""
+
+    subject: ClassVar[str] = subjects.PROMPTED
+
+    type: Literal["prompted"] = "prompted"
+    version: Literal[1] = 1
+    respondent_key: RespondentKey
+    community_id: CommunityId
+    iso_week: str = Field(pattern=ISO_WEEK_PATTERN)
+
+
+class PeriodSummaryV1(Event):
+    """One consenting member's 4-week period in one community, under a key for that period
+    alone: what the period indicators need of a person who answered in several weeks (their
+    latest anchor answer; whether they answered at all; whether they were sent support), and
+    nothing that says which weeks."""
+
+    subject: ClassVar[str] = subjects.PERIOD_SUMMARY
+
+    type: Literal["period.summary"] = "period.summary"
+    version: Literal[1] = 1
+    respondent_key: RespondentKey
+    community_id: CommunityId
+    period: str = Field(pattern=PERIOD_PATTERN, description="2027-P01: ISO weeks 1-4 of 2027.")
+    anchor_value: int | None = Field(
+        default=None, ge=0, le=100, description="Their latest answer to the weekly anchor item."
+    )
+    answered: bool = Field(description="They answered at least one prompt in the period.")
+    signposted: bool = Field(description="They were sent support resources in the period.")
+
+
+class WeekClosedV1(Event):
+    """Every fact of this week (and of its period, when the week ends one) has been published:
+    insights may release it. Published after those facts were acknowledged by the stream."""
+
+    subject: ClassVar[str] = subjects.WEEK_CLOSED
+
+    type: Literal["week.closed"] = "week.closed"
+    version: Literal[1] = 1
+    iso_week: str = Field(pattern=ISO_WEEK_PATTERN)
+    period_closed: str | None = Field(default=None, pattern=PERIOD_PATTERN)
 
 
 MAX_KEYS_PER_ERASURE = 1000

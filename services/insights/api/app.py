@@ -3,7 +3,9 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.insights.api import counts
+from services.insights.api import methodology, operators, releases
+from services.insights.api.access import Sessions, analyst_access
+from services.insights.api.methodology import methodology_html
 from services.insights.settings import InsightsSettings
 from shared.clock import Clock
 from shared.http.auth import require_bearer_token
@@ -12,16 +14,25 @@ from shared.http.listener import listener_app
 
 
 def create_operator_api(
-    settings: InsightsSettings, clock: Clock, readiness: dict[str, ReadinessCheck]
+    settings: InsightsSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    readiness: dict[str, ReadinessCheck],
 ) -> FastAPI:
-    """Operators' listener (``INSIGHTS_HTTP_PORT``): probes today, operator commands later."""
-    return listener_app(
+    """Operators' listener (``INSIGHTS_HTTP_PORT``): probes, and releases on demand."""
+    app = listener_app(
         settings,
         clock,
         readiness,
         title="Connection Rituals insights (operators)",
-        description="Operating the insights service.",
+        description="Operating the insights service: releases on demand.",
     )
+    app.state.sessions = sessions
+    app.state.clock = clock
+    app.state.release_policy = settings.release_policy()
+    operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
+    app.include_router(operators.router, dependencies=operator)
+    return app
 
 
 def create_analyst_api(
@@ -30,15 +41,19 @@ def create_analyst_api(
     clock: Clock,
     readiness: dict[str, ReadinessCheck],
 ) -> FastAPI:
-    """Analysts' listener (``INSIGHTS_ANALYST_HTTP_PORT``): the read API."""
+    """Analysts' listener (``INSIGHTS_ANALYST_HTTP_PORT``): released figures, their catalogue
+    and methodology (and the dashboard)."""
     app = listener_app(
         settings,
         clock,
         readiness,
         title="Connection Rituals insights",
-        description="Community-level counts built from pseudonymous responses (analysts).",
+        description="Anonymised community indicators of connection, for public-health teams: "
+        "released figures only (differential privacy, small-cell suppression).",
     )
     app.state.sessions = sessions
-    analyst = [Depends(require_bearer_token(settings.analyst_token, "analyst"))]
-    app.include_router(counts.router, dependencies=analyst)
+    app.state.methodology = methodology_html(settings.release_policy())
+    access = analyst_access(Sessions(settings.analyst_token, clock), settings.public_releases)
+    app.include_router(releases.router, dependencies=[Depends(access)])
+    app.include_router(methodology.router)  # public: it says how, never what
     return app

@@ -18,18 +18,26 @@ from nats.js import JetStreamContext
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.insights.adapters.tables import erased_respondents, response_facts, signposting_facts
+from services.insights.adapters.tables import (
+    erased_respondents,
+    period_facts,
+    prompted_facts,
+    response_facts,
+    signposting_facts,
+)
 from shared.contracts import RespondentsErasedV2
 from shared.db import insert_ignoring_duplicates
 from shared.messaging.stream_scan import scan_stream
 from shared.streams import ERASURES
+
+FACT_TABLES = (response_facts, signposting_facts, prompted_facts, period_facts)
 
 
 async def _tombstone(session: AsyncSession, keys: Sequence[str]) -> None:
     await insert_ignoring_duplicates(
         session, erased_respondents, [{"respondent_key": key} for key in keys]
     )
-    for table in (response_facts, signposting_facts):
+    for table in FACT_TABLES:
         await session.execute(delete(table).where(table.c.respondent_key.in_(list(keys))))
 
 
@@ -47,7 +55,7 @@ async def purge_tombstoned_facts(sessions: async_sessionmaker[AsyncSession]) -> 
     purged = 0
     async with sessions() as session, session.begin():
         erased = select(erased_respondents.c.respondent_key)
-        for table in (response_facts, signposting_facts):
+        for table in FACT_TABLES:
             result = await session.execute(delete(table).where(table.c.respondent_key.in_(erased)))
             purged += int(getattr(result, "rowcount", 0) or 0)
     return purged

@@ -9,8 +9,14 @@ from sqlalchemy import Table, exists, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.insights.adapters.tables import erased_respondents, response_facts, signposting_facts
-from shared.contracts import ResponseReceivedV2, SignpostingSentV2
+from services.insights.adapters.tables import (
+    erased_respondents,
+    period_facts,
+    prompted_facts,
+    response_facts,
+    signposting_facts,
+)
+from shared.contracts import PeriodSummaryV1, PromptedV1, ResponseReceivedV2, SignpostingSentV2
 
 
 async def _insert_unless_erased(session: AsyncSession, table: Table, row: dict[str, Any]) -> bool:
@@ -56,3 +62,36 @@ async def count_signposting(
             },
         )
     return "counted" if stored else "duplicate_or_erased"
+
+
+async def store_prompted(sessions: async_sessionmaker[AsyncSession], event: PromptedV1) -> str:
+    async with sessions() as session, session.begin():
+        stored = await _insert_unless_erased(
+            session,
+            prompted_facts,
+            {
+                "respondent_key": event.respondent_key,
+                "community_id": event.community_id,
+                "iso_week": event.iso_week,
+            },
+        )
+    return "stored" if stored else "duplicate_or_erased"
+
+
+async def store_period_summary(
+    sessions: async_sessionmaker[AsyncSession], event: PeriodSummaryV1
+) -> str:
+    async with sessions() as session, session.begin():
+        stored = await _insert_unless_erased(
+            session,
+            period_facts,
+            {
+                "respondent_key": event.respondent_key,
+                "community_id": event.community_id,
+                "period": event.period,
+                "anchor_value": event.anchor_value,
+                "answered": event.answered,
+                "signposted": event.signposted,
+            },
+        )
+    return "stored" if stored else "duplicate_or_erased"

@@ -194,6 +194,8 @@ insights_weeks = Table(
     Column("iso_week", String(8), primary_key=True),
     Column("released_at", UtcDateTime(), nullable=False),
     Column("facts", Integer, nullable=False),
+    # WeekClosed published (after the facts were acknowledged by the stream).
+    Column("announced", Boolean, nullable=False),
 )
 
 # Erasures whose ids are still to be deleted from the JetStream streams (see erasure_scrub);

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from services.notifier.domain.pseudonyms import monday_of
+from shared.weeks import monday_of
 
 
 def week_closes_at(iso_week: str, close_after: timedelta) -> datetime:

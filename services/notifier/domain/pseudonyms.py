@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import secrets
 import string
-from datetime import date, timedelta
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -32,31 +31,10 @@ def new_pseudonym_seed() -> str:
     return secrets.token_hex(32)
 
 
-def iso_week_of(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def monday_of(iso_week: str) -> date:
-    year, week = iso_week.split("-W")
-    return date.fromisocalendar(int(year), int(week), 1)
-
-
-def weeks_between(first: date, last: date) -> list[str]:
-    """Every ISO week from the one holding ``first`` to the one holding ``last``, in order."""
-    if first > last:
-        return []
-    monday = first - timedelta(days=first.weekday())
-    weeks = []
-    while monday <= last:
-        weeks.append(iso_week_of(monday))
-        monday += timedelta(weeks=1)
-    return weeks
-
-
-def respondent_key(seed: str, iso_week: str) -> str:
-    """The member's pseudonym for one ISO week: stable within it, unlinkable across weeks."""
-    digest = hmac.new(bytes.fromhex(seed), f"week|{iso_week}".encode(), hashlib.sha256)
+def respondent_key(seed: str, scope: str) -> str:
+    """The member's pseudonym for one ISO week (``2027-W01``) or one 4-week period
+    (``2027-P01``): stable within it, unlinkable across weeks, periods, and between the two."""
+    digest = hmac.new(bytes.fromhex(seed), f"scope|{scope}".encode(), hashlib.sha256)
     return f"rk_{digest.hexdigest()[:32]}"
 
 

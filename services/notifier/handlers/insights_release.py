@@ -2,9 +2,12 @@
 
 When a week closes (``domain.insights_release``), this job reads the notifier's own records of
 the week — the sends, the answers (the latest per person and item), the support messages — and
-publishes, for members who consent to contribute *at that moment*, one fact per answer and one
-per person signposted, under the person's respondent key for that week, with keyed event ids, in
-the order of those ids, all in one transaction. Then:
+publishes, for members who consent to contribute *at that moment*, one fact per answer, one per
+person prompted and one per person signposted, under the person's respondent key for that week,
+with keyed event ids, in the order of those ids, all in one transaction. When the week ends a
+4-week period, one summary per person of the period goes with them, under a key for that period
+alone. Once every fact is in the stream, a WeekClosed marker tells insights it may release the
+week. Then:
 
 * nothing insights gets was published next to the identity event it came from (PromptAnswered
   left when the person answered; the fact leaves days later, with everyone's of that week);
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.tables import (
@@ -34,16 +37,28 @@ from services.notifier.adapters.tables import (
     signposts,
 )
 from services.notifier.domain.insights_release import week_closes_at
-from services.notifier.domain.pseudonyms import (
-    legacy_respondent_key,
-    monday_of,
-    respondent_key,
-    weeks_between,
-)
+from services.notifier.domain.pseudonyms import legacy_respondent_key, respondent_key
+from services.notifier.domain.questionnaire import ANCHOR
+from services.notifier.handlers.statuses import SENT
 from shared.clock import Clock
-from shared.contracts import Event, ResponseReceivedV2, SignpostingSentV2, keyed_event_id
+from shared.contracts import (
+    Event,
+    PeriodSummaryV1,
+    PromptedV1,
+    ResponseReceivedV2,
+    SignpostingSentV2,
+    WeekClosedV1,
+    keyed_event_id,
+)
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
+from shared.weeks import (
+    is_last_week_of_its_period,
+    monday_of,
+    period_of,
+    weeks_between,
+    weeks_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +72,8 @@ class InsightsPolicy:
     """How far back a week may still be unreleased (the delivery ledger's retention)."""
 
 
-def _week_bounds(iso_week: str) -> tuple[date, date]:
-    monday = monday_of(iso_week)
-    return monday, monday + timedelta(days=6)
+def _days(weeks: list[str]) -> tuple[date, date]:
+    return monday_of(weeks[0]), monday_of(weeks[-1]) + timedelta(days=6)
 
 
 async def _consenting(session: AsyncSession, member_ids: Iterable[str]) -> dict[str, Any]:
@@ -76,11 +90,27 @@ async def _consenting(session: AsyncSession, member_ids: Iterable[str]) -> dict[
     return {row.member_id: row for row in rows}
 
 
-async def week_facts(
-    session: AsyncSession, policy: InsightsPolicy, iso_week: str, now: datetime
-) -> list[Event]:
-    """The facts of one week, for consenting members, as they stand now."""
-    first, last = _week_bounds(iso_week)
+@dataclass(frozen=True)
+class _Records:
+    """What the notifier holds of some weeks: prompts sent, answers (oldest first), support."""
+
+    prompted: set[tuple[str, str]]  # (member, community)
+    answers: list[Any]  # rows: member_id, community_id, item_key, value; oldest first
+    signposted: set[tuple[str, str]]
+    consenting: dict[str, Any]
+
+
+async def _records(session: AsyncSession, weeks: list[str]) -> _Records:
+    first, last = _days(weeks)
+    in_weeks = deliveries.c.occurrence_local_date.between(first, last)
+    prompted = {
+        (row.member_id, row.community_id)
+        for row in await session.execute(
+            select(deliveries.c.member_id, deliveries.c.community_id)
+            .where(in_weeks & (deliveries.c.status == SENT) & (deliveries.c.nudge_number == 0))
+            .distinct()
+        )
+    }
     given = (
         await session.execute(
             select(
@@ -88,30 +118,44 @@ async def week_facts(
                 deliveries.c.community_id,
                 answers.c.item_key,
                 answers.c.value,
-                answers.c.answered_at,
             )
             .join(deliveries, deliveries.c.id == answers.c.delivery_id)
-            .where(deliveries.c.occurrence_local_date.between(first, last))
-            .order_by(answers.c.answered_at, answers.c.item_key)
+            .where(in_weeks)
+            # Oldest first, so that the latest answer to an item is the one kept.
+            .order_by(deliveries.c.occurrence_local_date, answers.c.answered_at, answers.c.item_key)
         )
     ).all()
-    signposted = (
-        await session.execute(
+    signposted = {
+        (row.member_id, row.community_id)
+        for row in await session.execute(
             select(signposts.c.member_id, signposts.c.community_id).where(
-                signposts.c.iso_week == iso_week
+                signposts.c.iso_week.in_(weeks)
             )
         )
-    ).all()
-    members = await _consenting(
-        session, [row.member_id for row in given] + [row.member_id for row in signposted]
+    }
+    people = (
+        {m for m, _ in prompted} | {row.member_id for row in given} | {m for m, _ in signposted}
     )
+    return _Records(prompted, list(given), signposted, await _consenting(session, people))
+
+
+def _key(records: _Records, member_id: str, scope: str) -> str:
+    return respondent_key(records.consenting[member_id].pseudonym_seed, scope)
+
+
+async def week_facts(
+    session: AsyncSession, policy: InsightsPolicy, iso_week: str, now: datetime
+) -> list[Event]:
+    """The facts of one week, for consenting members, as they stand now: each person's latest
+    answer to each item, whether they were prompted, whether they were sent support."""
+    records = await _records(session, [iso_week])
     latest: dict[tuple[str, str, str], int] = {}
-    for row in given:  # oldest first: the latest answer to an item wins
-        if row.member_id in members:
+    for row in records.answers:
+        if row.member_id in records.consenting:
             latest[(row.member_id, row.community_id, row.item_key)] = row.value
     facts: list[Event] = []
     for (member_id, community_id, item), value in latest.items():
-        key = respondent_key(members[member_id].pseudonym_seed, iso_week)
+        key = _key(records, member_id, iso_week)
         facts.append(
             ResponseReceivedV2(
                 event_id=keyed_event_id(
@@ -125,21 +169,63 @@ async def week_facts(
                 value=value,
             )
         )
-    for member_id, community_id in sorted({(r.member_id, r.community_id) for r in signposted}):
-        if member_id not in members:
+    for kind, pairs in (("signposting.sent", records.signposted), ("prompted", records.prompted)):
+        for member_id, community_id in pairs:
+            if member_id not in records.consenting:
+                continue
+            key = _key(records, member_id, iso_week)
+            event_id = keyed_event_id(policy.secret, kind, key, community_id)
+            fields = {"respondent_key": key, "community_id": community_id, "iso_week": iso_week}
+            facts.append(
+                SignpostingSentV2(event_id=event_id, occurred_at=now, **fields)
+                if kind == "signposting.sent"
+                else PromptedV1(event_id=event_id, occurred_at=now, **fields)
+            )
+    # The order of keyed ids: nobody can relate it to the order in which people answered.
+    return sorted(facts, key=lambda event: event.event_id)
+
+
+async def period_facts(
+    session: AsyncSession, policy: InsightsPolicy, period: str, now: datetime
+) -> list[Event]:
+    """One summary per consenting member and community of the period, under a key for that
+    period alone: their latest anchor answer, whether they answered, whether they were sent
+    support. No week in it: the weeks someone answered in stay unknowable."""
+    records = await _records(session, weeks_of(period))
+    anchor: dict[tuple[str, str], int] = {}
+    answered: set[tuple[str, str]] = set()
+    for row in records.answers:
+        answered.add((row.member_id, row.community_id))
+        if row.item_key == ANCHOR.key:
+            anchor[(row.member_id, row.community_id)] = row.value
+    facts: list[Event] = []
+    for member_id, community_id in records.prompted | answered | records.signposted:
+        if member_id not in records.consenting:
             continue
-        key = respondent_key(members[member_id].pseudonym_seed, iso_week)
+        key = _key(records, member_id, period)
         facts.append(
-            SignpostingSentV2(
-                event_id=keyed_event_id(policy.secret, "signposting.sent", key, community_id),
+            PeriodSummaryV1(
+                event_id=keyed_event_id(policy.secret, "period.summary", key, community_id),
                 occurred_at=now,
                 respondent_key=key,
                 community_id=community_id,
-                iso_week=iso_week,
+                period=period,
+                anchor_value=anchor.get((member_id, community_id)),
+                answered=(member_id, community_id) in answered,
+                signposted=(member_id, community_id) in records.signposted,
             )
         )
-    # The order of keyed ids: nobody can relate it to the order in which people answered.
     return sorted(facts, key=lambda event: event.event_id)
+
+
+async def _had_prompts(session: AsyncSession, iso_week: str) -> bool:
+    first, last = _days([iso_week])
+    found = await session.execute(
+        select(deliveries.c.id)
+        .where(deliveries.c.occurrence_local_date.between(first, last))
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def release_closed_weeks(
@@ -148,7 +234,8 @@ async def release_closed_weeks(
     clock: Clock,
     relay: OutboxRelay,
 ) -> list[str]:
-    """Publish every closed week not yet released, oldest first; returns the weeks released."""
+    """Publish every closed week not yet released, oldest first, then announce them (see
+    ``announce_released_weeks``); returns the weeks released by this run."""
     now = clock.now()
     candidates = [
         week
@@ -160,27 +247,71 @@ async def release_closed_weeks(
         async with sessions() as session, session.begin():
             done = (
                 await session.execute(
-                    select(insights_weeks.c.iso_week)
-                    .where(insights_weeks.c.iso_week == week)
-                    .with_for_update()
+                    select(insights_weeks.c.iso_week).where(insights_weeks.c.iso_week == week)
                 )
             ).first()
-            if done is not None:
-                continue
+            if done is not None or not await _had_prompts(session, week):
+                continue  # (a week nobody was prompted in stays unreleased: nothing to say)
             facts = await week_facts(session, policy, week, now)
+            if is_last_week_of_its_period(week):
+                facts += await period_facts(session, policy, period_of(week), now)
             marked = await insert_ignoring_duplicates(
                 session,
                 insights_weeks,
-                [{"iso_week": week, "released_at": now, "facts": len(facts)}],
+                [{"iso_week": week, "released_at": now, "facts": len(facts), "announced": False}],
             )
             if not marked:  # another replica released it meanwhile
                 continue
             await stage_events(session, outbox, facts, now)
         released.append(week)
         log.info("insights release: week=%s facts=%s", week, len(facts))
-    if released:
-        relay.kick()
+    await announce_released_weeks(sessions, policy, clock, relay)
     return released
+
+
+async def announce_released_weeks(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: InsightsPolicy,
+    clock: Clock,
+    relay: OutboxRelay,
+) -> int:
+    """Publish WeekClosed for released weeks once their facts are in the stream: the outbox is
+    drained (every fact acknowledged by JetStream) before the marker is even staged, so insights
+    never sees a week closed with some of its facts still on the way."""
+    async with sessions() as session:
+        pending = (
+            (
+                await session.execute(
+                    select(insights_weeks.c.iso_week)
+                    .where(insights_weeks.c.announced.is_(False))
+                    .order_by(insights_weeks.c.iso_week)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    if not pending:
+        return 0
+    await relay.drain()
+    now = clock.now()
+    async with sessions() as session, session.begin():
+        markers: list[Event] = [
+            WeekClosedV1(
+                event_id=keyed_event_id(policy.secret, "week.closed", week),
+                occurred_at=now,
+                iso_week=week,
+                period_closed=period_of(week) if is_last_week_of_its_period(week) else None,
+            )
+            for week in pending
+        ]
+        await stage_events(session, outbox, markers, now)
+        await session.execute(
+            update(insights_weeks)
+            .where(insights_weeks.c.iso_week.in_(pending))
+            .values(announced=True)
+        )
+    relay.kick()
+    return len(markers)
 
 
 def every_respondent_key(contact: Row[Any], secret: bytes, now: datetime) -> list[str]:

@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.tables import answers, contacts, deliveries, outbox, signposts
 from services.notifier.domain.distress import DistressRules
-from services.notifier.domain.pseudonyms import iso_week_of
 from services.notifier.domain.questionnaire import Item, Questionnaire, questionnaire_for
 from shared.clock import Clock
 from shared.contracts import PromptAnsweredV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
+from shared.weeks import iso_week_of
 
 RITUAL_KEPT = "ritual_kept"  # yes/no to a reminder ("did you manage to reach out?")
 

@@ -7,13 +7,32 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy import delete, select, update
 
 from services.scheduler.adapters import repository
-from services.scheduler.adapters.tables import communities, nudge_timers
+from services.scheduler.adapters.tables import communities, nudge_timers, outbox
 from services.scheduler.api.dependencies import ApiContext, api_context
 from services.scheduler.api.schemas import CommunityIn, CommunityOut, CommunityPatch
+from shared.contracts import CommunityChangedV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
+from shared.outbox import stage_events
 
 router = APIRouter(prefix="/v1/communities", tags=["communities"])
 Context = Annotated[ApiContext, Depends(api_context)]
+
+
+def community_changed(
+    community_id: str, name: str, region_code: str, active: bool, context: ApiContext
+) -> CommunityChangedV1:
+    """The public facts insights releases by (name, official area code); the same facts give
+    the same id, so a repeated edit publishes nothing new."""
+    return CommunityChangedV1(
+        event_id=deterministic_event_id(
+            "community.changed", community_id, name, region_code, active
+        ),
+        occurred_at=context.clock.now(),
+        community_id=community_id,
+        name=name,
+        region_code=region_code,
+        active=active,
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CommunityOut)
@@ -34,8 +53,12 @@ async def create_community(body: CommunityIn, context: Context) -> CommunityOut:
                 }
             ],
         )
+        if created:
+            event = community_changed(community_id, body.name, body.region_code, True, context)
+            await stage_events(session, outbox, [event], context.clock.now())
     if not created:
         raise HTTPException(status.HTTP_409_CONFLICT, f"community {community_id} exists")
+    context.relay.kick()
     return CommunityOut(id=community_id, **body.model_dump(exclude={"id"}))
 
 
@@ -69,16 +92,31 @@ async def edit_community(community_id: str, body: CommunityPatch, context: Conte
                 for ritual in await repository.community_rituals(session, community_id):
                     if ritual.pinned_to_community_zone:
                         await repository.replan_cursors(session, ritual, now)
+            if {"name", "region_code"} & set(changes):
+                row = (
+                    await session.execute(
+                        select(communities).where(communities.c.id == community_id)
+                    )
+                ).one()
+                event = community_changed(community_id, row.name, row.region_code, True, context)
+                await stage_events(session, outbox, [event], now)
+        context.relay.kick()
     return await _get(community_id, context)
 
 
 @router.delete("/{community_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_community(community_id: str, context: Context) -> Response:
-    """Delete a community with its rituals, enrolments and pending nudges."""
-    await _get(community_id, context)
+    """Delete a community with its rituals, enrolments and pending nudges (its releases stay
+    published: insights keeps it as an inactive area)."""
+    community = await _get(community_id, context)
     async with context.sessions() as session, session.begin():
         await session.execute(
             delete(nudge_timers).where(nudge_timers.c.community_id == community_id)
         )
         await session.execute(delete(communities).where(communities.c.id == community_id))
+        event = community_changed(
+            community_id, community.name, community.region_code, False, context
+        )
+        await stage_events(session, outbox, [event], context.clock.now())
+    context.relay.kick()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from services.scheduler.domain.recurrence import ScheduleError, load_zone
 from shared.contracts import RitualKind
+from shared.contracts.communities import REGION_CODE
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 MEMBER_ID = r"^mbr_[A-Za-z0-9]{12,40}$"
@@ -29,7 +30,8 @@ class CommunityIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(description="IANA zone, e.g. Europe/London.")
     region_code: str = Field(
-        min_length=1, max_length=32, description="Official area code, e.g. E08000035."
+        pattern=REGION_CODE,
+        description="Official area code, e.g. E08000035: releases roll communities up by it.",
     )
     locale: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
@@ -41,7 +43,7 @@ class CommunityPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = None
-    region_code: str | None = Field(default=None, min_length=1, max_length=32)
+    region_code: str | None = Field(default=None, pattern=REGION_CODE)
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
     @field_validator("timezone")

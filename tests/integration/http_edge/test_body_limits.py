@@ -32,7 +32,7 @@ ROUTES = [
     ("notifier", "POST", "/v1/members/import"),
     ("notifier-public", "POST", "/v1/webhooks/sms/inbound"),
     ("insights", "GET", "/health/live"),
-    ("insights-analyst", "GET", "/v1/communities/riverside/weekly-responses"),
+    ("insights-analyst", "GET", "/v1/values"),
 ]
 
 

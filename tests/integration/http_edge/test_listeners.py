@@ -31,8 +31,8 @@ ROUTES = [
     ("notifier-public", "POST", "/u/not-a-token", 403),
     ("notifier-public", "POST", "/v1/webhooks/sms/inbound", 403),
     ("notifier-public", "POST", "/v1/webhooks/sms/status", 403),
-    ("insights-analyst", "GET", "/v1/communities/riverside/weekly-responses", 401),
-    ("insights-analyst", "GET", "/v1/communities/riverside/weekly-signposting", 401),
+    ("insights-analyst", "GET", "/v1/values", 401),
+    ("insights-analyst", "GET", "/v1/releases", 401),
 ]
 SIBLINGS = {
     "notifier": "notifier-public",
@@ -101,11 +101,12 @@ async def test_openapi_and_its_docs_are_off_in_prod_unless_enabled(
         environment=environment,
         database_url="postgresql+asyncpg://insights@db.internal/insights",
         analyst_token=SecretStr(secrets.token_urlsafe(32)),
+        operator_token=SecretStr(secrets.token_urlsafe(32)),
         openapi_docs=docs,
     )
     clock = ManualClock(datetime(2027, 1, 4, tzinfo=UTC))
     for app in (
-        create_operator_api(settings, clock, {}),
+        create_operator_api(settings, sessions, clock, {}),
         create_analyst_api(settings, sessions, clock, {}),
     ):
         transport = httpx.ASGITransport(app=app)

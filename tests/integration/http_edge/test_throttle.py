@@ -21,12 +21,12 @@ FAILING = {
     "scheduler": ("GET", "/v1/schedule/upcoming", "wrong-token"),
     "notifier": ("GET", "/v1/templates", "wrong-token"),
     "notifier-public": ("GET", "/r/forged-link-token", ""),
-    "insights-analyst": ("GET", "/v1/communities/riverside/weekly-responses", "wrong-token"),
+    "insights-analyst": ("GET", "/v1/values", "wrong-token"),
 }
 PASSING = {
     "scheduler": ("GET", "/v1/schedule/upcoming"),
     "notifier": ("GET", "/v1/templates"),
-    "insights-analyst": ("GET", "/v1/communities/riverside/weekly-responses"),
+    "insights-analyst": ("GET", "/v1/values"),
 }
 
 

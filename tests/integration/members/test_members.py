@@ -11,7 +11,7 @@ import aiohttp
 from services.demo.scenario import Person, answer, set_up_weekly_check_in
 from services.demo.system import LocalSystem
 from shared.contracts import MemberErasedV1, PromptFailedV1, RespondentsErasedV2
-from tests.support import NatsTap, eventually
+from tests.support import NatsTap, eventually, weekly_answers
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ANA = Person("Ana", "ana@riverside.example", "Europe/London", True)
@@ -155,13 +155,7 @@ async def test_erasure_removes_contact_data_everywhere(
         await answer(browser, mail, 3)
     await system.close_week("2027-W01")
 
-    async def counted() -> bool:
-        rows = await system.clients["insights-analyst"].get(
-            f"/v1/communities/{community.id}/weekly-responses"
-        )
-        return bool(rows)
-
-    await eventually(counted)
+    await eventually(lambda: weekly_answers(system, community.id))
     async with (
         aiohttp.ClientSession() as http,
         http.delete(
@@ -187,13 +181,7 @@ async def test_erasure_removes_contact_data_everywhere(
         return rows
 
     await eventually(lambda: _empty(enrolments()))
-    await eventually(
-        lambda: _empty(
-            system.clients["insights-analyst"].get(
-                f"/v1/communities/{community.id}/weekly-responses"
-            )
-        )
-    )
+    await eventually(lambda: _empty(weekly_answers(system, community.id)))
     async with (
         aiohttp.ClientSession() as http,
         http.get(

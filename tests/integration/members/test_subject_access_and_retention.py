@@ -9,8 +9,7 @@ import aiohttp
 
 from services.demo.scenario import Person, set_up_weekly_check_in
 from services.demo.system import SMS_NUMBER, LocalSystem
-from tests.integration.privacy.attacker import read_database
-from tests.support import eventually
+from tests.support import eventually, read_database
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 SAM = Person(

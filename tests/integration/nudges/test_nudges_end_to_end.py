@@ -8,7 +8,7 @@ import aiohttp
 
 from services.demo.scenario import Person, answer, answer_links, set_up_weekly_check_in
 from services.demo.system import LocalSystem
-from tests.support import eventually
+from tests.support import eventually, weekly_answers
 
 ANA = Person("Ana", "ana@riverside.example", "Europe/London", shares_answers=True)
 BILAL = Person("Bilal", "bilal@riverside.example", "Europe/London", shares_answers=True)
@@ -64,9 +64,7 @@ async def test_one_gentle_nudge_for_the_unanswered_and_late_answers_count_as_lat
     await system.close_week("2027-W01")
 
     async def counts() -> list[dict[str, object]] | None:
-        rows: list[dict[str, object]] = await system.clients["insights-analyst"].get(
-            f"/v1/communities/{community.id}/weekly-responses"
-        )
+        rows = await weekly_answers(system, community.id)
         return rows if rows and rows[0]["responses"] == 3 else None
 
     # The late answer counts too: the week had not closed.

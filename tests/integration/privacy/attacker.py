@@ -20,10 +20,6 @@ from typing import Any
 
 import nats
 from nats.js.api import DeliverPolicy
-from sqlalchemy import MetaData, select
-
-from services.demo.system import DatabaseFor
-from shared.db import create_engine
 
 # Published in shared/contracts/base.py: anyone can compute uuid5 ids with it.
 PUBLIC_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-5b7e-9a53-6c1d2b4e8f10")
@@ -80,23 +76,6 @@ async def read_streams(url: str) -> list[Stored]:
     finally:
         await client.close()
     return messages
-
-
-async def read_database(database_for: DatabaseFor, service: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table of one service's database."""
-    url, schema = database_for(service)
-    engine = create_engine(url, schema)
-    tables: dict[str, list[dict[str, Any]]] = {}
-    try:
-        async with engine.connect() as connection:
-            metadata = MetaData()
-            await connection.run_sync(lambda sync: metadata.reflect(sync, schema=schema))
-            for table in metadata.sorted_tables:
-                rows = (await connection.execute(select(table))).mappings().all()
-                tables[table.name] = [dict(row) for row in rows]
-    finally:
-        await engine.dispose()
-    return tables
 
 
 def tokens_in(values: Iterable[Any]) -> set[str]:

@@ -21,8 +21,8 @@ from shared.contracts import (
     ResponseReceivedV2,
     SignpostingSentV2,
 )
-from tests.integration.privacy.attacker import read_database, read_streams
-from tests.support import NatsTap, eventually
+from tests.integration.privacy.attacker import read_streams
+from tests.support import NatsTap, eventually, read_database
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ANA = Person("Ana", "ana@riverside.example", "Europe/London", shares_answers=True)

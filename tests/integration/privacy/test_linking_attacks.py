@@ -21,12 +21,11 @@ from tests.integration.privacy.attacker import (
     Observations,
     id_chain_links,
     intersection_candidates,
-    read_database,
     read_streams,
     timing_candidates,
     weeks_per_key,
 )
-from tests.support import eventually
+from tests.support import eventually, read_database
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 WEEKS = ("2027-W01", "2027-W02", "2027-W03")

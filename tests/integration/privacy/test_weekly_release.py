@@ -10,8 +10,7 @@ import aiohttp
 from services.demo.scenario import Person, answer, set_up_weekly_check_in
 from services.demo.system import LocalSystem
 from shared.contracts import PromptAnsweredV1, ResponseReceivedV2
-from tests.integration.privacy.attacker import read_database
-from tests.support import NatsTap, eventually
+from tests.support import NatsTap, eventually, read_database
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ANA = Person("Ana", "ana@riverside.example", "Europe/London", shares_answers=True)

@@ -13,18 +13,11 @@ import aiohttp
 from services.demo.scenario import Person, answer, answer_links, set_up_weekly_check_in
 from services.demo.system import LocalSystem
 from shared.clock import ManualClock
-from tests.support import NatsTap, eventually
+from tests.support import NatsTap, eventually, weekly_answers
 
 ANA = Person("Ana", "ana@riverside.example", "Europe/London", shares_answers=True)
 CHEN = Person("Chen", "chen@riverside.example", "America/New_York", shares_answers=True)
 ELI = Person("Eli", "eli@riverside.example", "Europe/London", shares_answers=False)
-
-
-async def weekly_counts(system: LocalSystem, community_id: str) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = await system.clients["insights-analyst"].get(
-        f"/v1/communities/{community_id}/weekly-responses"
-    )
-    return rows
 
 
 async def test_a_due_check_in_is_emailed_rendered_and_its_answer_is_counted(
@@ -77,7 +70,7 @@ async def test_a_due_check_in_is_emailed_rendered_and_its_answer_is_counted(
 async def _counts_when(
     system: LocalSystem, community_id: str, responses: int
 ) -> list[dict[str, object]] | None:
-    rows = await weekly_counts(system, community_id)
+    rows = await weekly_answers(system, community_id)
     return rows if sum(int(str(r["responses"])) for r in rows) >= responses else None
 
 

@@ -1,19 +1,15 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from pydantic import TypeAdapter
 
 from services.notifier.domain.pseudonyms import (
-    iso_week_of,
     legacy_respondent_key,
     member_hash,
-    monday_of,
     new_member_id,
     new_pseudonym_seed,
     respondent_key,
-    weeks_between,
 )
 from shared.contracts.base import RespondentKey
 
@@ -38,15 +34,3 @@ def test_legacy_keys_and_erased_member_hashes_need_the_secret() -> None:
     assert "mbr_a" not in legacy_respondent_key("mbr_a", b"s1" * 16)
     assert member_hash("mbr_a", b"s1" * 16) != member_hash("mbr_a", b"s2" * 16)
     assert member_hash("mbr_a", b"s1" * 16) != member_hash("mbr_b", b"s1" * 16)
-
-
-def test_iso_weeks() -> None:
-    assert iso_week_of(date(2027, 1, 4)) == "2027-W01"
-    assert iso_week_of(date(2027, 1, 3)) == "2026-W53"
-    assert monday_of("2026-W53") == date(2026, 12, 28)
-    assert weeks_between(date(2026, 12, 30), date(2027, 1, 11)) == [
-        "2026-W53",
-        "2027-W01",
-        "2027-W02",
-    ]
-    assert weeks_between(date(2027, 1, 5), date(2027, 1, 4)) == []

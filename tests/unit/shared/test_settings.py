@@ -32,6 +32,7 @@ def test_prod_accepts_real_secrets_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("INSIGHTS_ENVIRONMENT", "prod")
     monkeypatch.setenv("INSIGHTS_DATABASE_URL", POSTGRES)
     monkeypatch.setenv("INSIGHTS_ANALYST_TOKEN", "kq3V9x7PzL2mR8tY4wN6bJ1cH5dF0gS")
+    monkeypatch.setenv("INSIGHTS_OPERATOR_TOKEN", "Zt8wq1Lm4Rv7Nc2Xp9Kd6Hs3Bj5Fg0Y")
     settings = InsightsSettings()
     assert settings.database_url == POSTGRES
 

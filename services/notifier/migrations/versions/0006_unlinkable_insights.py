@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("iso_week", sa.String(length=8), primary_key=True),
         sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("facts", sa.Integer(), nullable=False),
+        sa.Column("announced", sa.Boolean(), nullable=False),
     )
     op.create_table(
         "erased_members",

@@ -1,0 +1,158 @@
+"""Reading stored releases: what the analysts' API and the dashboard serve (never facts)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Join, Row, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.insights.adapters.tables import communities, release_values, releases
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    release_id: str
+    cadence: str
+    period: str
+    computed_at: datetime
+    rho: float
+    method_version: str
+    refused: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    area: str
+    area_type: str
+    period: str
+    cadence: str
+    indicator: str
+    value: float | None
+    lower: float | None
+    upper: float | None
+    noisy_n: int | None
+    flag: str | None
+    method_version: str
+
+
+@dataclass(frozen=True)
+class ValueFilter:
+    area: str | None = None
+    area_type: str | None = None
+    period: str | None = None
+    cadence: str | None = None
+    indicator: str | None = None
+
+
+async def list_releases(session: AsyncSession) -> list[ReleaseInfo]:
+    rows = await session.execute(select(releases).order_by(releases.c.period, releases.c.cadence))
+    return [
+        ReleaseInfo(
+            row.release_id,
+            row.cadence,
+            row.period,
+            row.computed_at,
+            row.rho,
+            row.method_version,
+            json.loads(row.refused) if row.refused else {},
+        )
+        for row in rows
+    ]
+
+
+async def list_areas(
+    session: AsyncSession,
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(communities, regions), for the areas a release can be about."""
+    rows = (await session.execute(select(communities).order_by(communities.c.community_id))).all()
+    community_list: list[dict[str, object]] = [
+        {
+            "id": row.community_id,
+            "name": row.name,
+            "region_code": row.region_code,
+            "active": row.active,
+        }
+        for row in rows
+    ]
+    regions: dict[str, int] = {}
+    for row in rows:
+        regions[row.region_code] = regions.get(row.region_code, 0) + 1
+    region_list: list[dict[str, object]] = [
+        {"code": code, "communities": count} for code, count in sorted(regions.items())
+    ]
+    return community_list, region_list
+
+
+def _filtered(query: Select[Any], wanted: ValueFilter) -> Select[Any]:
+    values, release = release_values.c, releases.c
+    if wanted.area is not None:
+        query = query.where(values.area_id == wanted.area)
+    if wanted.area_type is not None:
+        query = query.where(values.area_type == wanted.area_type)
+    if wanted.period is not None:
+        query = query.where(release.period == wanted.period)
+    if wanted.cadence is not None:
+        query = query.where(release.cadence == wanted.cadence)
+    if wanted.indicator is not None:
+        query = query.where(values.indicator == wanted.indicator)
+    return query
+
+
+def _joined() -> Join:
+    return release_values.join(releases, releases.c.release_id == release_values.c.release_id)
+
+
+async def count_values(session: AsyncSession, wanted: ValueFilter) -> int:
+    query = select(func.count()).select_from(_joined())
+    return int((await session.execute(_filtered(query, wanted))).scalar_one())
+
+
+async def read_values(
+    session: AsyncSession, wanted: ValueFilter, offset: int, limit: int
+) -> list[ValueRow]:
+    values, release = release_values.c, releases.c
+    query = (
+        select(
+            values.area_id,
+            values.area_type,
+            release.period,
+            release.cadence,
+            values.indicator,
+            values.value,
+            values.lower,
+            values.upper,
+            values.noisy_numerator,
+            values.noisy_denominator,
+            values.flag,
+            release.method_version,
+        )
+        .select_from(_joined())
+        .order_by(release.period, values.area_type, values.area_id, values.indicator)
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = await session.execute(_filtered(query, wanted))
+    return [_row(row) for row in rows]
+
+
+def _row(row: Row[Any]) -> ValueRow:
+    withheld = row.flag == "c"
+    n = row.noisy_denominator if row.noisy_denominator is not None else row.noisy_numerator
+    return ValueRow(
+        area=row.area_id,
+        area_type=row.area_type,
+        period=row.period,
+        cadence=row.cadence,
+        indicator=row.indicator,
+        value=row.value,
+        lower=row.lower,
+        upper=row.upper,
+        # A withheld cell says nothing but that it is withheld.
+        noisy_n=None if withheld else max(round(n), 0),
+        flag=row.flag,
+        method_version=row.method_version,
+    )
