@@ -173,7 +173,7 @@ async def _wait_for_releases(
     """The weeks released, once all of ``weeks`` are (or the timeout passed)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        releases: list[dict[str, str]] = await insights.get("/v1/releases")
+        releases: list[dict[str, str]] = await insights.get("/v1/periods")
         found = sorted(r["period"] for r in releases if r["cadence"] == "week")
         if set(weeks) <= set(found) or asyncio.get_running_loop().time() > deadline:
             return [week for week in found if week in weeks]

@@ -88,7 +88,7 @@ class ReleaseOut(BaseModel):
     )
 
 
-@router.get("/releases", response_model=list[ReleaseOut], summary="Released weeks and periods")
+@router.get("/periods", response_model=list[ReleaseOut], summary="Released weeks and periods")
 async def get_releases(factory: Sessions) -> list[ReleaseOut]:
     async with factory() as session:
         found = await list_releases(session)

@@ -218,8 +218,8 @@ async def period_facts(
     return sorted(facts, key=lambda event: event.event_id)
 
 
-async def _had_prompts(session: AsyncSession, iso_week: str) -> bool:
-    first, last = _days([iso_week])
+async def _had_prompts(session: AsyncSession, weeks: list[str]) -> bool:
+    first, last = _days(weeks)
     found = await session.execute(
         select(deliveries.c.id)
         .where(deliveries.c.occurrence_local_date.between(first, last))
@@ -250,10 +250,15 @@ async def release_closed_weeks(
                     select(insights_weeks.c.iso_week).where(insights_weeks.c.iso_week == week)
                 )
             ).first()
-            if done is not None or not await _had_prompts(session, week):
-                continue  # (a week nobody was prompted in stays unreleased: nothing to say)
-            facts = await week_facts(session, policy, week, now)
-            if is_last_week_of_its_period(week):
+            if done is not None:
+                continue
+            ends_period = is_last_week_of_its_period(week)
+            with_week = await _had_prompts(session, [week])
+            with_period = ends_period and await _had_prompts(session, weeks_of(period_of(week)))
+            if not (with_week or with_period):
+                continue  # nobody was prompted: nothing to say (and nothing to announce)
+            facts = await week_facts(session, policy, week, now) if with_week else []
+            if with_period:
                 facts += await period_facts(session, policy, period_of(week), now)
             marked = await insert_ignoring_duplicates(
                 session,

@@ -32,7 +32,9 @@ ROUTES = [
     ("notifier-public", "POST", "/v1/webhooks/sms/inbound", 403),
     ("notifier-public", "POST", "/v1/webhooks/sms/status", 403),
     ("insights-analyst", "GET", "/v1/values", 401),
-    ("insights-analyst", "GET", "/v1/releases", 401),
+    ("insights-analyst", "GET", "/v1/areas", 401),
+    ("insights-analyst", "GET", "/v1/periods", 401),
+    ("insights", "POST", "/v1/releases", 401),
 ]
 SIBLINGS = {
     "notifier": "notifier-public",

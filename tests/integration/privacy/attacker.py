@@ -111,7 +111,8 @@ class Observations:
 
     def __post_init__(self) -> None:
         self.identity = [m for m in self.streams if m.stream in ("RITUALS", "PROMPTS")]
-        # Facts about a community: answers and signposting (not erasure tombstones).
+        # Facts about a community: answers, signposting, prompted, period summaries (not
+        # erasure tombstones, not the WeekClosed markers).
         self.anonymised = [
             m for m in self.streams if m.stream == "RESPONSES" and "community_id" in m.body
         ]
@@ -120,6 +121,15 @@ class Observations:
     def answers(self) -> list[Stored]:
         """PromptAnswered: who answered which prompt, when (the identity side)."""
         return [m for m in self.identity if m.subject.startswith("prompts.answered")]
+
+    @property
+    def sends(self) -> list[Stored]:
+        """PromptSent of prompts (not nudges): who was prompted, when."""
+        return [
+            m
+            for m in self.identity
+            if m.subject.startswith("prompts.sent") and not m.body.get("nudge_number")
+        ]
 
     def week_of_due(self) -> dict[str, str]:
         """RitualDue id -> the ISO week of its occurrence (RITUALS holds them)."""
@@ -131,13 +141,37 @@ class Observations:
 
     def answered_weeks(self) -> dict[str, set[tuple[str, str]]]:
         """member id -> {(community, week)} they answered in."""
+        return self._weeks(self.answers)
+
+    def prompted_weeks(self) -> dict[str, set[tuple[str, str]]]:
+        """member id -> {(community, week)} they were prompted in."""
+        return self._weeks(self.sends)
+
+    def _weeks(self, messages: list[Stored]) -> dict[str, set[tuple[str, str]]]:
         weeks = self.week_of_due()
-        answered: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        for message in self.answers:
+        found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for message in messages:
             week = weeks.get(message.body["due_event_id"])
             if week:
-                answered[message.body["member_id"]].add((message.body["community_id"], week))
-        return answered
+                found[message.body["member_id"]].add((message.body["community_id"], week))
+        return found
+
+
+def fact_weeks(fact: dict[str, Any]) -> set[str]:
+    """The weeks a fact is about: its week, or every week of its period."""
+    if "iso_week" in fact:
+        return {fact["iso_week"]}
+    year, number = (int(part) for part in fact["period"].split("-P"))
+    return {f"{year}-W{week:02d}" for week in range((number - 1) * 4 + 1, number * 4 + 1)}
+
+
+def produced_by(message: Stored) -> str:
+    """Which identity events a fact follows from: answers, or sends (prompted, periods)."""
+    return (
+        "answers"
+        if ".received." in message.subject or ".signposted." in message.subject
+        else "sends"
+    )
 
 
 def id_chain_links(seen: Observations) -> set[str]:
@@ -163,14 +197,19 @@ def id_chain_links(seen: Observations) -> set[str]:
 
 
 def timing_candidates(seen: Observations) -> dict[tuple[str, int], set[str]]:
-    """Attack 2: for each anonymised fact, the members whose answer could have produced it,
-    judged by publication time and order. Facts that follow each other with no identity
-    event between them form one burst; a fact's candidates are the members of its community
-    who answered a prompt of its week since the burst before. (An attacker who knew nothing
-    about timing would still have every answerer of that community and week.)"""
+    """Attack 2: for each anonymised fact, the members whose answer (or prompt) could have
+    produced it, judged by publication time and order. Facts that follow each other with no
+    identity event between them form one burst; a fact's candidates are the members of its
+    community whose answer (for answers and signposting) or prompt (for prompted facts and
+    period summaries) about one of its weeks was published since the burst before. (An attacker
+    who knew nothing about timing would still have all of those people.)"""
     weeks = seen.week_of_due()
+    identity = {
+        id(m): kind for kind, ms in (("answers", seen.answers), ("sends", seen.sends)) for m in ms
+    }
     timeline = sorted(
-        [*seen.answers, *seen.anonymised], key=lambda m: (m.stored_at, m.stream, m.sequence)
+        [*seen.answers, *seen.sends, *seen.anonymised],
+        key=lambda m: (m.stored_at, m.stream, m.sequence),
     )
     candidates: dict[tuple[str, int], set[str]] = {}
     since_last_burst: list[Stored] = []
@@ -184,13 +223,27 @@ def timing_candidates(seen: Observations) -> dict[tuple[str, int], set[str]]:
             continue
         in_burst = True
         fact = message.body
+        kind = produced_by(message)
         candidates[(message.stream, message.sequence)] = {
-            answer.body["member_id"]
-            for answer in since_last_burst
-            if answer.body["community_id"] == fact["community_id"]
-            and weeks.get(answer.body["due_event_id"]) == fact["iso_week"]
+            event.body["member_id"]
+            for event in since_last_burst
+            if identity[id(event)] == kind
+            and event.body["community_id"] == fact["community_id"]
+            and weeks.get(event.body["due_event_id"]) in fact_weeks(fact)
         }
     return candidates
+
+
+def cardinality_set(seen: Observations, message: Stored) -> set[str]:
+    """Who a fact can be about by counting alone: everyone who answered (or was prompted) in
+    its community in one of its weeks."""
+    fact = message.body
+    pool = seen.answered_weeks() if produced_by(message) == "answers" else seen.prompted_weeks()
+    return {
+        member
+        for member, places in pool.items()
+        if any((fact["community_id"], week) in places for week in fact_weeks(fact))
+    }
 
 
 def weeks_per_key(seen: Observations) -> dict[str, set[str]]:
@@ -199,7 +252,8 @@ def weeks_per_key(seen: Observations) -> dict[str, set[str]]:
     for row in seen.insights.get("response_facts", []):
         weeks[row["respondent_key"]].add(row["iso_week"])
     for message in seen.anonymised:
-        weeks[message.body["respondent_key"]].add(message.body["iso_week"])
+        if "iso_week" in message.body:
+            weeks[message.body["respondent_key"]].add(message.body["iso_week"])
     return weeks
 
 

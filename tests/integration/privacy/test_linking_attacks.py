@@ -19,6 +19,7 @@ from services.demo.system import LocalSystem
 from services.notifier.domain.pseudonyms import respondent_key
 from tests.integration.privacy.attacker import (
     Observations,
+    cardinality_set,
     id_chain_links,
     intersection_candidates,
     read_streams,
@@ -113,19 +114,14 @@ async def test_no_answer_can_be_linked_by_ids_timing_order_or_weeks(system: Loca
     # the identity side.
     assert id_chain_links(seen) == set()
 
-    # 2. Timing and order. Every fact of a week leaves after everyone's answers that week, so
-    # its candidates are everyone who answered in its community that week, never fewer...
+    # 2. Timing and order. Every fact of a week leaves after everyone's answers (and prompts)
+    # that week, so its candidates are everyone who answered (or was prompted) in its community
+    # that week, or in a period summary's four weeks; never fewer...
     candidates = timing_candidates(seen)
-    by_fact = {(m.stream, m.sequence): m.body for m in seen.anonymised}
-    answered = seen.answered_weeks()
+    messages = {(m.stream, m.sequence): m for m in seen.anonymised}
+    by_fact = {key: message.body for key, message in messages.items()}
     for fact_id, members in candidates.items():
-        fact = by_fact[fact_id]
-        answerers = {
-            member
-            for member, weeks in answered.items()
-            if (fact["community_id"], fact["iso_week"]) in weeks
-        }
-        assert members == answerers, fact
+        assert members == cardinality_set(seen, messages[fact_id]), by_fact[fact_id]
     riverside_sets = [m for f, m in candidates.items() if by_fact[f]["community_id"] == "riverside"]
     assert min(len(members) for members in riverside_sets) >= 10
     # ...and their order says nothing: matching the k-th key of a release to the k-th answerer
@@ -152,7 +148,10 @@ async def test_no_answer_can_be_linked_by_ids_timing_order_or_weeks(system: Loca
 
     # Cardinality, what is left: in a community and week with one answerer the facts are
     # theirs; with two, they are known as a pair. Releases withhold such cells (README).
-    for fact_id, members in candidates.items():
+    for fact_id, message in messages.items():
+        if ".received." not in message.subject:
+            continue
+        members = candidates[fact_id]
         community = by_fact[fact_id]["community_id"]
         if community == "hamlet":
             assert members == {truth[by_fact[fact_id]["respondent_key"]]}
@@ -180,7 +179,7 @@ def _order_attack(seen: Observations, truth: dict[str, str], community: str) -> 
         answer_order[(message.body["community_id"], str(week))].append(message.body["member_id"])
     key_order: dict[tuple[str, str], list[str]] = defaultdict(list)
     for message in sorted(seen.anonymised, key=lambda m: m.sequence):
-        if message.body["community_id"] != community:
+        if message.body["community_id"] != community or ".received." not in message.subject:
             continue
         slot = (message.body["community_id"], message.body["iso_week"])
         if message.body["respondent_key"] not in key_order[slot]:

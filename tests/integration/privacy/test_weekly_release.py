@@ -51,7 +51,7 @@ async def test_a_week_leaves_once_after_it_closes_with_consenting_members_only(
     await system.advance_to(closes + timedelta(days=8))
     await eventually(lambda: len(nats_tap.on(PromptAnsweredV1.subject)) == 3)
     released = {row["iso_week"]: row["facts"] for row in notifier["insights_weeks"]}
-    assert released["2027-W01"] == 1
+    assert released["2027-W01"] == 3  # Ana's answer; Ana and Cal prompted (Bea withdrew)
     assert len(nats_tap.on(ResponseReceivedV2.subject)) == 1
     insights = await read_database(system.database_for, "insights")
     assert [row["value"] for row in insights["response_facts"]] == [2]
