@@ -3,6 +3,8 @@
 rituals demo                     run the whole system once through a demo and exit
 rituals schedule preview ...     next occurrences of a schedule, as the scheduler computes them
 rituals template preview KEY ... a prompt rendered with sample data (--locale, --channel)
+rituals insights release ...     release a week or a period now (INSIGHTS_* settings)
+rituals insights rebuild ...     replay the streams into a fresh insights database
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     from services.notifier.template_preview import add_template_preview_arguments
 
     add_template_preview_arguments(template_preview)
+    from services.insights.commands import add_insights_arguments
+
+    add_insights_arguments(commands.add_parser("insights", help="insights: releases, rebuild"))
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -41,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo()
     if args.command == "schedule":
         return _schedule_preview(args)
+    if args.command == "insights":
+        from services.insights.commands import run_insights_command
+
+        return run_insights_command(args)
     if args.command == "template":
         from services.notifier.template_preview import run_template_preview
 

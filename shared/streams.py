@@ -50,7 +50,9 @@ class StreamSpec:
 # scheduler's nudges both read prompts), each through its own durable consumer.
 RITUALS = StreamSpec("RITUALS", ("rituals.>",), duplicate_window_s=3600, max_age_s=14 * DAY)
 PROMPTS = StreamSpec("PROMPTS", ("prompts.>",), duplicate_window_s=3600, max_age_s=14 * DAY)
-RESPONSES = StreamSpec("RESPONSES", ("responses.>",), duplicate_window_s=3600, max_age_s=30 * DAY)
+# Anonymised facts: 90 days, so a rebuild by replay restores the current period and the three
+# before it (older facts live in insights' database and its backups).
+RESPONSES = StreamSpec("RESPONSES", ("responses.>",), duplicate_window_s=3600, max_age_s=90 * DAY)
 # Erasures never expire: a consumer rebuilt from a replay, or a database restored from a backup,
 # applies every erasure again before it serves. They carry pseudonyms only (a member id, or the
 # respondent keys of insights), never anything the person said.

@@ -67,6 +67,11 @@ class ApiClient:
                 raise RuntimeError(f"GET {path} -> {response.status}: {payload}")
             return payload
 
+    async def delete(self, path: str) -> None:
+        async with self._session.delete(path) as response:
+            if response.status >= 400:
+                raise RuntimeError(f"DELETE {path} -> {response.status}")
+
     async def close(self) -> None:
         await self._session.close()
 
