@@ -6,6 +6,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar, overload
 
 import nats
@@ -111,6 +112,20 @@ async def read_database(database_for: DatabaseFor, service: str) -> dict[str, li
     finally:
         await engine.dispose()
     return tables
+
+
+def with_zones(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows read back by reflection (SQLite gives instants without their zone), made fit to
+    insert again: every naive datetime is UTC."""
+    return [
+        {
+            name: value.replace(tzinfo=UTC)
+            if isinstance(value, datetime) and value.tzinfo is None
+            else value
+            for name, value in row.items()
+        }
+        for row in rows
+    ]
 
 
 async def weekly_answers(system: LocalSystem, community_id: str) -> list[dict[str, object]]:

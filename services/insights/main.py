@@ -18,12 +18,7 @@ from services.insights.handlers.erasures import (
     forget_respondents,
     purge_tombstoned_facts,
 )
-from services.insights.handlers.facts import (
-    count_signposting,
-    store_period_summary,
-    store_prompted,
-    store_response,
-)
+from services.insights.handlers.facts import store_fact, store_facts
 from services.insights.handlers.release_job import consumers_caught_up, release_closed_windows
 from services.insights.settings import InsightsSettings
 from shared.clock import Clock
@@ -38,14 +33,19 @@ from shared.contracts import (
 )
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
-from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
+from shared.messaging.consumer import (
+    BatchEventConsumer,
+    ConsumerSpec,
+    Delivery,
+    EventConsumer,
+)
 from shared.periodic import every
 from shared.runtime import ServiceRuntime, build_plumbing
-from shared.streams import RESPONSES, stream_for_subject
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PURGE_INTERVAL = timedelta(minutes=5)
 RELEASE_INTERVAL = timedelta(minutes=5)  # and at once when a WeekClosed arrives
+FACT_BATCH = 500
 
 
 def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
@@ -63,25 +63,29 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         closed.set()
         return outcome
 
-    consumers: list[tuple[str, type[Any], Callable[[Any], Awaitable[str]]]] = [
-        ("insights-responses-v2", ResponseReceivedV2, partial(store_response, sessions)),
-        ("insights-signposting-v2", SignpostingSentV2, partial(count_signposting, sessions)),
-        ("insights-prompted-v1", PromptedV1, partial(store_prompted, sessions)),
-        ("insights-periods-v1", PeriodSummaryV1, partial(store_period_summary, sessions)),
+    # Facts come in thousands at each weekly release: a batch a transaction.
+    facts = (
+        ("insights-responses-v2", ResponseReceivedV2),
+        ("insights-signposting-v2", SignpostingSentV2),
+        ("insights-prompted-v1", PromptedV1),
+        ("insights-periods-v1", PeriodSummaryV1),
+    )
+    for durable, model in facts:
+        BatchEventConsumer(
+            ConsumerSpec(durable, model, batch_size=FACT_BATCH),
+            _ignoring_delivery(partial(store_fact, sessions)),
+            partial(store_facts, sessions),
+            plumbing.publisher,
+        ).subscribe(plumbing.broker)
+    others: list[tuple[str, type[Any], Callable[[Any], Awaitable[str]]]] = [
         ("insights-erasures-v2", RespondentsErasedV2, partial(forget_respondents, sessions)),
         ("insights-communities-v1", CommunityChangedV1, partial(record_community, sessions)),
         ("insights-week-closed-v1", WeekClosedV1, week_closed),
     ]
-    for durable, model, handle in consumers:
+    for durable, model, handle in others:
         EventConsumer(
             ConsumerSpec(durable, model), _ignoring_delivery(handle), plumbing.publisher
         ).subscribe(plumbing.broker)
-    # The consumers of facts (not of the WeekClosed marker, which kicks the release).
-    facts = tuple(
-        durable
-        for durable, model, _ in consumers
-        if stream_for_subject(model.subject) is RESPONSES and model is not WeekClosedV1
-    )
 
     policy = settings.release_policy()
     release = partial(
@@ -89,7 +93,7 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         sessions,
         policy,
         clock,
-        consumers_caught_up(jetstream, facts),
+        consumers_caught_up(jetstream, tuple(durable for durable, _ in facts)),
     )
     readiness = plumbing.readiness()
     operators = create_operator_api(settings, sessions, clock, readiness)

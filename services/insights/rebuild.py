@@ -25,12 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.insights.adapters.tables import budget_ledger, closed_weeks, release_values, releases
 from services.insights.handlers.areas import record_closed_week, record_community
 from services.insights.handlers.erasures import forget_respondents, purge_tombstoned_facts
-from services.insights.handlers.facts import (
-    count_signposting,
-    store_period_summary,
-    store_prompted,
-    store_response,
-)
+from services.insights.handlers.facts import store_fact
 from shared.contracts import (
     CommunityChangedV1,
     PeriodSummaryV1,
@@ -66,10 +61,10 @@ def _replays(
     return [
         (ERASURES, RespondentsErasedV2, partial(forget_respondents, sessions)),
         (COMMUNITIES, CommunityChangedV1, partial(record_community, sessions)),
-        (RESPONSES, ResponseReceivedV2, partial(store_response, sessions)),
-        (RESPONSES, SignpostingSentV2, partial(count_signposting, sessions)),
-        (RESPONSES, PromptedV1, partial(store_prompted, sessions)),
-        (RESPONSES, PeriodSummaryV1, partial(store_period_summary, sessions)),
+        (RESPONSES, ResponseReceivedV2, partial(store_fact, sessions)),
+        (RESPONSES, SignpostingSentV2, partial(store_fact, sessions)),
+        (RESPONSES, PromptedV1, partial(store_fact, sessions)),
+        (RESPONSES, PeriodSummaryV1, partial(store_fact, sessions)),
         (RESPONSES, WeekClosedV1, partial(record_closed_week, sessions)),
     ]
 

@@ -1,12 +1,14 @@
-"""Anonymised facts in: answers and signposting. Idempotent on the fact's own key, and never
-stored under the key of an erased respondent (tombstones, see ``erasures``)."""
+"""Anonymised facts in: answers, signposting, prompted, period summaries. Stored in batches (one
+transaction for a whole pull), idempotent on each fact's own key, and never under the key of an
+erased respondent (tombstones, see ``erasures``; a fact and its tombstone stored in the same
+instant by two consumers are settled by the periodic purge)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, exists, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.insights.adapters.tables import (
@@ -17,81 +19,61 @@ from services.insights.adapters.tables import (
     signposting_facts,
 )
 from shared.contracts import PeriodSummaryV1, PromptedV1, ResponseReceivedV2, SignpostingSentV2
+from shared.db import insert_ignoring_duplicates
+
+Fact = ResponseReceivedV2 | SignpostingSentV2 | PromptedV1 | PeriodSummaryV1
 
 
-async def _insert_unless_erased(session: AsyncSession, table: Table, row: dict[str, Any]) -> bool:
-    """INSERT … SELECT … WHERE NOT EXISTS (tombstone) ON CONFLICT DO NOTHING: one statement."""
-    tombstoned = exists().where(erased_respondents.c.respondent_key == row["respondent_key"])
-    source = select(*(literal(value).label(name) for name, value in row.items())).where(~tombstoned)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    statement = insert.from_select(list(row), source).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+def _row(fact: Fact) -> dict[str, Any]:
+    row: dict[str, Any] = {"respondent_key": fact.respondent_key, "community_id": fact.community_id}
+    if isinstance(fact, ResponseReceivedV2):
+        row |= {"iso_week": fact.iso_week, "item": fact.item, "value": fact.value}
+    elif isinstance(fact, PeriodSummaryV1):
+        row |= {
+            "period": fact.period,
+            "anchor_value": fact.anchor_value,
+            "answered": fact.answered,
+            "signposted": fact.signposted,
+        }
+    else:
+        row["iso_week"] = fact.iso_week
+    return row
 
 
-async def store_response(
-    sessions: async_sessionmaker[AsyncSession], event: ResponseReceivedV2
-) -> str:
-    async with sessions() as session, session.begin():
-        stored = await _insert_unless_erased(
-            session,
-            response_facts,
-            {
-                "respondent_key": event.respondent_key,
-                "community_id": event.community_id,
-                "iso_week": event.iso_week,
-                "item": event.item,
-                "value": event.value,
-            },
+def _table(fact: Fact) -> Table:
+    if isinstance(fact, ResponseReceivedV2):
+        return response_facts
+    if isinstance(fact, SignpostingSentV2):
+        return signposting_facts
+    if isinstance(fact, PromptedV1):
+        return prompted_facts
+    return period_facts
+
+
+async def _erased(session: AsyncSession, keys: set[str]) -> set[str]:
+    found = await session.execute(
+        select(erased_respondents.c.respondent_key).where(
+            erased_respondents.c.respondent_key.in_(sorted(keys))
         )
-    return "stored" if stored else "duplicate_or_erased"
+    )
+    return set(found.scalars())
 
 
-async def count_signposting(
-    sessions: async_sessionmaker[AsyncSession], event: SignpostingSentV2
-) -> str:
+async def store_facts(sessions: async_sessionmaker[AsyncSession], facts: Sequence[Fact]) -> int:
+    """Store a batch of facts (of any kinds) in one transaction; returns how many were new."""
+    stored = 0
     async with sessions() as session, session.begin():
-        stored = await _insert_unless_erased(
-            session,
-            signposting_facts,
-            {
-                "respondent_key": event.respondent_key,
-                "community_id": event.community_id,
-                "iso_week": event.iso_week,
-            },
-        )
-    return "counted" if stored else "duplicate_or_erased"
+        erased = await _erased(session, {fact.respondent_key for fact in facts})
+        by_table: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
+        for fact in facts:
+            if fact.respondent_key in erased:
+                continue
+            table = _table(fact)
+            by_table.setdefault(table.name, (table, []))[1].append(_row(fact))
+        for table, rows in by_table.values():
+            stored += await insert_ignoring_duplicates(session, table, rows)
+    return stored
 
 
-async def store_prompted(sessions: async_sessionmaker[AsyncSession], event: PromptedV1) -> str:
-    async with sessions() as session, session.begin():
-        stored = await _insert_unless_erased(
-            session,
-            prompted_facts,
-            {
-                "respondent_key": event.respondent_key,
-                "community_id": event.community_id,
-                "iso_week": event.iso_week,
-            },
-        )
-    return "stored" if stored else "duplicate_or_erased"
-
-
-async def store_period_summary(
-    sessions: async_sessionmaker[AsyncSession], event: PeriodSummaryV1
-) -> str:
-    async with sessions() as session, session.begin():
-        stored = await _insert_unless_erased(
-            session,
-            period_facts,
-            {
-                "respondent_key": event.respondent_key,
-                "community_id": event.community_id,
-                "period": event.period,
-                "anchor_value": event.anchor_value,
-                "answered": event.answered,
-                "signposted": event.signposted,
-            },
-        )
-    return "stored" if stored else "duplicate_or_erased"
+async def store_fact(sessions: async_sessionmaker[AsyncSession], fact: Fact) -> str:
+    return "stored" if await store_facts(sessions, [fact]) else "duplicate_or_erased"

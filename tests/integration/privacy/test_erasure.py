@@ -22,7 +22,7 @@ from shared.contracts import (
     SignpostingSentV2,
 )
 from tests.integration.privacy.attacker import read_streams
-from tests.support import NatsTap, eventually, read_database
+from tests.support import NatsTap, eventually, read_database, with_zones
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ANA = Person("Ana", "ana@riverside.example", "Europe/London", shares_answers=True)
@@ -126,6 +126,7 @@ async def test_after_erasure_nothing_they_answered_or_sent_remains_linkable(
     await eventually(lambda: _none_of(system, keys))
     await system.close_week("2027-W02")
     await eventually(lambda: len(nats_tap.on(ResponseReceivedV2.subject)) == 4)  # Bea's
+    await eventually(lambda: _stored(system, "response_facts", 2))
     facts = await _facts(system)
     assert {row["iso_week"] for row in facts["response_facts"]} == {"2027-W01", "2027-W02"}
     assert len(facts["response_facts"]) == 2  # Bea, both weeks
@@ -149,6 +150,10 @@ async def test_after_erasure_nothing_they_answered_or_sent_remains_linkable(
     await eventually(lambda: _streams_free_of(system, {ana, sam, *keys}), timeout_s=20)
     notifier = await read_database(system.database_for, "notifier")
     assert notifier["erasure_scrubs"] == []
+
+
+async def _stored(system: LocalSystem, table: str, count: int) -> bool:
+    return len((await _facts(system))[table]) == count
 
 
 async def _none_of(system: LocalSystem, keys: set[str]) -> bool:
@@ -221,6 +226,7 @@ async def test_tombstones_survive_a_replay_and_a_restored_backup(
         for m in nats_tap.on(ResponseReceivedV2.subject)
         if any(k.encode() in m.data for k in keys)
     ]
+    await eventually(lambda: _stored(system, "response_facts", 2))
     backup = await _facts(system)  # insights as a backup taken now holds it
     assert len(backup["response_facts"]) == 2
 
@@ -272,7 +278,7 @@ async def _restore(system: LocalSystem, backup: dict[str, list[dict[str, Any]]])
                 await connection.execute(table.delete())
             for table in metadata.sorted_tables:
                 if backup[table.name]:
-                    await connection.execute(table.insert(), backup[table.name])
+                    await connection.execute(table.insert(), with_zones(backup[table.name]))
     finally:
         await engine.dispose()
 
@@ -299,6 +305,8 @@ async def test_only_members_who_consented_are_counted_when_signposted(
     await system.close_week("2027-W01")
     (counted,) = await eventually(lambda: nats_tap.on(SignpostingSentV2.subject))
     await eventually(lambda: len(nats_tap.on(ResponseReceivedV2.subject)) == 1)
+    await eventually(lambda: _stored(system, "signposting_facts", 1))
+    await eventually(lambda: _stored(system, "response_facts", 1))
     facts = await _facts(system)
     assert len(facts["signposting_facts"]) == 1
     assert len(facts["response_facts"]) == 1
@@ -335,17 +343,8 @@ async def _restore_enrolments(system: LocalSystem, rows: list[dict[str, Any]]) -
 
     url, schema = system.database_for("scheduler")
     engine = create_engine(url, schema)
-    aware = [  # read back from SQLite by reflection, instants come without their zone
-        {
-            name: value.replace(tzinfo=UTC)
-            if isinstance(value, datetime) and value.tzinfo is None
-            else value
-            for name, value in row.items()
-        }
-        for row in rows
-    ]
     try:
         async with session_factory(engine)() as session, session.begin():
-            await insert_ignoring_duplicates(session, enrolments, aware)
+            await insert_ignoring_duplicates(session, enrolments, with_zones(rows))
     finally:
         await engine.dispose()

@@ -53,5 +53,10 @@ async def test_a_week_leaves_once_after_it_closes_with_consenting_members_only(
     released = {row["iso_week"]: row["facts"] for row in notifier["insights_weeks"]}
     assert released["2027-W01"] == 3  # Ana's answer; Ana and Cal prompted (Bea withdrew)
     assert len(nats_tap.on(ResponseReceivedV2.subject)) == 1
+    stored = await eventually(lambda: _answers_stored(system))
+    assert stored == [2]
+
+
+async def _answers_stored(system: LocalSystem) -> list[int]:
     insights = await read_database(system.database_for, "insights")
-    assert [row["value"] for row in insights["response_facts"]] == [2]
+    return [row["value"] for row in insights["response_facts"]]

@@ -6,12 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.insights.handlers.facts import (
-    count_signposting,
-    store_period_summary,
-    store_prompted,
-    store_response,
-)
+from services.insights.handlers.facts import store_fact
 from shared.contracts import (
     PeriodSummaryV1,
     PromptedV1,
@@ -34,7 +29,7 @@ async def answer(
     sessions: Sessions, person: str, week: str, item: str, value: int, community: str = "c1"
 ) -> None:
     key = rk(person, week)
-    await store_response(
+    await store_fact(
         sessions,
         ResponseReceivedV2(
             event_id=keyed_event_id(KEY, "r", key, community, item),
@@ -50,7 +45,7 @@ async def answer(
 
 async def prompted(sessions: Sessions, person: str, week: str, community: str = "c1") -> None:
     key = rk(person, week)
-    await store_prompted(
+    await store_fact(
         sessions,
         PromptedV1(
             event_id=keyed_event_id(KEY, "p", key, community),
@@ -64,7 +59,7 @@ async def prompted(sessions: Sessions, person: str, week: str, community: str = 
 
 async def signposted(sessions: Sessions, person: str, week: str, community: str = "c1") -> None:
     key = rk(person, week)
-    await count_signposting(
+    await store_fact(
         sessions,
         SignpostingSentV2(
             event_id=keyed_event_id(KEY, "s", key, community),
@@ -86,7 +81,7 @@ async def summary(
     community: str = "c1",
 ) -> None:
     key = rk(person, period)
-    await store_period_summary(
+    await store_fact(
         sessions,
         PeriodSummaryV1(
             event_id=keyed_event_id(KEY, "ps", key, community),
