@@ -22,7 +22,7 @@ from shared.clock import Clock
 
 SESSION_COOKIE = "insights_session"
 SESSION_LENGTH = timedelta(hours=12)
-_bearer = HTTPBearer(auto_error=False)
+bearer = HTTPBearer(auto_error=False)  # a dependency: the bearer token, if any
 
 
 class Sessions:
@@ -52,18 +52,30 @@ class Sessions:
         return self._clock.now() < datetime.fromtimestamp(int(expiry), self._clock.now().tzinfo)
 
 
+def may_read(
+    sessions: Sessions,
+    public: bool,
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> bool:
+    """Whether a request may read releases: public releases, the analyst token as a bearer
+    token, or (with no bearer token at all) a valid session cookie. The API and the dashboard
+    both ask here."""
+    if public:
+        return True
+    if credentials is not None:
+        return sessions.token_matches(credentials.credentials)
+    return sessions.valid(request.cookies.get(SESSION_COOKIE))
+
+
 def analyst_access(sessions: Sessions, public: bool) -> Callable[..., None]:
     """A dependency: the analyst token as a bearer token, or a valid session cookie."""
 
     def check(
         request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> None:
-        if public:
-            return
-        if credentials is not None and sessions.token_matches(credentials.credentials):
-            return
-        if credentials is None and sessions.valid(request.cookies.get(SESSION_COOKIE)):
+        if may_read(sessions, public, request, credentials):
             return
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

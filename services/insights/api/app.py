@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.insights.api import methodology, operators, releases
 from services.insights.api.access import Sessions, analyst_access
+from services.insights.api.dashboard import dashboard_router
 from services.insights.api.methodology import methodology_html
 from services.insights.settings import InsightsSettings
 from shared.clock import Clock
@@ -53,7 +54,10 @@ def create_analyst_api(
     )
     app.state.sessions = sessions
     app.state.methodology = methodology_html(settings.release_policy())
-    access = analyst_access(Sessions(settings.analyst_token, clock), settings.public_releases)
+    analysts = Sessions(settings.analyst_token, clock)
+    access = analyst_access(analysts, settings.public_releases)
     app.include_router(releases.router, dependencies=[Depends(access)])
+    # Its own access check: without access it shows the sign-in form rather than a 401.
+    app.include_router(dashboard_router(analysts, settings.public_releases))
     app.include_router(methodology.router)  # public: it says how, never what
     return app

@@ -9,8 +9,6 @@ routers' route class, so every response of a member route carries them, error pa
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Callable, Coroutine
 from functools import cache
 from html import escape
@@ -23,6 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from services.notifier.domain.signed_links import ExpiredLink, InvalidLink
+from shared.http.page_headers import page_security_headers
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;"
@@ -44,17 +43,7 @@ _PAGE = """<!doctype html>
 @cache
 def security_headers() -> dict[str, str]:
     """The headers every member page carries."""
-    style_hash = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-    return {
-        "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'sha256-{style_hash}'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'"
-        ),
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "no-store",
-    }
+    return page_security_headers(_STYLE)
 
 
 def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
