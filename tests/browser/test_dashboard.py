@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.demo.system import LocalSystem
 from tests.integration.dashboard.stored_releases import (
@@ -51,12 +52,17 @@ def sign_in_and_look(driver: webdriver.Chrome, base: str, token: str, shots: Pat
     """Blocking: runs in a worker thread while the test's event loop serves the system."""
     driver.get(f"{base}/dashboard")
     driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/dashboard/sign-in'] button").click()
+    sign_in = driver.find_element(By.CSS_SELECTOR, "form[action='/dashboard/sign-in'] button")
+    sign_in.click()
+    # Wait for the next page before touching it: an element of the old one goes stale.
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(sign_in))
     # Signed in: the picker. Choose Riverside's weekly chronic loneliness, as a person would.
     Select(driver.find_element(By.ID, "area")).select_by_value(f"community:{RIVERSIDE}")
     Select(driver.find_element(By.ID, "indicator")).select_by_value("chronic_loneliness")
     Select(driver.find_element(By.ID, "cadence")).select_by_value("week")
-    driver.find_element(By.CSS_SELECTOR, "form.pick button").click()
+    pick = driver.find_element(By.CSS_SELECTOR, "form.pick button")
+    pick.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(pick))
 
     chart = driver.find_element(By.CSS_SELECTOR, "svg.trend")
     gaps = driver.find_elements(By.CSS_SELECTOR, "svg.trend g.gap")

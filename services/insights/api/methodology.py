@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from services.insights.domain.disclosure import epsilon_of, noise_scale
 from services.insights.domain.indicators import INDICATORS, Cadence, Kind, for_cadence
 from services.insights.handlers.release import METHOD_VERSION, ReleasePolicy
+from shared.http.page_headers import page_security_headers
 
 router = APIRouter(tags=["methodology"])
 
@@ -85,4 +86,4 @@ noise alone. The flags follow the UK statistical symbols.</p>
 @router.get("/methodology", response_class=HTMLResponse, summary="How the figures are made")
 async def methodology(request: Request) -> HTMLResponse:
     page: str = request.app.state.methodology
-    return HTMLResponse(page)
+    return HTMLResponse(page, headers=page_security_headers(_STYLE))
