@@ -70,13 +70,16 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ("insights-prompted-v1", PromptedV1),
         ("insights-periods-v1", PeriodSummaryV1),
     )
-    for durable, model in facts:
+    fact_consumers = [
         BatchEventConsumer(
             ConsumerSpec(durable, model, batch_size=FACT_BATCH),
             _ignoring_delivery(partial(store_fact, sessions)),
             partial(store_facts, sessions),
             plumbing.publisher,
-        ).subscribe(plumbing.broker)
+            jetstream,
+        )
+        for durable, model in facts
+    ]
     others: list[tuple[str, type[Any], Callable[[Any], Awaitable[str]]]] = [
         ("insights-erasures-v2", RespondentsErasedV2, partial(forget_respondents, sessions)),
         ("insights-communities-v1", CommunityChangedV1, partial(record_community, sessions)),
@@ -107,6 +110,7 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ],
         migrations=MIGRATIONS,
         background=[
+            *(consumer.run for consumer in fact_consumers),
             every(clock, PURGE_INTERVAL, partial(purge_tombstoned_facts, sessions), "purge"),
             every(clock, RELEASE_INTERVAL, release, "release", kick=closed),
         ],

@@ -128,9 +128,11 @@ async def test_four_weeks_become_weekly_and_period_releases_analysts_can_read(
     status, body = await _get(system, "insights-analyst", "/methodology", None)
     assert status == 200  # how the figures are made is public
     assert "participant-reported" in body
-    async with aiohttp.ClientSession() as http:
-        async with http.get(system.url("insights-analyst") + "/methodology") as page:
-            assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(system.url("insights-analyst") + "/methodology") as page,
+    ):
+        assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
 async def test_access_to_releases_is_the_analysts_and_commands_the_operators(
