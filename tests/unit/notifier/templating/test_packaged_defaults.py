@@ -129,8 +129,10 @@ async def test_every_default_renders_for_every_sample(
     # Rendered through the same lookup a send uses: the prompt key, nudges and all.
     send_key = key.removesuffix("_nudge")
     count = 0
+    sampled: set[str] = set()
     for ctx in sample_contexts(key, locale, _nudges(key), channel=Channel(channel)):
         count += 1
+        sampled |= {item.key for item in ctx.questionnaire.items} if ctx.questionnaire else set()
         if channel == "email":
             email = await renderer.render_email(send_key, ctx)
             _check_email(key, ctx, email.subject, email.text, email.html)
@@ -169,6 +171,11 @@ async def test_every_default_renders_for_every_sample(
             for question in asked:
                 assert fold_to_gsm(question.prompt(locale)) in sms.text
     assert count >= 10
+    # Check-in e-mails are checked with the WHO-5 statements (week 3); texts never ask them.
+    who5 = {key for key, item in ITEMS.items() if item.instrument == "WHO-5"}
+    asks_who5 = key.startswith("check_in") and channel == "email"
+    assert (who5 <= sampled) == asks_who5
+    assert not (who5 & sampled) or asks_who5
 
 
 def _example(text: str) -> str:
