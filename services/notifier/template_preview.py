@@ -19,6 +19,7 @@ from services.notifier.templating.renderer import PromptRenderer
 from services.notifier.templating.samples import sample_context
 from services.notifier.templating.sources import CHANNELS
 from services.notifier.templating.store import InMemoryStoredTemplates
+from shared.contracts import Channel
 
 
 class PreviewError(ValueError):
@@ -79,6 +80,7 @@ async def preview_template(
         kind=kind,
         support_focus=focus,
         module=week % len(MODULES) if week is not None else None,
+        channel=Channel(channel),
     )
     template, as_reminder = await renderer.template_for(key, ctx, channel)
     heading = f"{template.key}/{template.locale} ({template.origin.value}"

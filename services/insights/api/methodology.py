@@ -52,7 +52,10 @@ probability sample, and not population prevalence.</p>
 <h2>Indicators</h2>
 <table><tr><th>#</th><th>Indicator</th><th>Numerator</th><th>Denominator</th><th>Released</th>
 <th>Source</th></tr>{rows}</table>
-<p>Units: {units}. Indicator 8 (wellbeing, WHO-5) is not released: see the project README.</p>
+<p>Units: {units}. Indicator 8 (wellbeing, WHO-5) is released for four-week periods, but its
+five statements are asked on the e-mail answer form only, so it describes people who answer by
+e-mail, who may differ from those who answer by text message (in age or internet access, for
+instance).</p>
 <h2>Periods and people</h2>
 <p>Weekly releases are ISO weeks (2027-W01). The check-in asks one module of questions a week in
 a four-week rotation, so the other releases are four-week periods aligned to it (2027-P01 is

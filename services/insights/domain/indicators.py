@@ -86,6 +86,7 @@ class Indicator:
 ANCHOR_ITEM = "ons_loneliness"
 UCLA_ITEMS = ("ucla_companionship", "ucla_left_out", "ucla_isolated")
 OSSS_ITEMS = ("osss_close_people", "osss_concern", "osss_neighbours")
+WHO5_ITEMS = ("who5_cheerful", "who5_calm", "who5_active", "who5_rested", "who5_interest")
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator(
@@ -162,6 +163,25 @@ INDICATORS: tuple[Indicator, ...] = (
         source="Adapted from the Lubben Social Network Scale",
         validated=False,
         note="Not validated in this form.",
+    ),
+    Indicator(
+        number=8,
+        code="poor_wellbeing",
+        title="Wellbeing (WHO-5)",
+        kind=Kind.proportion,
+        # The standard cut-off is 50 or less on the 0-100 scale (raw x 4). Raw scores are
+        # whole numbers, so that is a raw score of 12 or less (48); 13 is 52.
+        measures={Cadence.period: ScoreShare(WHO5_ITEMS, at_most=12)},
+        numerator=(
+            "poor wellbeing: a WHO-5 raw score of 12 or less (five items scored 0-5, summed "
+            "0-25), i.e. 48 or less on the 0-100 scale, the standard cut-off of 50 or less"
+        ),
+        denominator="people who answered all five WHO-5 items",
+        source="WHO-5 Well-Being Index (WHO Regional Office for Europe, 1998)",
+        note=(
+            "Asked on the e-mail answer form only (too long for a text message): people who "
+            "answer by SMS are not in it."
+        ),
     ),
     Indicator(
         number=9,

@@ -1,7 +1,9 @@
 """Answer pages behind signed links: GET shows a small form, only POST records.
 
 Mail scanners follow links with GET; an answer must take a deliberate tap. The pages are plain
-HTML with no scripts or cookies, readable on any phone (see ``member_pages``).
+HTML with no scripts or cookies, readable on any phone (see ``member_pages``). The form asks
+what the e-mail asks, the week's form-only items (WHO-5) included; an SMS reply cannot answer
+those.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from services.notifier.handlers.record_answer import (
     questions_for,
     record_answers,
 )
+from shared.contracts import Channel
 
 router = APIRouter(tags=["replies"], route_class=MemberPageRoute)
 Context = Annotated[ApiContext, Depends(api_context)]
@@ -36,17 +39,22 @@ def _not_found() -> HTMLResponse:
 async def answer_form(token: str, request: Request, context: Context) -> HTMLResponse:
     try:
         delivery_id = context.signer.verify(token, ANSWER_PURPOSE, context.answers.clock.now())
-        questions = await questions_for(context.answers, delivery_id)
+        questions = await questions_for(context.answers, delivery_id, Channel.email)
     except InvalidLink as error:
         return link_problem(error)
     except UnknownDelivery:
         return _not_found()
-    if not questions.items:
+    questionnaire = questions.questionnaire
+    if questionnaire is None or not questionnaire.items:
         return _not_found()
     chosen = dict(request.query_params)  # a one-tap link preselects its answer
     locale = questions.locale
     fieldsets = []
-    for key, item in questions.items.items():
+    for position, item in enumerate(questionnaire.items):
+        key = item.key
+        intro = questionnaire.intro_before(position, locale)
+        if intro is not None:
+            fieldsets.append(f'<p class="intro">{escape(intro)}</p>')
         choices = "".join(
             f'<label><input type="radio" name="{escape(key)}" value="{escape(str(option.value))}"'
             f"{' checked' if str(option.value) == chosen.get(key) else ''}> "
@@ -69,7 +77,7 @@ async def answer_form(token: str, request: Request, context: Context) -> HTMLRes
 async def submit_answer(token: str, request: Request, context: Context) -> HTMLResponse:
     try:
         delivery_id = context.signer.verify(token, ANSWER_PURPOSE, context.answers.clock.now())
-        questions = await questions_for(context.answers, delivery_id)
+        questions = await questions_for(context.answers, delivery_id, Channel.email)
         form = await request.form()
         values: dict[str, int] = {}
         for key in questions.items:
@@ -79,7 +87,7 @@ async def submit_answer(token: str, request: Request, context: Context) -> HTMLR
                     values[key] = int(raw)
                 except ValueError as error:
                     raise InvalidAnswer("answers are the numbers shown") from error
-        result = await record_answers(context.answers, delivery_id, values)
+        result = await record_answers(context.answers, delivery_id, values, Channel.email)
     except InvalidLink as error:
         return link_problem(error)
     except UnknownDelivery:

@@ -256,6 +256,7 @@ async def preview_template(
         support_focus=body.support_focus,
         module=body.module,
         with_links=body.with_links,
+        channel=channel,
     )
     try:
         if body.text_body is not None:

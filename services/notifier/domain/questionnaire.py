@@ -7,7 +7,9 @@ translation of the English items: keep the meaning, never the codes, when editin
 
 A weekly check-in is the anchor item (ONS direct loneliness, every week) plus one rotating
 module of at most three items, chosen by the ISO week number modulo 4, so nobody is sent a long
-survey by text and every item comes round once in four weeks.
+survey by text and every item comes round once in four weeks. A module may add items that are
+asked on the e-mail answer form only (``Item.form_only``: the five WHO-5 statements, too long
+for a text): what a check-in asks depends on the channel it is asked and answered through.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
+
+from shared.contracts import Channel
 
 FALLBACK_LOCALE = "en"
 NUDGE_SUFFIX = "_nudge"
@@ -94,10 +98,23 @@ class Item:
     """Which instrument the item and its codes come from, e.g. ``"UCLA-3"``."""
     validated: bool = True
     """False for items we adapted ourselves: insights should label them as such."""
+    form_only: bool = False
+    """Asked on the e-mail answer form only, never by SMS (and with no one-tap links: the form
+    asks it together with the rest of its instrument)."""
+    intro: Mapping[str, str] | None = None
+    """The instrument's instructions for a run of its items (locale -> text), shown once before
+    the first of them; None if the prompt stands on its own."""
 
     def prompt(self, locale: str) -> str:
         """The question in ``locale``, else its language, else English."""
         return _localised(self.prompts, locale)
+
+    def intro_text(self, locale: str) -> str | None:
+        return None if self.intro is None else _localised(self.intro, locale)
+
+    def asked_by(self, channel: Channel) -> bool:
+        """Whether a check-in sent (and answered) through ``channel`` asks this item."""
+        return channel is Channel.email or not self.form_only
 
     def option(self, value: int) -> Option | None:
         return next((option for option in self.options if option.value == value), None)
@@ -283,14 +300,73 @@ REGULAR_CONTACT = Item(
     validated=False,
 )
 
+# WHO-5 Well-Being Index (WHO Regional Office for Europe, 1998): five statements about the
+# last two weeks, each 0-5, listed as the instrument lists them (5 "All of the time" first).
+# Raw score 0-25, x4 = 0-100; 50 or less (raw 12 or less) = poor wellbeing. Five six-point
+# items do not fit a text message, so they are asked on the e-mail answer form only.
+# Spanish: the items and answers as published in the WHO-5's Spanish version (as we know it;
+# check against the published PDF when editing); the instructions are worded with "tú" like
+# the rest of our Spanish, which changes no item.
+_WHO5_SCALE = _options(
+    (5, "All of the time", "Todo el tiempo"),
+    (4, "Most of the time", "La mayor parte del tiempo"),
+    (3, "More than half of the time", "Más de la mitad del tiempo"),
+    (2, "Less than half of the time", "Menos de la mitad del tiempo"),
+    (1, "Some of the time", "De vez en cuando"),
+    (0, "At no time", "Nunca"),
+)
+_WHO5_INTRO = _prompts(
+    "For each of the five statements, choose the answer closest to how you have been feeling "
+    "over the last two weeks.",
+    "Para cada una de las cinco afirmaciones, elige la respuesta que mejor describe cómo te "
+    "has sentido durante las últimas dos semanas.",
+)
+
+
+def _who5(key: str, en: str, es: str) -> Item:
+    return Item(
+        key=key,
+        prompts=_prompts(en, es),
+        options=_WHO5_SCALE,
+        instrument="WHO-5",
+        form_only=True,
+        intro=_WHO5_INTRO,
+    )
+
+
+WHO5_ITEMS = (
+    _who5(
+        "who5_cheerful",
+        "I have felt cheerful and in good spirits",
+        "Me he sentido alegre y de buen humor",
+    ),
+    _who5("who5_calm", "I have felt calm and relaxed", "Me he sentido tranquilo y relajado"),
+    _who5("who5_active", "I have felt active and vigorous", "Me he sentido activo y enérgico"),
+    _who5(
+        "who5_rested",
+        "I woke up feeling fresh and rested",
+        "Me he despertado fresco y descansado",
+    ),
+    _who5(
+        "who5_interest",
+        "My daily life has been filled with things that interest me",
+        "Mi vida cotidiana ha estado llena de cosas que me interesan",
+    ),
+)
+
 ANCHOR = ONS_LONELINESS
 
-# Index = ISO week number % 4. At most three items each, so a check-in is at most four.
+# Index = ISO week number % 4. At most three items each by SMS, so a text check-in is at most
+# four questions. WHO-5 joins week 3: it is one of the two shortest modules (with week 1),
+# and week 1 is asked twice running after a year with an ISO week 53 (53 % 4 == 1), where
+# WHO-5's two-week recall would overlap; week 3 comes exactly once in every four-week period
+# (shared.weeks: P01 = weeks 1-4; P14, a week 53 alone, has none), so a person answers WHO-5
+# at most once per period.
 MODULES: tuple[tuple[Item, ...], ...] = (
     (UCLA_COMPANIONSHIP, UCLA_LEFT_OUT, UCLA_ISOLATED),
     (EMOTIONAL_SUPPORT, INFORMATIONAL_SUPPORT),
     (OSSS_CLOSE_PEOPLE, OSSS_CONCERN, OSSS_NEIGHBOURS),
-    (BELONGING, REGULAR_CONTACT),
+    (BELONGING, REGULAR_CONTACT, *WHO5_ITEMS),
 )
 
 ITEMS: Mapping[str, Item] = MappingProxyType(
@@ -308,21 +384,32 @@ class Questionnaire:
     def item(self, key: str) -> Item | None:
         return next((item for item in self.items if item.key == key), None)
 
+    def intro_before(self, position: int, locale: str) -> str | None:
+        """The instructions to show before ``items[position]``: its intro, when it starts a run
+        of items sharing one (the WHO-5 statements), else None."""
+        item = self.items[position]
+        previous = self.items[position - 1] if position > 0 else None
+        if item.intro is None or (previous is not None and previous.intro == item.intro):
+            return None
+        return item.intro_text(locale)
+
     def parse_numbers(self, numbers: tuple[int, ...]) -> dict[str, int]:
         """Item key -> code, from the numbers of an SMS reply ("4 2 1 3").
 
-        The rule: as many numbers as questions answer them in order; a single number answers
-        the first question (the anchor), whatever the number of questions, because "how
-        lonely" is the one answer people give on its own. Any other count is refused rather
-        than guessed. Raises ``InvalidAnswer``.
+        The rule: as many numbers as questions asked by SMS answer them in order; a single
+        number answers the first question (the anchor), whatever the number of questions,
+        because "how lonely" is the one answer people give on its own. Any other count is
+        refused rather than guessed; items asked on the e-mail form only are never answered
+        by numbers, whichever questionnaire this is. Raises ``InvalidAnswer``.
         """
         if not numbers:
             raise InvalidAnswer("no answer: reply with numbers")
-        count = len(self.items)
+        asked = [item for item in self.items if item.asked_by(Channel.sms)]
+        count = len(asked)
         if len(numbers) == count:
-            pairs = list(zip(self.items, numbers, strict=True))
-        elif len(numbers) == 1:
-            pairs = [(self.items[0], numbers[0])]
+            pairs = list(zip(asked, numbers, strict=True))
+        elif len(numbers) == 1 and asked:
+            pairs = [(asked[0], numbers[0])]
         else:
             raise InvalidAnswer(
                 f"expected {count} numbers, one per question, or a single number for "
@@ -376,14 +463,28 @@ def module_index(local_date: date) -> int:
     return local_date.isocalendar().week % len(MODULES)
 
 
-def questionnaire_for(template_key: str, local_date: date) -> Questionnaire | None:
-    """What a prompt with ``template_key`` asks on ``local_date`` (the member's local date of
-    the occurrence), or None for reminder kinds that ask nothing.
-
-    A nudge key (``check_in_nudge``) asks what its prompt asked.
-    """
+def questionnaire_key(template_key: str, local_date: date) -> str | None:
+    """``weekly_w<n>`` for a prompt that asks the check-in questions, else None. The same for
+    every channel: it names the week's module, whatever the channel asks of it."""
     base = template_key.removesuffix(NUDGE_SUFFIX)
     if base not in QUESTION_TEMPLATE_KEYS:
         return None
-    index = module_index(local_date)
-    return Questionnaire(key=f"weekly_w{index}", items=(ANCHOR, *MODULES[index]))
+    return f"weekly_w{module_index(local_date)}"
+
+
+def questionnaire_for(
+    template_key: str, local_date: date, channel: Channel
+) -> Questionnaire | None:
+    """What a prompt with ``template_key`` asks on ``local_date`` (the member's local date of
+    the occurrence) through ``channel``, or None for reminder kinds that ask nothing.
+
+    The channel is the one the questions are asked and answered through: an SMS asks (and an
+    SMS reply answers) the items asked by SMS; the e-mail and its answer form add the week's
+    form-only items. A nudge key (``check_in_nudge``) asks what its prompt asked.
+    """
+    key = questionnaire_key(template_key, local_date)
+    if key is None:
+        return None
+    module = MODULES[module_index(local_date)]
+    asked = tuple(item for item in (ANCHOR, *module) if item.asked_by(channel))
+    return Questionnaire(key=key, items=asked)

@@ -19,6 +19,7 @@ from services.notifier.templating import (
     RenderedSms,
     TemplateProblem,
 )
+from shared.contracts import Channel
 
 ANSWER_PURPOSE = "answer"
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
@@ -55,8 +56,9 @@ def unsubscribe_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/u/{token}"
 
 
-def questionnaire_of(job: PromptJob) -> Questionnaire | None:
-    return questionnaire_for(job.template_key, job.occurrence_local_date)
+def questionnaire_of(job: PromptJob, channel: Channel) -> Questionnaire | None:
+    """What the prompt asks when sent through ``channel`` (an e-mail adds form-only items)."""
+    return questionnaire_for(job.template_key, job.occurrence_local_date, channel)
 
 
 def support_focus_of(job: PromptJob) -> str:
@@ -96,18 +98,26 @@ class TemplatedComposer:
         self._policy = policy
 
     def _context(
-        self, job: PromptJob, locale: str, answer_token: str | None, unsubscribe: str | None
+        self,
+        job: PromptJob,
+        channel: Channel,
+        locale: str,
+        answer_token: str | None,
+        unsubscribe: str | None,
     ) -> PromptContext:
-        questionnaire = questionnaire_of(job)
+        questionnaire = questionnaire_of(job, channel)
         base = self._policy.public_base_url
         option_urls = {}
         if questionnaire is not None and answer_token is not None:
+            # Form-only items (WHO-5) get none: they are answered together on the form, and
+            # five statements of six answers each would be thirty more links.
             option_urls = {
                 item.key: {
                     option.value: answer_url(base, answer_token, {item.key: option.value})
                     for option in item.options
                 }
                 for item in questionnaire.items
+                if not item.form_only
             }
         return PromptContext(
             questionnaire=questionnaire,
@@ -136,7 +146,7 @@ class TemplatedComposer:
             self._signer.sign(UNSUBSCRIBE_PURPOSE, job.member_id, now + UNSUBSCRIBE_LINK_LIFETIME),
         )
         rendered = await self._renderer.render_email(
-            job.template_key, self._context(job, locale, answer_token, unsubscribe)
+            job.template_key, self._context(job, Channel.email, locale, answer_token, unsubscribe)
         )
         message = email_envelope(
             delivery_id=delivery_id,
@@ -152,7 +162,7 @@ class TemplatedComposer:
 
     async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms:
         return await self._renderer.render_sms(
-            job.template_key, self._context(job, locale, None, None)
+            job.template_key, self._context(job, Channel.sms, locale, None, None)
         )
 
     async def service_text(self, key: str, locale: str, timezone: str, now: datetime) -> str:

@@ -148,10 +148,10 @@ async def handle_inbound_sms(
     # Answers: numbers or yes/no, recorded in their own transaction.
     if delivery_id is None:
         return InboundResult("no_open_prompt", await texts("sms_answer_invalid", locale))
-    questions = await questions_for(deps, delivery_id)
+    questions = await questions_for(deps, delivery_id, Channel.sms)
     try:
         values = _answer_values(message, questions.questionnaire)
-        result = await record_answers(deps, delivery_id, values)
+        result = await record_answers(deps, delivery_id, values, Channel.sms)
     except InvalidAnswer:
         return InboundResult("invalid_answer", await texts("sms_answer_invalid", locale))
     if result.signpost and deps.distress is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from services.notifier.domain.questionnaire import questionnaire_for
+from services.notifier.domain.questionnaire import questionnaire_key
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1, RitualKind, deterministic_event_id
 
 
@@ -45,7 +45,6 @@ class PromptJob:
 
     @classmethod
     def for_due(cls, event: RitualDueV1) -> PromptJob:
-        questionnaire = questionnaire_for(event.template_key, event.occurrence_local_date)
         return cls(
             send_event_id=event.event_id,
             due_event_id=event.event_id,
@@ -56,7 +55,7 @@ class PromptJob:
             ritual_kind=event.ritual_kind,
             template_key=event.template_key,
             # Which questions (this week's module) the prompt asks, for the record.
-            item_key=questionnaire.key if questionnaire else None,
+            item_key=questionnaire_key(event.template_key, event.occurrence_local_date),
             occurrence_at=event.occurrence_at,
             occurrence_local_date=event.occurrence_local_date,
             respond_by=event.respond_by,

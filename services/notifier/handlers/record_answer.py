@@ -6,7 +6,8 @@
 What insights learns of it, and only for consenting members, leaves when the week closes
 (``insights_release``), never next to the PromptAnswered. The first answer to an item of a
 delivery counts; a repeated one is ignored. A member who was erased can no longer answer: their
-deliveries went with them.
+deliveries went with them. Answers are checked against what the channel they came through asks:
+the e-mail form may answer the week's form-only items (WHO-5), an SMS reply may not.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.tables import answers, contacts, deliveries, outbox, signposts
 from services.notifier.domain.distress import DistressRules
-from services.notifier.domain.questionnaire import Item, Questionnaire, questionnaire_for
+from services.notifier.domain.questionnaire import ITEMS, Item, Questionnaire, questionnaire_for
 from shared.clock import Clock
-from shared.contracts import PromptAnsweredV1, deterministic_event_id
+from shared.contracts import Channel, PromptAnsweredV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
 from shared.weeks import iso_week_of
@@ -46,13 +47,14 @@ class InvalidAnswer(ValueError):
     """The message says what is expected, never what was sent."""
 
 
-def questionnaire_of(delivery: Row[Any]) -> Questionnaire | None:
-    """The questions a delivery asked: its template's module for the occurrence's week."""
-    return questionnaire_for(delivery.template_key, delivery.occurrence_local_date)
+def questionnaire_of(delivery: Row[Any], channel: Channel) -> Questionnaire | None:
+    """The questions a delivery asks through ``channel`` (the one an answer comes through: a
+    nudge's SMS may answer an e-mail prompt): its template's module for the occurrence's week."""
+    return questionnaire_for(delivery.template_key, delivery.occurrence_local_date, channel)
 
 
-def items_of(delivery: Row[Any]) -> Mapping[str, Item]:
-    questionnaire = questionnaire_of(delivery)
+def items_of(delivery: Row[Any], channel: Channel) -> Mapping[str, Item]:
+    questionnaire = questionnaire_of(delivery, channel)
     return {item.key: item for item in questionnaire.items} if questionnaire else {}
 
 
@@ -82,7 +84,8 @@ class DeliveryQuestions:
         return {item.key: item for item in questionnaire.items} if questionnaire else {}
 
 
-async def questions_for(deps: AnswerDeps, delivery_id: str) -> DeliveryQuestions:
+async def questions_for(deps: AnswerDeps, delivery_id: str, channel: Channel) -> DeliveryQuestions:
+    """What an answer through ``channel`` to the delivery may answer, and the member's locale."""
     async with deps.sessions() as session:
         row = (
             await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
@@ -94,10 +97,12 @@ async def questions_for(deps: AnswerDeps, delivery_id: str) -> DeliveryQuestions
                 select(contacts.c.locale).where(contacts.c.member_id == row.member_id)
             )
         ).scalar()
-    return DeliveryQuestions(delivery_id, questionnaire_of(row), locale or "en")
+    return DeliveryQuestions(delivery_id, questionnaire_of(row, channel), locale or "en")
 
 
-def _validated(items: Mapping[str, Item], values: Mapping[str, int]) -> dict[str, int]:
+def _validated(
+    items: Mapping[str, Item], values: Mapping[str, int], channel: Channel
+) -> dict[str, int]:
     if not values:
         raise InvalidAnswer("choose at least one answer")
     checked: dict[str, int] = {}
@@ -107,6 +112,9 @@ def _validated(items: Mapping[str, Item], values: Mapping[str, int]) -> dict[str
             continue
         item = items.get(key)
         if item is None:
+            known = ITEMS.get(key)
+            if known is not None and not known.asked_by(channel):
+                raise InvalidAnswer("that question is answered on the e-mail form only")
             raise InvalidAnswer("that question is not part of this check-in")
         if item.option(value) is None:
             allowed = ", ".join(str(option.value) for option in item.options)
@@ -116,9 +124,10 @@ def _validated(items: Mapping[str, Item], values: Mapping[str, int]) -> dict[str
 
 
 async def record_answers(
-    deps: AnswerDeps, delivery_id: str, values: Mapping[str, int]
+    deps: AnswerDeps, delivery_id: str, values: Mapping[str, int], channel: Channel
 ) -> AnswerResult:
-    """Store the answers to one delivery and stage what they imply (see the module)."""
+    """Store the answers to one delivery, received through ``channel``, and stage what they
+    imply (see the module)."""
     now = deps.clock.now()
     async with deps.sessions() as session, session.begin():
         delivery = (
@@ -133,7 +142,7 @@ async def record_answers(
             ).first()
         if delivery is None or contact is None:
             raise UnknownDelivery(delivery_id)
-        checked = _validated(items_of(delivery), values)
+        checked = _validated(items_of(delivery, channel), values, channel)
         on_time = now <= delivery.respond_by
         inserted = await insert_ignoring_duplicates(
             session,

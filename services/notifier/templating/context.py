@@ -5,12 +5,15 @@ Template variables (the contract operators write against):
 ``questions``        list of questions in order, each with ``number`` (1-based), ``key``,
                      ``prompt``, ``instrument``, ``options`` (each ``value``, ``label``, ``url``:
                      a one-tap link to the answer form with that answer chosen, or None),
-                     ``scale`` ("1=Hardly ever, 2=Some of the time, 3=Often") and
-                     ``same_scale_as_next`` (so an SMS can state a shared scale once);
-                     empty when the prompt asks nothing
+                     ``scale`` ("1=Hardly ever, 2=Some of the time, 3=Often"),
+                     ``same_scale_as_next`` (so an SMS can state a shared scale once),
+                     ``form_only`` (answered on the e-mail answer form, no one-tap links:
+                     the WHO-5 statements; only e-mails ask these) and ``intro`` (the
+                     instrument's instructions, on the first of a run of items sharing
+                     them, else None); empty when the prompt asks nothing
 ``question_count``   len(questions)
 ``questionnaire_key``  e.g. ``weekly_w1``, or None
-``sms_example``      a valid example reply for the questions ("4 3 2 1"), or None
+``sms_example``      a valid example SMS reply to the questions ("4 3 2 1"), or None
 ``answer_url``       the e-mail answer form, or None
 ``unsubscribe_url``  or None (a standard line is added when a template leaves it out)
 ``respond_by``       aware datetime; show it with ``format_datetime`` (member's zone/locale)
@@ -32,7 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from services.notifier.domain.questionnaire import Item, Questionnaire
-from shared.contracts import RitualKind
+from shared.contracts import Channel, RitualKind
 
 SUPPORT_FOCUSES = ("emotional", "informational", "practical", "belonging")
 RITUAL_KINDS = tuple(kind.value for kind in RitualKind)
@@ -83,14 +86,17 @@ class QuestionView:
     options: tuple[OptionView, ...]
     scale: str
     same_scale_as_next: bool
+    form_only: bool = False
+    intro: str | None = None
 
 
 def example_reply(questionnaire: Questionnaire) -> str:
-    """A valid reply that reads as a format example, not a suggested answer: it walks through
-    each item's codes at a different point ("4 3 2 1")."""
+    """A valid SMS reply that reads as a format example, not a suggested answer: it walks
+    through each SMS item's codes at a different point ("4 3 2 1")."""
+    by_sms = (item for item in questionnaire.items if item.asked_by(Channel.sms))
     values = (
         item.options[(2 * position + 3) % len(item.options)].value
-        for position, item in enumerate(questionnaire.items)
+        for position, item in enumerate(by_sms)
     )
     return " ".join(str(value) for value in values)
 
@@ -123,6 +129,8 @@ def question_views(
             ),
             scale=scales[number - 1],
             same_scale_as_next=number < len(scales) and scales[number] == scales[number - 1],
+            form_only=item.form_only,
+            intro=questionnaire.intro_before(number - 1, locale),
         )
         for number, item in enumerate(questionnaire.items, start=1)
     )

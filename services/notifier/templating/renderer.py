@@ -42,6 +42,7 @@ from services.notifier.templating.sources import (
     is_service_key,
 )
 from services.notifier.templating.store import StoredTemplates
+from shared.contracts import Channel
 
 _BLANK_LINES = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
@@ -294,7 +295,9 @@ class PromptRenderer:
             raise TemplateProblem(f"{name}: an e-mail template needs a subject")
 
         nudges = await self._sample_nudges(key, locale, channel)
-        samples = sample_contexts(key, locale, tuple(nudges), self.limits.validation_samples)
+        samples = sample_contexts(
+            key, locale, tuple(nudges), self.limits.validation_samples, Channel(channel)
+        )
         parts = _sms_parts(template) if channel == "sms" else _email_parts(template)
         # One job, one deadline for all samples: a slow template is refused as a whole.
         renders = await self._render(template, parts, samples, self.limits.validation_timeout_s)

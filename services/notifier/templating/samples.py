@@ -2,7 +2,8 @@
 
 Realistic and a little pessimistic, so segment counts are not understated: a deadline on a
 long weekday and month ("Wednesday 29 September", "miércoles, 29 de septiembre"), links as
-long as real signed links, every module week, prompt and reminder, every support focus.
+long as real signed links, every module week, prompt and reminder, every support focus. The
+questions are those of the channel the sample is for: an e-mail's include the form-only ones.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from services.notifier.domain.questionnaire import (
 )
 from services.notifier.templating.context import RITUAL_KINDS, SUPPORT_FOCUSES, PromptContext
 from services.notifier.templating.sources import is_service_key
+from shared.contracts import Channel
 
 SAMPLE_RESPOND_BY = datetime(2027, 9, 29, 8, 0, tzinfo=UTC)  # Wed 09:00 in London (BST)
 SAMPLE_TIMEZONE = "Europe/London"
@@ -30,8 +32,8 @@ def module_date(module: int) -> date:
     return date.fromisocalendar(2027, 36 + module, 1)  # weeks 36-39: 36 % 4 == 0
 
 
-def sample_questionnaire(key: str, module: int) -> Questionnaire | None:
-    return questionnaire_for(key, module_date(module))
+def sample_questionnaire(key: str, module: int, channel: Channel) -> Questionnaire | None:
+    return questionnaire_for(key, module_date(module), channel)
 
 
 def kind_for_key(key: str) -> str:
@@ -49,19 +51,22 @@ def sample_context(
     module: int | None = None,
     questionnaire: Questionnaire | None = None,
     with_links: bool = True,
+    channel: Channel = Channel.sms,
 ) -> PromptContext:
-    """One sample. The questionnaire is the one ``key`` asks in module ``module`` (default
-    0), unless given; service texts (``sms_*``) get one only when given or ``module`` is set,
-    like a reply to a check-in."""
+    """One sample for ``channel`` (by default SMS, whose questions every channel asks). The
+    questionnaire is the one ``key`` asks in module ``module`` (default 0), unless given;
+    service texts (``sms_*``) get one only when given or ``module`` is set, like a reply to a
+    check-in. One-tap links, as a send makes them: none for form-only items."""
     if questionnaire is None and (module is not None or not is_service_key(key)):
-        questionnaire = sample_questionnaire(key, module or 0)
+        questionnaire = sample_questionnaire(key, module or 0, channel)
         if questionnaire is None and is_service_key(key):
-            questionnaire = sample_questionnaire("check_in", module or 0)
+            questionnaire = sample_questionnaire("check_in", module or 0, channel)
     form = f"{SAMPLE_BASE_URL}/r/{SAMPLE_LINK_ID}"
     option_urls = (
         {
             item.key: {option.value: f"{form}?{item.key}={option.value}" for option in item.options}
             for item in questionnaire.items
+            if not item.form_only
         }
         if questionnaire and with_links
         else {}
@@ -81,14 +86,18 @@ def sample_context(
 
 
 def sample_contexts(
-    key: str, locale: str, nudge_numbers: tuple[int, ...] = (0,), limit: int | None = None
+    key: str,
+    locale: str,
+    nudge_numbers: tuple[int, ...] = (0,),
+    limit: int | None = None,
+    channel: Channel = Channel.sms,
 ) -> list[PromptContext]:
-    """Every combination a template for ``key`` is checked with: each module week (or none
-    for reminders; both for service texts, which may answer a check-in or not), each nudge
-    number given, each support focus and none, with links and without; at most ``limit`` of
-    them. Ordered so that any first few vary the module week and the nudge number first (what
-    changes a text's length most), then links, then the support focus."""
-    asks = sample_questionnaire(key, 0) is not None
+    """Every combination a template for ``key`` in ``channel`` is checked with: each module
+    week (or none for reminders; both for service texts, which may answer a check-in or not),
+    each nudge number given, each support focus and none, with links and without; at most
+    ``limit`` of them. Ordered so that any first few vary the module week and the nudge number
+    first (what changes a text's length most), then links, then the support focus."""
+    asks = sample_questionnaire(key, 0, channel) is not None
     if asks:
         modules: tuple[int | None, ...] = tuple(range(len(MODULES)))
     elif is_service_key(key):
@@ -98,7 +107,7 @@ def sample_contexts(
     groups = []
     for module in modules:
         questionnaire = (
-            sample_questionnaire(key if asks else "check_in", module)
+            sample_questionnaire(key if asks else "check_in", module, channel)
             if module is not None
             else None
         )

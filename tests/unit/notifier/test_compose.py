@@ -3,9 +3,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
+from html import escape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from services.notifier.domain.questionnaire import ITEMS, WHO5_ITEMS
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import (
     ANSWER_PURPOSE,
@@ -15,6 +18,7 @@ from services.notifier.handlers.compose import (
 )
 from services.notifier.handlers.prompt_job import PromptJob
 from services.notifier.templating import InMemoryStoredTemplates, PromptRenderer
+from services.notifier.templating.sms import fold_to_gsm
 from shared.contracts import RitualKind
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -29,7 +33,10 @@ DELIVERY = "11111111-2222-3333-4444-555555555555"
 ORIGINAL = "99999999-2222-3333-4444-555555555555"
 
 
-def job(nudge_number: int = 0) -> PromptJob:
+WEEK_3 = date(2027, 1, 18)  # ISO week 3: belonging, regular contact and, by e-mail, WHO-5
+
+
+def job(nudge_number: int = 0, day: date = date(2027, 1, 4)) -> PromptJob:
     return PromptJob(
         send_event_id="aaaaaaaa-2222-3333-4444-555555555555",
         due_event_id="bbbbbbbb-2222-3333-4444-555555555555",
@@ -41,16 +48,30 @@ def job(nudge_number: int = 0) -> PromptJob:
         template_key="check_in",
         item_key="weekly_w1",
         occurrence_at=NOW,
-        occurrence_local_date=date(2027, 1, 4),
+        occurrence_local_date=day,
         respond_by=NOW + timedelta(days=2),
         timezone="America/New_York",
         answers_delivery_id=ORIGINAL if nudge_number else None,
     )
 
 
-async def compose(to: str = "ana@example.org", nudge_number: int = 0) -> EmailMessage:
-    composer = TemplatedComposer(PromptRenderer(InMemoryStoredTemplates()), SIGNER, POLICY)
-    return await composer.email(job(nudge_number), DELIVERY, to, "en-GB", NOW)
+def composer() -> TemplatedComposer:
+    return TemplatedComposer(PromptRenderer(InMemoryStoredTemplates()), SIGNER, POLICY)
+
+
+async def compose(
+    to: str = "ana@example.org",
+    nudge_number: int = 0,
+    day: date = date(2027, 1, 4),
+    locale: str = "en-GB",
+) -> EmailMessage:
+    return await composer().email(job(nudge_number, day), DELIVERY, to, locale, NOW)
+
+
+def _parts(message: EmailMessage) -> tuple[str, str]:
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    return text, html
 
 
 def _token(url: str) -> str:
@@ -95,3 +116,48 @@ async def test_text_and_html_parts_with_the_deadline_in_the_members_zone() -> No
 async def test_a_header_value_with_a_line_break_cannot_inject_a_header() -> None:
     with pytest.raises(ValueError, match=r"[Hh]eader"):
         (await compose(to="ana@example.org\r\nBcc: everyone@example.org")).as_string()
+
+
+@pytest.mark.parametrize(
+    ("locale", "instructions"), [("en", "last two weeks"), ("es", "dos semanas")]
+)
+@pytest.mark.parametrize("nudge_number", [0, 1])
+async def test_the_who5_week_email_lists_the_statements_and_links_the_form(
+    locale: str, instructions: str, nudge_number: int
+) -> None:
+    message = await compose(nudge_number=nudge_number, day=WEEK_3, locale=locale)
+    text, html = _parts(message)
+    for item in WHO5_ITEMS:
+        assert item.prompt(locale) in text
+        assert escape(item.prompt(locale)) in html
+    for option in WHO5_ITEMS[0].options:  # the answers, shown once for the five
+        assert option.label(locale) in text
+        assert escape(option.label(locale)) in html
+    assert instructions in text
+    assert instructions in html
+    if nudge_number == 0:
+        assert " 8 " in str(message["Subject"])  # the three questions and five statements
+    # One-tap links for the questions every channel asks; WHO-5 is answered on the form,
+    # which the e-mail links (the bare form link, no preselected answer).
+    links = _links(message)
+    chosen = {key for link in links for key in parse_qs(urlsplit(link).query)}
+    assert chosen == {"ons_loneliness", "statcan_belonging", "regular_contact"}
+    assert any("?" not in link for link in links)
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+async def test_the_who5_week_sms_asks_three_questions_and_no_statement(locale: str) -> None:
+    sms = await composer().sms(job(day=WEEK_3), locale, NOW)
+    for item in WHO5_ITEMS:
+        assert fold_to_gsm(item.prompt(locale)) not in sms.text
+        assert item.prompt(locale) not in sms.text
+    for key in ("ons_loneliness", "statcan_belonging", "regular_contact"):
+        assert fold_to_gsm(ITEMS[key].prompt(locale)) in sms.text
+    assert ("Reply with 3 numbers" if locale == "en" else "Responde con 3 numeros") in sms.text
+
+
+async def test_other_weeks_email_asks_no_who5() -> None:
+    for week in range(4):
+        day = WEEK_3 + timedelta(weeks=week)
+        text, _ = _parts(await compose(day=day))
+        assert (WHO5_ITEMS[0].prompt("en") in text) == (day.isocalendar().week % 4 == 3)

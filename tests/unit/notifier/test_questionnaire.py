@@ -1,4 +1,5 @@
-"""The check-in items: instrument codes, wording in both languages, rotation, parse rules."""
+"""The check-in items: instrument codes, wording in both languages, rotation, what each channel
+asks (WHO-5 on the e-mail form only), parse rules."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.notifier.domain.questionnaire import (
     ANCHOR,
     ITEMS,
     MODULES,
+    WHO5_ITEMS,
     InvalidAnswer,
     Item,
     Option,
@@ -22,8 +24,13 @@ from services.notifier.domain.questionnaire import (
     canonical_locale,
     locale_fallbacks,
     questionnaire_for,
+    questionnaire_key,
 )
-from shared.contracts import RitualKind
+from shared.contracts import Channel, RitualKind
+from shared.weeks import iso_week_of, monday_of, period_of, weeks_of
+
+WHO5 = ("WHO-5", (5, 4, 3, 2, 1, 0), "All of the time", "At no time", True)
+WHO5_KEYS = ("who5_cheerful", "who5_calm", "who5_active", "who5_rested", "who5_interest")
 
 # key -> (instrument, codes, first English label, last English label, validated)
 EXPECTED_ITEMS = {
@@ -44,6 +51,7 @@ EXPECTED_ITEMS = {
     "osss_neighbours": ("OSSS-3", (1, 2, 3, 4, 5), "Very difficult", "Very easy", True),
     "statcan_belonging": ("StatCan-belonging", (1, 2, 3, 4), "Very strong", "Very weak", True),
     "regular_contact": ("LSNS-adapted", (0, 1, 2, 3, 4, 5), "Less than monthly", "Daily", False),
+    **dict.fromkeys(WHO5_KEYS, WHO5),
 }
 
 
@@ -74,12 +82,19 @@ def test_osss3_scores_sum_from_3_to_14_and_ucla3_from_3_to_9() -> None:
     assert sum(max(item.values) for item in ucla) == 9
 
 
+def test_who5_raw_scores_sum_from_0_to_25() -> None:
+    assert tuple(item.key for item in WHO5_ITEMS) == WHO5_KEYS
+    assert sum(min(ITEMS[key].values) for key in WHO5_KEYS) == 0
+    assert sum(max(ITEMS[key].values) for key in WHO5_KEYS) == 25
+
+
 @pytest.mark.parametrize("key", sorted(EXPECTED_ITEMS))
 def test_spanish_wording_exists_for_every_prompt_and_option(key: str) -> None:
     item = ITEMS[key]
     assert "es" in item.prompts
     assert item.prompt("es") != item.prompt("en")
-    assert item.prompt("es").startswith("¿")
+    # Questions are asked as questions in both languages; WHO-5's statements as statements.
+    assert item.prompt("es").startswith("¿") == item.prompt("en").endswith("?")
     for option in item.options:
         assert option.labels.get("es"), f"{key} option {option.value} has no Spanish label"
         assert option.labels.get("en")
@@ -112,13 +127,20 @@ def _days(year: int) -> list[date]:
 def test_rotation_over_a_year_asks_the_anchor_and_one_module_by_iso_week() -> None:
     weeks: dict[tuple[int, int], str] = {}
     for day in _days(2027):
-        questionnaire = questionnaire_for("check_in", day)
+        questionnaire = questionnaire_for("check_in", day, Channel.sms)
+        by_email = questionnaire_for("check_in", day, Channel.email)
         assert questionnaire is not None
+        assert by_email is not None
         iso = day.isocalendar()
         assert questionnaire.items[0] is ANCHOR
-        assert questionnaire.items[1:] == MODULES[iso.week % 4]
+        assert by_email.items == (ANCHOR, *MODULES[iso.week % 4])
+        # By SMS: the module without its form-only items, at most three, in the same order.
+        assert questionnaire.items[1:] == tuple(
+            item for item in MODULES[iso.week % 4] if not item.form_only
+        )
         assert 2 <= len(questionnaire.items) <= 4
-        assert questionnaire.key == f"weekly_w{iso.week % 4}"
+        assert questionnaire.key == by_email.key == f"weekly_w{iso.week % 4}"
+        assert questionnaire_key("check_in", day) == questionnaire.key
         # Every day of one ISO week asks the same module.
         assert weeks.setdefault((iso.year, iso.week), questionnaire.key) == questionnaire.key
     per_module = Counter(weeks.values())
@@ -131,20 +153,69 @@ def test_rotation_over_a_year_asks_the_anchor_and_one_module_by_iso_week() -> No
     assert all(a != b for a, b in itertools.pairwise(keys))
 
 
+def _asked(channel: Channel, days: list[date]) -> list[str]:
+    return [
+        item.key
+        for day in days
+        for item in questionnaire_for("check_in", day, channel).items  # type: ignore[union-attr]
+    ]
+
+
 def test_every_item_comes_round_within_four_weeks() -> None:
     monday = date(2027, 3, 1)
-    asked = {
-        item.key
-        for n in range(4)
-        for item in questionnaire_for("check_in", monday + timedelta(weeks=n)).items  # type: ignore[union-attr]
-    }
-    assert asked == set(ITEMS)
+    four_weeks = [monday + timedelta(weeks=n) for n in range(4)]
+    assert set(_asked(Channel.email, four_weeks)) == set(ITEMS)
+    assert set(_asked(Channel.sms, four_weeks)) == set(ITEMS) - set(WHO5_KEYS)
+
+
+def test_who5_is_asked_in_week_3_on_the_email_form_only() -> None:
+    for day in _days(2027):
+        by_sms = questionnaire_for("check_in", day, Channel.sms)
+        by_email = questionnaire_for("check_in", day, Channel.email)
+        assert by_sms is not None
+        assert by_email is not None
+        assert not set(WHO5_KEYS) & {item.key for item in by_sms.items}
+        asked = [item.key for item in by_email.items if item.key in WHO5_KEYS]
+        # Week 3 of the rotation (with belonging and regular contact), all five, in order.
+        assert asked == (list(WHO5_KEYS) if day.isocalendar().week % 4 == 3 else [])
+    week_3 = questionnaire_for("check_in", date(2027, 1, 18), Channel.email)
+    assert week_3 is not None
+    assert [item.key for item in week_3.items] == [
+        "ons_loneliness",
+        "statcan_belonging",
+        "regular_contact",
+        *WHO5_KEYS,
+    ]
+    assert all(item.form_only == (item.key in WHO5_KEYS) for item in ITEMS.values())
+
+
+def test_no_text_message_asks_more_than_four_questions() -> None:
+    for module in MODULES:
+        assert len([item for item in module if item.asked_by(Channel.sms)]) <= 3
+
+
+@pytest.mark.parametrize("year", [2026, 2027, 2028])
+def test_each_four_week_period_has_one_who5_week_and_a_week_53_none(year: int) -> None:
+    # A person's respondent key lasts one week: one WHO-5 week per period means one WHO-5
+    # answer per person per period, as the indicator counts them.
+    periods: dict[str, list[str]] = {}
+    for monday in {monday_of(iso_week_of(day)) for day in _days(year)}:
+        if monday.isocalendar().year != year:
+            continue
+        by_email = questionnaire_for("check_in", monday, Channel.email)
+        assert by_email is not None
+        if by_email.item("who5_cheerful") is not None:
+            periods.setdefault(period_of(iso_week_of(monday)), []).append(iso_week_of(monday))
+    every_period = [f"{year}-P{n:02d}" for n in range(1, 15) if weeks_of(f"{year}-P{n:02d}")]
+    full = [period for period in every_period if len(weeks_of(period)) == 4]
+    assert len(full) == 13
+    assert {period: len(weeks) for period, weeks in periods.items()} == dict.fromkeys(full, 1)
 
 
 def test_a_year_with_week_53_repeats_module_1_in_the_next_week() -> None:
     # 2026 has an ISO week 53 (it ends on a Thursday); documented, not hidden.
-    week_53 = questionnaire_for("check_in", date(2026, 12, 31))
-    week_1 = questionnaire_for("check_in", date(2027, 1, 4))
+    week_53 = questionnaire_for("check_in", date(2026, 12, 31), Channel.email)
+    week_1 = questionnaire_for("check_in", date(2027, 1, 4), Channel.email)
     assert week_53 is not None
     assert week_1 is not None
     assert date(2026, 12, 31).isocalendar().week == 53
@@ -153,15 +224,19 @@ def test_a_year_with_week_53_repeats_module_1_in_the_next_week() -> None:
 
 def test_reminders_ask_nothing_and_a_nudge_asks_what_its_prompt_asked() -> None:
     day = date(2027, 1, 6)
-    for kind in RitualKind:
-        if kind is not RitualKind.check_in:
-            assert questionnaire_for(kind.value, day) is None
-    assert questionnaire_for("sms_help", day) is None
-    assert questionnaire_for("check_in_nudge", day) == questionnaire_for("check_in", day)
+    for channel in Channel:
+        for kind in RitualKind:
+            if kind is not RitualKind.check_in:
+                assert questionnaire_for(kind.value, day, channel) is None
+                assert questionnaire_key(kind.value, day) is None
+        assert questionnaire_for("sms_help", day, channel) is None
+        assert questionnaire_for("check_in_nudge", day, channel) == questionnaire_for(
+            "check_in", day, channel
+        )
 
 
 def _ucla_week() -> Questionnaire:
-    questionnaire = questionnaire_for("check_in", date(2027, 1, 27))  # ISO week 4
+    questionnaire = questionnaire_for("check_in", date(2027, 1, 27), Channel.sms)  # ISO week 4
     assert questionnaire is not None
     assert len(questionnaire.items) == 4
     return questionnaire
@@ -205,7 +280,7 @@ def test_a_code_outside_the_items_scale_is_refused_without_repeating_it() -> Non
 
 
 def test_zero_is_a_code_where_the_instrument_has_it() -> None:
-    contact_week = questionnaire_for("check_in", date(2027, 1, 20))  # ISO week 3
+    contact_week = questionnaire_for("check_in", date(2027, 1, 20), Channel.sms)  # ISO week 3
     assert contact_week is not None
     assert contact_week.parse_numbers((1, 2, 0)) == {
         "ons_loneliness": 1,
@@ -268,3 +343,42 @@ def test_item_lookup_by_code() -> None:
     assert isinstance(ANCHOR, Item)
     assert ANCHOR.option(1) is ANCHOR.options[0]
     assert ANCHOR.option(9) is None
+
+
+def _who5_week(channel: Channel) -> Questionnaire:
+    questionnaire = questionnaire_for("check_in", date(2027, 1, 20), channel)  # ISO week 3
+    assert questionnaire is not None
+    return questionnaire
+
+
+def test_numbers_never_answer_form_only_items_even_on_the_email_questionnaire() -> None:
+    by_email = _who5_week(Channel.email)
+    assert len(by_email.items) == 8
+    # Three numbers answer the three questions an SMS asks, whichever questionnaire it is.
+    assert by_email.parse_numbers((1, 2, 0)) == _who5_week(Channel.sms).parse_numbers((1, 2, 0))
+    with pytest.raises(InvalidAnswer, match=r"expected 3 numbers.*got 8"):
+        by_email.parse_numbers((1, 2, 0, 5, 5, 5, 5, 5))
+
+
+def test_the_email_form_answers_who5_and_the_sms_questionnaire_refuses_it() -> None:
+    form = {"ons_loneliness": "3", **dict.fromkeys(WHO5_KEYS, "2")}
+    assert _who5_week(Channel.email).parse_form(form) == {
+        "ons_loneliness": 3,
+        **dict.fromkeys(WHO5_KEYS, 2),
+    }
+    assert _who5_week(Channel.email).parse_form({"who5_calm": "0"}) == {"who5_calm": 0}
+    with pytest.raises(InvalidAnswer, match="who5_calm must be one of 5, 4, 3, 2, 1, 0"):
+        _who5_week(Channel.email).parse_form({"who5_calm": "6"})
+    with pytest.raises(InvalidAnswer, match="not a question of this check-in"):
+        _who5_week(Channel.sms).parse_form(form)
+
+
+def test_who5_instructions_come_once_before_its_first_statement_in_both_languages() -> None:
+    by_email = _who5_week(Channel.email)
+    for locale, words in (("en", "over the last two weeks"), ("es", "últimas dos semanas")):
+        intros = [by_email.intro_before(n, locale) for n in range(len(by_email.items))]
+        first = by_email.items.index(ITEMS["who5_cheerful"])
+        assert [n for n, intro in enumerate(intros) if intro] == [first]
+        assert words in (intros[first] or "")
+    assert ITEMS["who5_calm"].intro_text("es-MX") == ITEMS["who5_calm"].intro_text("es")
+    assert ANCHOR.intro_text("en") is None

@@ -1,7 +1,8 @@
 """The packaged defaults: complete in English and Spanish, kind, safe, and what they cost.
 
-Every template is rendered with every sample (each module week, prompt and reminders, each
-support focus, with and without links) in every channel and locale.
+Every template is rendered with every sample of its channel (each module week, prompt and
+reminders, each support focus, with and without links) in every channel and locale; an e-mail's
+samples ask the form-only WHO-5 statements in week 3 of the rotation, an SMS's never do.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from html import escape
 
 import pytest
 
-from services.notifier.domain.questionnaire import MODULES
+from services.notifier.domain.questionnaire import ITEMS, MODULES
 from services.notifier.templating import (
     Origin,
     PromptContext,
@@ -22,6 +23,7 @@ from services.notifier.templating.packaged import PACKAGED_TEMPLATE_DIR, Package
 from services.notifier.templating.samples import sample_context, sample_contexts
 from services.notifier.templating.sms import fold_to_gsm
 from services.notifier.templating.sources import is_service_key
+from shared.contracts import Channel
 
 PROMPT_KEYS = {
     "check_in",
@@ -97,17 +99,23 @@ def _check_email(key: str, ctx: PromptContext, subject: str, text: str, html: st
     for part in (subject, text, html):
         assert "diagnos" not in part.lower()
     if ctx.questionnaire is not None:
-        for question in ctx.questionnaire.items:
+        for position, question in enumerate(ctx.questionnaire.items):
             assert question.prompt(ctx.locale) in text
             assert escape(question.prompt(ctx.locale)) in html
+            intro = ctx.questionnaire.intro_before(position, ctx.locale)
+            if intro is not None:
+                assert intro in text
+                assert escape(intro) in html
             for option in question.options:
                 assert escape(option.label(ctx.locale)) in html
+                assert option.label(ctx.locale) in text
                 url = ctx.option_urls.get(question.key, {}).get(option.value)
                 if url:
                     assert url in text
                     assert f'href="{escape(url)}"' in html
         if ctx.answer_url:
             assert ctx.answer_url in text
+            assert f'href="{escape(ctx.answer_url)}"' in html
     if key == "check_in" and ctx.nudge_number == 0:
         professional = "professional" if ctx.locale == "en" else "profesional"
         assert professional in text
@@ -121,8 +129,10 @@ async def test_every_default_renders_for_every_sample(
     # Rendered through the same lookup a send uses: the prompt key, nudges and all.
     send_key = key.removesuffix("_nudge")
     count = 0
-    for ctx in sample_contexts(key, locale, _nudges(key)):
+    sampled: set[str] = set()
+    for ctx in sample_contexts(key, locale, _nudges(key), channel=Channel(channel)):
         count += 1
+        sampled |= {item.key for item in ctx.questionnaire.items} if ctx.questionnaire else set()
         if channel == "email":
             email = await renderer.render_email(send_key, ctx)
             _check_email(key, ctx, email.subject, email.text, email.html)
@@ -161,6 +171,11 @@ async def test_every_default_renders_for_every_sample(
             for question in asked:
                 assert fold_to_gsm(question.prompt(locale)) in sms.text
     assert count >= 10
+    # Check-in e-mails are checked with the WHO-5 statements (week 3); texts never ask them.
+    who5 = {key for key, item in ITEMS.items() if item.instrument == "WHO-5"}
+    asks_who5 = key.startswith("check_in") and channel == "email"
+    assert (who5 <= sampled) == asks_who5
+    assert not (who5 & sampled) or asks_who5
 
 
 def _example(text: str) -> str:
