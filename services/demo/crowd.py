@@ -32,6 +32,9 @@ from datetime import date, timedelta
 from statistics import NormalDist
 
 from services.demo.scenario import ANCHOR_ITEM, Person
+from services.insights.domain.disclosure import noise_scale
+from services.insights.domain.indicators import Cadence, for_cadence
+from services.insights.settings import InsightsSettings
 from services.notifier.domain.questionnaire import questionnaire_for
 
 # How often each answer is given, from the least to the most connected one (codes, share). A
@@ -170,3 +173,22 @@ def headline_counts(people: tuple[Person, ...]) -> HeadlineCounts:
         answered=answered,
         prompted=len(consenting),
     )
+
+
+def period_sigma(settings: InsightsSettings) -> float:
+    """The noise σ on each count of a period release: its ρ shared by every count it draws."""
+    draws = sum(indicator.counts for indicator in for_cadence(Cadence.period))
+    return noise_scale(settings.release_rho_period / draws)
+
+
+def assured_indicators(
+    people: tuple[Person, ...], settings: InsightsSettings, sigmas: float
+) -> list[str]:
+    """The headline indicators whose counts, as planned, stand at least ``sigmas`` noise σ clear
+    of the suppression thresholds in the period release (withheld with probability at most
+    about Φ(-sigmas) per count)."""
+    margins = headline_counts(people).margins(
+        settings.suppress_numerator_below, settings.suppress_denominator_below
+    )
+    floor = sigmas * period_sigma(settings)
+    return [code for code, margin in margins.items() if margin >= floor]

@@ -15,6 +15,7 @@ import aiohttp
 from services.demo.scenario import Community, Person, answer_form, answer_links
 from services.demo.system import SMS_NUMBER, LocalSystem
 from shared.devsmtp import ReceivedMail
+from shared.messaging.consumer import ConsumerSpec
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,16 @@ class Inbox:
     def texts(self, person: Person) -> list[str]:
         return list(self._texts[person.phone or ""])
 
-    async def wait_for_prompts(self, people: list[Person], timeout_s: float = 60.0) -> None:
-        """Until each of ``people`` has one more prompt than before this call."""
+    async def wait_for_prompts(
+        self, people: list[Person], timeout_s: float = ConsumerSpec.ack_wait_s + 90
+    ) -> None:
+        """Until each of ``people`` has one more prompt than before this call.
+
+        Patient: on a busy machine a pull from JetStream can time out in a way FastStream does
+        not expect (nats-py raises asyncio's TimeoutError, FastStream suppresses only its own
+        subclass); the consumer task restarts and a message that pull had taken comes back
+        only after the consumer's ack wait, a little late but not lost.
+        """
         self._refresh()
         before = {person.email: self.count(person) for person in people}
         deadline = asyncio.get_running_loop().time() + timeout_s

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from services.demo.crowd import CrowdShape, crowd, headline_counts, weekly_dates
+from services.demo.crowd import CrowdShape, assured_indicators, crowd, weekly_dates
 from services.demo.play import CheckIn, Cohort, Inbox, play_check_ins
 from services.demo.scenario import Person, set_up_weekly_check_in
 from services.demo.system import ApiClient, DatabaseFor, LocalSystem, sqlite_databases
@@ -34,8 +34,7 @@ from services.demo.table import (
     released_values,
     summary_by_area,
 )
-from services.insights.domain.disclosure import noise_scale
-from services.insights.domain.indicators import INDICATORS, Cadence, for_cadence
+from services.insights.domain.indicators import INDICATORS
 from services.insights.main import RELEASE_INTERVAL
 from shared.clock import ManualClock
 from shared.logs import configure_logging
@@ -46,7 +45,7 @@ FIRST_CHECK_IN = date(2027, 1, 4)  # Monday of 2027-W01
 WEEKS = 4  # 2027-W01..W04: the period 2027-P01
 RRULE = f"FREQ=WEEKLY;BYDAY=MO;COUNT={WEEKS}"
 # How far clear of the suppression thresholds (in noise σ) a count must be for the demo to
-# insist that its indicator is published: Φ(-6) ≈ 10⁻⁹ per count.
+# insist that its indicator is published: Φ(-6) ≈ 10⁻⁹ per count (see ``crowd``).
 ASSURED_SIGMAS = 6.0
 
 SMALL_ID = "riverside"
@@ -132,7 +131,7 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
         f"{private} keep their answers private; the others answer as a seeded plan says "
         "(some skip weeks, some never answer)."
     )
-    assured = _assured_indicators(system, people)
+    assured = assured_indicators(people, system.insights_settings, ASSURED_SIGMAS)
     say(
         "Sized so that these are published with overwhelming probability: "
         + ", ".join(assured)
@@ -215,18 +214,6 @@ def _say_examples(system: LocalSystem, inbox: Inbox, say: Say) -> None:
     say(f"SMS outbox: {len(system.twilio.messages)} messages (prompts and replies); Eli's first:")
     for line in inbox.texts(eli)[0].splitlines():
         say(f"  | {line}")
-
-
-def _assured_indicators(system: LocalSystem, people: tuple[Person, ...]) -> list[str]:
-    """The headline indicators whose counts (as planned) stand at least ASSURED_SIGMAS noise
-    σ clear of the suppression thresholds in the period release."""
-    settings = system.insights_settings
-    draws = sum(indicator.counts for indicator in for_cadence(Cadence.period))
-    sigma = noise_scale(settings.release_rho_period / draws)
-    margins = headline_counts(people).margins(
-        settings.suppress_numerator_below, settings.suppress_denominator_below
-    )
-    return [code for code, margin in margins.items() if margin >= ASSURED_SIGMAS * sigma]
 
 
 async def _wait_for_releases(
