@@ -57,8 +57,9 @@ def indicator_table(rows: Iterable[Row], areas: list[Area]) -> list[str]:
     """One line per indicator and area, indicators in the catalogue's order."""
     by_key = {(row["indicator"], row["area_type"], row["area"]): row for row in rows}
     width = max(len(area.label) for area in areas)
+    titles = max(len(f"{i.number}. {i.title}") for i in INDICATORS)
     header = (
-        f"  {'Indicator':<34} {'Area':<{width}} {'Value':>7}  {'95% interval':<14} "
+        f"  {'Indicator':<{titles}} {'Area':<{width}} {'Value':>7}  {'95% interval':<14} "
         f"{'Noisy n':>7}  Flag"
     )
     lines = [header, "  " + "-" * (len(header) - 2)]
@@ -70,8 +71,9 @@ def indicator_table(rows: Iterable[Row], areas: list[Area]) -> list[str]:
         for position, area in enumerate(areas):
             value, interval, n, flag = _cells(shown[area], indicator.kind is Kind.proportion)
             name = title if position == 0 else ""
+            area_label = f"{area.label:<{width}}"
             lines.append(
-                f"  {name:<34} {area.label:<{width}} {value:>7}  {interval:<14} {n:>7}  {flag}"
+                f"  {name:<{titles}} {area_label} {value:>7}  {interval:<14} {n:>7}  {flag}"
             )
     return lines
 
