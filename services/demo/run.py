@@ -29,6 +29,7 @@ from services.demo.scenario import Person, set_up_weekly_check_in
 from services.demo.system import ApiClient, DatabaseFor, LocalSystem, sqlite_databases
 from services.demo.table import (
     Area,
+    Row,
     indicator_table,
     is_published,
     released_values,
@@ -256,17 +257,22 @@ async def _say_releases(
         *(Area(r["code"], "region", f"region {r['code']}") for r in catalogue["regions"]),
     ]
     problems: list[str] = []
-    weeks = [w for w in windows if w in released and "-W" in w]
+    small_passed: list[str] = []  # the small community's values noise let through
+    titles = {i.code: i.title for i in INDICATORS}
     say("")
     say("Weekly releases (indicators 1, 9 and 10 each week; values published of values released):")
-    for week in weeks:
-        summary = summary_by_area(await released_values(analysts, week))
+    for week in (w for w in windows if w in released and "-W" in w):
+        rows = await released_values(analysts, week)
+        summary = summary_by_area(rows)
         cells = [
-            f"{area.label} {summary.get((area.area_type, area.id), (0, 0))[0]}"
-            f"/{summary.get((area.area_type, area.id), (0, 0))[1]}"
+            f"{area.label} {published}/{total}"
             for area in areas
+            for published, total in [summary.get((area.area_type, area.id), (0, 0))]
         ]
         say(f"  {week}: " + "; ".join(cells))
+        small_passed += [
+            f"{week} {titles[r['indicator']]}" for r in rows if _is_small(r) and is_published(r)
+        ]
     for period in (w for w in windows if w in released and "-P" in w):
         rows = await released_values(analysts, period)
         say("")
@@ -276,19 +282,9 @@ async def _say_releases(
         say("u = published with low reliability (interval wider than ±10 points).")
         for line in indicator_table(rows, areas):
             say(line)
-        small_passed = [row for row in rows if row["area"] == SMALL_ID and is_published(row)]
-        if small_passed:
-            titles = {i.code: i.title for i in INDICATORS}
-            say(
-                f"Note: noise let {len(small_passed)} of Riverside Neighbours' values through "
-                "the small-cell rule this time ("
-                + ", ".join(str(titles.get(r["indicator"], r["indicator"])) for r in small_passed)
-                + "). Suppression"
-            )
-            say(
-                "is decided on noisy counts, so with five people this happens now and then; "
-                "the interval shows how little such a value says."
-            )
+        small_passed += [
+            f"{period} {titles[r['indicator']]}" for r in rows if _is_small(r) and is_published(r)
+        ]
         for code in assured:
             row = next(
                 (
@@ -302,7 +298,20 @@ async def _say_releases(
             )
             if row is None or not is_published(row):
                 problems.append(f"{config.crowd_name}'s {code} for {period} was not published")
+    if small_passed:
+        say("")
+        say(
+            f"Note: noise let {len(small_passed)} of Riverside Neighbours' values through the "
+            "small-cell rule this time:"
+        )
+        say(f"  {', '.join(small_passed)}.")
+        say("Suppression is decided on noisy counts (deciding on true ones would leak), so with")
+        say("five people this happens now and then; the interval shows how little it says.")
     return problems
+
+
+def _is_small(row: Row) -> bool:
+    return bool(row["area_type"] == "community" and row["area"] == SMALL_ID)
 
 
 async def serve_until_stopped(system: LocalSystem, say: Say) -> None:
