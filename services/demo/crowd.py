@@ -17,9 +17,9 @@ above the threshold). The demo recomputes these margins from its own plan
 (``headline_counts``) and insists only on indicators at least 6σ clear; a unit test holds the
 default shape to both headline indicators.
 
-The module indicators (asked one week in four, so about 70% of the consenting members answer
-each) rest on about 200 people, with numerators from ~60 up; they are published with high
-probability too, but the demo does not insist on them.
+The module indicators (asked one week in four, so about two thirds of the consenting members
+answer each) rest on about 190 people, with numerators from about 80 up (5σ clear or so); they
+are published with high probability too, but the demo does not insist on them.
 """
 
 from __future__ import annotations
