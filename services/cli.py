@@ -1,6 +1,6 @@
 """``rituals``: operator commands.
 
-rituals demo                     run the whole system once through a demo and exit
+rituals demo [--serve]           run the whole system through a demo (--serve: then keep it up)
 rituals schedule preview ...     next occurrences of a schedule, as the scheduler computes them
 rituals template preview KEY ... a prompt rendered with sample data (--locale, --channel)
 rituals insights release ...     release a week or a period now (INSIGHTS_* settings)
@@ -18,7 +18,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="rituals", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="play a small community through three weekly check-ins")
+    demo = commands.add_parser(
+        "demo", help="play two communities through a 4-week period and print what was released"
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="afterwards, keep the system up (dashboard, APIs) until Ctrl-C or SIGTERM",
+    )
     schedule = commands.add_parser("schedule", help="schedule tools")
     schedule_commands = schedule.add_subparsers(dest="schedule_command", required=True)
     preview = schedule_commands.add_parser(
@@ -43,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from services.demo.run import main as run_demo
 
-        return run_demo()
+        return run_demo(serve=args.serve)
     if args.command == "schedule":
         return _schedule_preview(args)
     if args.command == "insights":

@@ -1,186 +1,349 @@
-"""``make run``: a small community through three weekly check-ins, end to end, then exit.
+"""``make run``: two communities through a 4-week period of weekly check-ins, end to end, ending
+with the indicator table insights released; ``rituals demo --serve`` then keeps it all up.
 
-The clock is compressed (a ManualClock the demo moves from one due instant to the next); every
-other part is the production path: the scheduler's tick, JetStream, the notifier's queue, SMTP
-and an SMS provider (a local Twilio-like outbox that posts signed status callbacks), the signed
-answer links and signed SMS webhooks, the insights consumer and API. The demo checks its own
-result and exits non-zero if anything it expected did not happen.
+Riverside Neighbours is small (five people in five time zones, one by SMS) and is shown prompt
+by prompt; Meadowbank has a few hundred synthetic members (``crowd``), sized so that its
+headline indicators are published with overwhelming probability. The clock is compressed (a
+ManualClock the demo moves from one due instant to the next); every other part is the
+production path: the scheduler's tick, JetStream, the notifier's queue, SMTP and an SMS provider
+(a local Twilio-like outbox that posts signed status callbacks), the signed answer links and
+forms and signed SMS webhooks, the weekly release of anonymised facts, insights' disclosure
+control and its analysts' API. The demo checks its own result and exits non-zero if anything
+it expected did not happen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import tempfile
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiohttp
-
-from services.demo.scenario import Person, answer, set_up_weekly_check_in
-from services.demo.system import SMS_NUMBER, ApiClient, LocalSystem, sqlite_databases
+from services.demo.crowd import CrowdShape, assured_indicators, crowd, weekly_dates
+from services.demo.play import CheckIn, Cohort, Inbox, play_check_ins
+from services.demo.scenario import Person, set_up_weekly_check_in
+from services.demo.system import ApiClient, DatabaseFor, LocalSystem, sqlite_databases
+from services.demo.table import (
+    Area,
+    Row,
+    indicator_table,
+    is_published,
+    released_values,
+    summary_by_area,
+)
+from services.insights.domain.indicators import INDICATORS
+from services.insights.main import RELEASE_INTERVAL
 from shared.clock import ManualClock
 from shared.logs import configure_logging
+from shared.weeks import is_last_week_of_its_period, iso_week_of, period_of
 
-WEEKS = 3
 START = datetime(2027, 1, 3, 12, 0, tzinfo=UTC)  # Sunday noon UTC, before the first check-in
+FIRST_CHECK_IN = date(2027, 1, 4)  # Monday of 2027-W01
+WEEKS = 4  # 2027-W01..W04: the period 2027-P01
+RRULE = f"FREQ=WEEKLY;BYDAY=MO;COUNT={WEEKS}"
+# How far clear of the suppression thresholds (in noise σ) a count must be for the demo to
+# insist that its indicator is published: Φ(-6) ≈ 10⁻⁹ per count (see ``crowd``).
+ASSURED_SIGMAS = 6.0
 
+SMALL_ID = "riverside"
 PEOPLE = (
-    Person("Ana", "ana@riverside.example", "Europe/London", True, (3, 4, 4)),
-    Person("Bilal", "bilal@riverside.example", "Europe/London", True, (2, None, 3)),
-    Person("Chen", "chen@riverside.example", "America/New_York", True, (1, 2, 2)),
-    Person("Dipa", "dipa@riverside.example", "Asia/Kathmandu", True, (4, 5, None)),
+    Person("Ana", "ana@riverside.example", "Europe/London", True, (3, 4, 4, 3)),
+    Person("Bilal", "bilal@riverside.example", "Europe/London", True, (2, None, 3, 2)),
+    Person("Chen", "chen@riverside.example", "America/New_York", True, (1, 2, 2, 1)),
+    Person("Dipa", "dipa@riverside.example", "Asia/Kathmandu", True, (4, 5, None, 4)),
     Person(
         "Eli",
         "eli@riverside.example",
         "Australia/Sydney",
         False,
-        (5, 5, 5),
+        (5, 5, 5, 4),
         phone="+61412345678",
         channel="sms",
     ),
 )
 
+Say = Callable[[str], None]
 
-def say(line: str = "") -> None:
+
+def say_on_stdout(line: str = "") -> None:
     print(line, flush=True)
 
 
-async def run_demo(workdir: Path) -> int:
+@dataclass(frozen=True)
+class DemoConfig:
+    crowd: CrowdShape = field(default_factory=CrowdShape)
+    crowd_name: str = "Meadowbank Connects"
+
+
+async def run_demo(
+    workdir: Path,
+    config: DemoConfig | None = None,
+    *,
+    database_for: DatabaseFor | None = None,
+    serve: bool = False,
+    say: Say = say_on_stdout,
+) -> int:
+    """Play the demo; with ``serve``, keep the system up afterwards until SIGINT or SIGTERM.
+    Returns the exit status: 0 if everything the demo expected happened."""
     clock = ManualClock(START)
-    async with LocalSystem(workdir, clock, sqlite_databases(workdir)) as system:
-        return await _play(system)
+    databases = database_for or sqlite_databases(workdir)
+    async with LocalSystem(workdir, clock, databases) as system:
+        status = await _play(system, config or DemoConfig(), say)
+        if serve:
+            await serve_until_stopped(system, say)
+        return status
 
 
-async def _prompts_for(system: LocalSystem, people: list[Person], seen: dict[str, int]) -> None:
-    """Wait until each of ``people`` has one more prompt than before, on their channel."""
-
-    def count(person: Person) -> int:
-        if person.channel == "sms":
-            return len(_sms_prompts(system, person))
-        return len(system.smtp.to(person.email))
-
-    deadline = asyncio.get_running_loop().time() + 15
-    while any(count(p) <= seen.get(p.name, 0) for p in people):
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("a prompt did not arrive")
-        await asyncio.sleep(0.02)
-    for person in people:
-        seen[person.name] = count(person)
-
-
-def _sms_prompts(system: LocalSystem, person: Person) -> list[str]:
-    # Prompts carry opt-out guidance; service replies ("thank you") do not.
-    return [m.body for m in system.twilio.to(person.phone or "") if "STOP" in m.body]
-
-
-async def _play(system: LocalSystem) -> int:
+async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
     say("Connection Rituals demo: embedded nats-server, SQLite, SMTP sink, local SMS provider")
     say(
         f"  NATS {system.nats.url}; SMTP 127.0.0.1:{system.smtp.port}; SMS {system.twilio.base_url}"
     )
-    community = await set_up_weekly_check_in(system, PEOPLE)
-    say("Community 'Riverside Neighbours'; ritual 'Monday check-in' (FREQ=WEEKLY;BYDAY=MO),")
+    small = Cohort(await set_up_weekly_check_in(system, PEOPLE, SMALL_ID, rrule=RRULE), PEOPLE)
+    say(f"Community 'Riverside Neighbours'; ritual 'Monday check-in' ({RRULE}),")
     say("at 09:00 where each member lives:")
     for person in PEOPLE:
         sharing = "shares answers" if person.shares_answers else "keeps answers private"
-        member_id = community.member_ids[person.email]
-        say(f"  {person.name:<6} {person.timezone:<17} {person.channel:<5} {member_id} ({sharing})")
+        say(f"  {person.name:<6} {person.timezone:<17} {person.channel:<5} ({sharing})")
+    people = crowd(config.crowd, weekly_dates(FIRST_CHECK_IN, WEEKS))
+    large = Cohort(
+        await set_up_weekly_check_in(
+            system,
+            people,
+            config.crowd.community_id,
+            community_zone=config.crowd.timezone,
+            name=config.crowd_name,
+            concurrency=8,
+            rrule=RRULE,
+        ),
+        people,
+    )
+    by_sms = sum(person.channel == "sms" for person in people)
+    private = sum(not person.shares_answers for person in people)
+    say(
+        f"Community '{config.crowd_name}' (same region): {len(people)} synthetic members, "
+        f"{len(people) - by_sms} by e-mail and {by_sms} by SMS, at 09:00 {config.crowd.timezone};"
+    )
+    say(
+        f"{private} keep their answers private; the others answer as a seeded plan says "
+        "(some skip weeks, some never answer)."
+    )
+    assured = assured_indicators(people, system.insights_settings, ASSURED_SIGMAS)
+    say(
+        "Sized so that these are published with overwhelming probability: "
+        + ", ".join(assured)
+        + f" (each count at least {ASSURED_SIGMAS:g} noise σ clear of the suppression rules)."
+    )
 
-    scheduler = system.clients["scheduler"]
-    expected: dict[str, int] = {}
-    seen: dict[str, int] = {}
-    async with aiohttp.ClientSession() as browser:
-        for week in range(WEEKS):
-            say(f"Week {week + 1}")
-            week_end = START + timedelta(weeks=week + 1)
-            while True:
-                upcoming = (await scheduler.get("/v1/schedule/upcoming?limit=1"))[0]
-                due = datetime.fromisoformat(upcoming["due_at"])
-                if due >= week_end:
-                    break
-                zone = ZoneInfo(upcoming["timezone"])
-                here = [p for p in PEOPLE if p.timezone == upcoming["timezone"]]
-                await system.advance_to(due)  # the compressed clock: the next due instant
-                await _prompts_for(system, here, seen)
-                for person in here:
-                    value = person.answers[week]
-                    local = due.astimezone(zone).strftime("%a %d %b %H:%M %Z")
-                    reply = f"answers {value}" if value is not None else "does not answer"
-                    say(
-                        f"  {due:%Y-%m-%dT%H:%MZ} ({local}) {person.channel:<5} to "
-                        f"{person.name:<6} {reply}"
-                    )
-                    if value is None:
-                        continue
-                    if person.channel == "sms":
-                        status = await system.twilio.send_inbound(
-                            system.sms_webhook("inbound"),
-                            person.phone or "",
-                            SMS_NUMBER,
-                            str(value),
-                        )
-                        assert status == 200
-                    else:
-                        await answer(browser, system.smtp.to(person.email)[-1], value)
-                    if person.shares_answers:
-                        year, number, _ = due.astimezone(zone).date().isocalendar()
-                        week_key = f"{year}-W{number:02d}"
-                        expected[week_key] = expected.get(week_key, 0) + 1
+    weeks_seen: list[str] = []
 
-    first = system.smtp.messages[0]
-    say()
-    say(f"One prompt as the SMTP server received it (Subject: {first.subject}), abridged:")
-    for line in first.text().splitlines()[:9]:
-        say(f"  | {line[:110]}")
-    say("  | …")
-    sms = _sms_prompts(system, PEOPLE[-1])
-    say()
-    say(f"SMS outbox: {len(system.twilio.messages)} messages (prompts and replies); Eli's first:")
-    for line in sms[0].splitlines():
-        say(f"  | {line}")
+    def report(due: datetime, check_ins: list[CheckIn]) -> None:
+        week = _iso_week(check_ins[0])
+        if week not in weeks_seen:
+            weeks_seen.append(week)
+            say(f"Week {len(weeks_seen)} ({week})")
+        for check_in in check_ins:
+            if check_in.cohort is small:
+                _say_check_in(say, check_in)
+        crowd_check_ins = [c for c in check_ins if c.cohort is large]
+        if crowd_check_ins:
+            _say_crowd(say, config.crowd_name, due, crowd_check_ins)
 
-    closes = await system.close_week(max(expected))
-    say()
+    inbox = await play_check_ins(system, [small, large], report)
+    _say_examples(system, inbox, say)
+
+    closes = await system.close_week(weeks_seen[-1])
+    say("")
     say(
         "Answers leave for insights in one batch per week, once the week has closed "
         f"(the last one at {closes:%Y-%m-%d %H:%MZ}),"
     )
     say("under a different pseudonym each week, so nobody can follow a person or match a batch")
     say("to who answered when.")
-    released = await _wait_for_releases(system.clients["insights-analyst"], sorted(expected))
-    say()
-    say("What insights released for each week (differential privacy, then small-cell rules;")
-    say("c = withheld: a community this small can never be published):")
-    values = (await system.clients["insights-analyst"].get("/v1/values?cadence=week"))["items"]
-    for row in values:
-        if row["area_type"] == "community":
-            shown = "c" if row["flag"] == "c" else f"{row['value']} ({row['flag'] or 'ok'})"
-            say(f"  {row['period']} {row['area']:<10} {row['indicator']:<20} {shown}")
-    prompts = len(system.smtp.messages) + len(sms)
-    ok = released == sorted(expected) and prompts >= WEEKS * len(PEOPLE)
-    say()
-    say(
-        f"Prompts sent: {prompts}; answers shared with insights: {sum(expected.values())}. "
-        + ("Demo complete." if ok else "MISMATCH: see above.")
+    expected = weeks_seen + [period_of(w) for w in weeks_seen if is_last_week_of_its_period(w)]
+    analysts = system.clients["insights-analyst"]
+    released = await _wait_for_releases(system, analysts, expected)
+    problems = [f"{window} was not released" for window in expected if window not in released]
+    problems += await _say_releases(analysts, expected, released, large, assured, config, say)
+    say("")
+    if problems:
+        say("MISMATCH: " + "; ".join(problems) + ".")
+        return 1
+    say("Demo complete: every week and the period released, with the values the demo expected.")
+    return 0
+
+
+def _iso_week(check_in: CheckIn) -> str:
+    return iso_week_of(check_in.due.astimezone(ZoneInfo(check_in.person.timezone)).date())
+
+
+def _say_check_in(say: Say, check_in: CheckIn) -> None:
+    person, due = check_in.person, check_in.due
+    local = due.astimezone(ZoneInfo(person.timezone)).strftime("%a %d %b %H:%M %Z")
+    answers = check_in.answers
+    reply = (
+        "does not answer" if answers is None else f"answers {', '.join(map(str, answers.values()))}"
     )
-    return 0 if ok else 1
+    say(f"  {due:%Y-%m-%dT%H:%MZ} ({local}) {person.channel:<5} to {person.name:<6} {reply}")
+
+
+def _say_crowd(say: Say, name: str, due: datetime, check_ins: list[CheckIn]) -> None:
+    answered = [c for c in check_ins if c.answers is not None]
+    with_module = sum(1 for c in answered if c.answers is not None and len(c.answers) > 1)
+    by_sms = sum(c.person.channel == "sms" for c in check_ins)
+    say(
+        f"  {due:%Y-%m-%dT%H:%MZ} {name}: {len(check_ins)} prompts ({len(check_ins) - by_sms} "
+        f"e-mail, {by_sms} SMS); {len(answered)} answer ({with_module} the week's module too), "
+        f"{len(check_ins) - len(answered)} do not"
+    )
+
+
+def _say_examples(system: LocalSystem, inbox: Inbox, say: Say) -> None:
+    ana = PEOPLE[0]
+    first = inbox.first_mail(ana)
+    say("")
+    say(f"One prompt as the SMTP server received it (Subject: {first.subject}), abridged:")
+    for line in first.text().splitlines()[:9]:
+        say(f"  | {line[:110]}")
+    say("  | …")
+    eli = PEOPLE[-1]
+    say("")
+    say(f"SMS outbox: {len(system.twilio.messages)} messages (prompts and replies); Eli's first:")
+    for line in inbox.texts(eli)[0].splitlines():
+        say(f"  | {line}")
 
 
 async def _wait_for_releases(
-    insights: ApiClient, weeks: list[str], timeout_s: float = 30
-) -> list[str]:
-    """The weeks released, once all of ``weeks`` are (or the timeout passed)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
+    system: LocalSystem, analysts: ApiClient, windows: list[str], timeout_s: float = 300
+) -> set[str]:
+    """The windows released, once all of ``windows`` are (or the timeout passed).
+
+    Insights releases when the notifier's WeekClosed markers arrive, once its consumers have
+    stored every fact; if they are still busy it tries again at its next beat, which on the
+    demo's compressed clock comes only when the clock moves: so it moves, now and then.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    next_beat = loop.time() + 20
     while True:
-        releases: list[dict[str, str]] = await insights.get("/v1/periods")
-        found = sorted(r["period"] for r in releases if r["cadence"] == "week")
-        if set(weeks) <= set(found) or asyncio.get_running_loop().time() > deadline:
-            return [week for week in found if week in weeks]
-        await asyncio.sleep(0.05)
+        found = {r["period"] for r in await analysts.get("/v1/periods")}
+        if set(windows) <= found or loop.time() > deadline:
+            return found & set(windows)
+        if loop.time() > next_beat:
+            await system.advance_to(system.clock.now() + RELEASE_INTERVAL)
+            next_beat = loop.time() + 20
+        await asyncio.sleep(0.1)
 
 
-def main() -> int:
+async def _say_releases(
+    analysts: ApiClient,
+    windows: list[str],
+    released: set[str],
+    large: Cohort,
+    assured: list[str],
+    config: DemoConfig,
+    say: Say,
+) -> list[str]:
+    """Print the period's table and the weeks' summary; returns what went wrong."""
+    catalogue = await analysts.get("/v1/areas")
+    names = {c["id"]: c["name"] for c in catalogue["communities"]}
+    areas = [
+        Area(large.community.id, "community", f"{names.get(large.community.id, '?')}"),
+        Area(SMALL_ID, "community", names.get(SMALL_ID, SMALL_ID)),
+        *(Area(r["code"], "region", f"region {r['code']}") for r in catalogue["regions"]),
+    ]
+    problems: list[str] = []
+    small_passed: list[str] = []  # the small community's values noise let through
+    titles = {i.code: i.title for i in INDICATORS}
+    say("")
+    say("Weekly releases (indicators 1, 9 and 10 each week; values published of values released):")
+    for week in (w for w in windows if w in released and "-W" in w):
+        rows = await released_values(analysts, week)
+        summary = summary_by_area(rows)
+        cells = [
+            f"{area.label} {published}/{total}"
+            for area in areas
+            for published, total in [summary.get((area.area_type, area.id), (0, 0))]
+        ]
+        say(f"  {week}: " + "; ".join(cells))
+        small_passed += [
+            f"{week} {titles[r['indicator']]}" for r in rows if _is_small(r) and is_published(r)
+        ]
+    for period in (w for w in windows if w in released and "-P" in w):
+        rows = await released_values(analysts, period)
+        say("")
+        say(f"Indicators released for {period} (ISO weeks 1-4), both communities and their region.")
+        say("Value: percent (signposting: people); the 95% interval includes the noise; noisy n:")
+        say("the noisy number of people it rests on; flag c = withheld (too few people),")
+        say("u = published with low reliability (interval wider than ±10 points).")
+        for line in indicator_table(rows, areas):
+            say(line)
+        small_passed += [
+            f"{period} {titles[r['indicator']]}" for r in rows if _is_small(r) and is_published(r)
+        ]
+        for code in assured:
+            row = next(
+                (
+                    r
+                    for r in rows
+                    if r["area"] == large.community.id
+                    and r["area_type"] == "community"
+                    and r["indicator"] == code
+                ),
+                None,
+            )
+            if row is None or not is_published(row):
+                problems.append(f"{config.crowd_name}'s {code} for {period} was not published")
+    if small_passed:
+        say("")
+        say(
+            f"Note: noise let {len(small_passed)} of Riverside Neighbours' values through the "
+            "small-cell rule this time:"
+        )
+        say(f"  {', '.join(small_passed)}.")
+        say("Suppression is decided on noisy counts (deciding on true ones would leak), so with")
+        say("five people this happens now and then; the interval shows how little it says.")
+    return problems
+
+
+def _is_small(row: Row) -> bool:
+    return bool(row["area_type"] == "community" and row["area"] == SMALL_ID)
+
+
+async def serve_until_stopped(system: LocalSystem, say: Say) -> None:
+    """Keep the system up, say where everything is, and return on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        say("")
+        say("The system stays up (the clock stands still at the demo's last instant).")
+        say(f"  Dashboard (analysts):  {system.url('insights-analyst')}/dashboard")
+        say(f"    sign in with the analyst token {system.tokens['insights-analyst']}")
+        say(f"    API: {system.url('insights-analyst')}/v1/values, /v1/values.csv, /methodology")
+        say("  Operator APIs (bearer tokens):")
+        for listener, what in (
+            ("scheduler", "scheduler"),
+            ("notifier", "notifier"),
+            ("insights", "insights (releases on demand)"),
+        ):
+            say(f"    {what:<29} {system.url(listener)}  token {system.tokens[listener]}")
+        say(f"  Member pages and SMS webhooks: {system.url('notifier-public')}")
+        say("Press Ctrl-C to stop.")
+        await stop.wait()
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+    say("Stopping.")
+
+
+def main(serve: bool = False) -> int:
     configure_logging("demo", "WARNING")
     with tempfile.TemporaryDirectory(prefix="rituals-demo-") as workdir:
-        return asyncio.run(run_demo(Path(workdir)))
+        return asyncio.run(run_demo(Path(workdir), serve=serve))

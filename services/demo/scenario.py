@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -21,8 +23,9 @@ class Person:
     email: str
     timezone: str
     shares_answers: bool
-    # The answer code they give in each week (None: they skip that week).
-    answers: tuple[int | None, ...] = ()
+    # What they answer in each week: a code for the anchor question alone, codes by item key
+    # (the anchor and the week's module), or None (they skip that week).
+    answers: tuple[int | Mapping[str, int] | None, ...] = ()
     phone: str | None = None
     channel: str = "email"
     fallback: str | None = None
@@ -45,6 +48,13 @@ class Person:
             body["quiet_hours"] = {"start": self.quiet_hours[0], "end": self.quiet_hours[1]}
         return body
 
+    def answers_in(self, week: int) -> dict[str, int] | None:
+        """Codes by item key they give in week ``week`` (0-based), or None if they skip it."""
+        given = self.answers[week] if week < len(self.answers) else None
+        if given is None:
+            return None
+        return {ANCHOR_ITEM: given} if isinstance(given, int) else dict(given)
+
 
 @dataclass
 class Community:
@@ -62,18 +72,23 @@ async def set_up_weekly_check_in(
     community_id: str = "riverside",
     community_zone: str = "Europe/London",
     dtstart: str = "2027-01-04T09:00",
+    *,
+    name: str = "Riverside Neighbours",
+    region_code: str = "E08000035",
+    concurrency: int = 1,
     **ritual_fields: object,
 ) -> Community:
-    """A community with a Monday 09:00 check-in (each member's own 09:00) and its members."""
+    """A community with a Monday 09:00 check-in (each member's own 09:00) and its members,
+    registered ``concurrency`` at a time."""
     scheduler = system.clients["scheduler"]
     notifier = system.clients["notifier"]
     await scheduler.post(
         "/v1/communities",
         {
             "id": community_id,
-            "name": "Riverside Neighbours",
+            "name": name,
             "timezone": community_zone,
-            "region_code": "E08000035",
+            "region_code": region_code,
         },
     )
     ritual = await scheduler.post(
@@ -91,17 +106,24 @@ async def set_up_weekly_check_in(
         | ritual_fields,
     )
     community = Community(id=community_id, ritual_id=ritual["id"])
-    for person in people:
-        member = await notifier.post("/v1/members", person.registration())
-        await scheduler.post(
-            "/v1/enrolments",
-            {
-                "community_id": community_id,
-                "member_id": member["member_id"],
-                "timezone": person.timezone,
-            },
-        )
-        community.member_ids[person.email] = member["member_id"]
+    slots = asyncio.Semaphore(concurrency)
+
+    async def enrol(person: Person) -> None:
+        async with slots:
+            member = await notifier.post("/v1/members", person.registration())
+            await scheduler.post(
+                "/v1/enrolments",
+                {
+                    "community_id": community_id,
+                    "member_id": member["member_id"],
+                    "timezone": person.timezone,
+                },
+            )
+            community.member_ids[person.email] = member["member_id"]
+
+    # One at a time (the default) registers them in order: the semaphore is first come, first
+    # served.
+    await asyncio.gather(*(enrol(person) for person in people))
     return community
 
 
@@ -119,11 +141,21 @@ async def answer(
 ) -> str:
     """Do what a person does: tap the link for their answer, then confirm on the page (the
     other questions of the week are skipped, as people may)."""
+    return await answer_form(session, mail, {item: value})
+
+
+async def answer_form(
+    session: aiohttp.ClientSession, mail: ReceivedMail, codes: Mapping[str, int]
+) -> str:
+    """Tap the link of the first answer in ``codes`` (item key -> code), then send the page's
+    form with every one of them (the week's other questions are skipped)."""
+    item, value = next(iter(codes.items()))
     url = answer_links(mail, item)[value]
     async with session.get(url) as page:
         if page.status != 200:
             raise RuntimeError(f"answer page answered {page.status}")
-    async with session.post(url.split("?")[0], data={item: str(value)}) as confirmation:
+    form = {key: str(code) for key, code in codes.items()}
+    async with session.post(url.split("?")[0], data=form) as confirmation:
         if confirmation.status != 200:
             raise RuntimeError(f"answer submission answered {confirmation.status}")
         return await confirmation.text()

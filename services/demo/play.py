@@ -1,0 +1,163 @@
+"""Weekly check-ins played through the real path: the clock moves to each due instant, the
+prompts arrive by SMTP or SMS, and each person answers as planned (signed link and form, or an
+SMS reply through the provider's signed webhook)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+
+from services.demo.scenario import Community, Person, answer_form, answer_links
+from services.demo.system import SMS_NUMBER, LocalSystem
+from shared.devsmtp import ReceivedMail
+from shared.messaging.consumer import ConsumerSpec
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A community and the people in it, with what each answers week by week."""
+
+    community: Community
+    people: tuple[Person, ...]
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """One prompt a person received, and what they answered (None: they let it pass)."""
+
+    cohort: Cohort
+    person: Person
+    due: datetime
+    week: int  # their n-th check-in, from 0
+    answers: dict[str, int] | None
+
+
+class Inbox:
+    """The prompts each person was sent, read from the SMTP server and the SMS provider as
+    they arrive (support messages and replies are not prompts)."""
+
+    def __init__(self, system: LocalSystem) -> None:
+        self._system = system
+        self._mails: dict[str, list[ReceivedMail]] = defaultdict(list)
+        self._texts: dict[str, list[str]] = defaultdict(list)
+        self._read_mails = 0
+        self._read_texts = 0
+
+    def _refresh(self) -> None:
+        mails = self._system.smtp.messages
+        for mail in mails[self._read_mails :]:
+            if answer_links(mail):  # a check-in; support messages carry no answer links
+                for address in mail.envelope_to:
+                    self._mails[address.lower()].append(mail)
+        self._read_mails = len(mails)
+        texts = self._system.twilio.messages
+        for text in texts[self._read_texts :]:
+            if "STOP" in text.body:  # prompts carry opt-out guidance; replies do not
+                self._texts[text.to].append(text.body)
+        self._read_texts = len(texts)
+
+    def count(self, person: Person) -> int:
+        if person.channel == "sms":
+            return len(self._texts[person.phone or ""])
+        return len(self._mails[person.email.lower()])
+
+    def latest_mail(self, person: Person) -> ReceivedMail:
+        return self._mails[person.email.lower()][-1]
+
+    def first_mail(self, person: Person) -> ReceivedMail:
+        return self._mails[person.email.lower()][0]
+
+    def texts(self, person: Person) -> list[str]:
+        return list(self._texts[person.phone or ""])
+
+    async def wait_for_prompts(
+        self, people: list[Person], timeout_s: float = ConsumerSpec.ack_wait_s + 90
+    ) -> None:
+        """Until each of ``people`` has one more prompt than before this call.
+
+        Patient: on a busy machine a pull from JetStream can time out in a way FastStream does
+        not expect (nats-py raises asyncio's TimeoutError, FastStream suppresses only its own
+        subclass); the consumer task restarts and a message that pull had taken comes back
+        only after the consumer's ack wait, a little late but not lost.
+        """
+        self._refresh()
+        before = {person.email: self.count(person) for person in people}
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            self._refresh()
+            waiting = [p for p in people if self.count(p) <= before[p.email]]
+            if not waiting:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{len(waiting)} of {len(people)} prompts did not arrive")
+            await asyncio.sleep(0.05)
+
+
+async def play_check_ins(
+    system: LocalSystem,
+    cohorts: list[Cohort],
+    on_instant: Callable[[datetime, list[CheckIn]], None],
+    concurrency: int = 8,
+) -> Inbox:
+    """Every occurrence the scheduler has planned, in order, until none is left: move the
+    clock there, wait for its prompts, answer them as planned (``concurrency`` people at a
+    time, as many people answer at once). Reports each instant's check-ins to ``on_instant``
+    once they are answered."""
+    scheduler = system.clients["scheduler"]
+    inbox = Inbox(system)
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as browser:
+        while upcoming := await scheduler.get("/v1/schedule/upcoming?limit=1000"):
+            due = min(datetime.fromisoformat(row["due_at"]) for row in upcoming)
+            firing = {
+                (row["ritual_id"], row["timezone"])
+                for row in upcoming
+                if datetime.fromisoformat(row["due_at"]) == due
+            }
+            here = [
+                (cohort, person)
+                for cohort in cohorts
+                for person in cohort.people
+                if (cohort.community.ritual_id, person.timezone) in firing
+            ]
+            await system.advance_to(due)  # the compressed clock: the next due instant
+            await inbox.wait_for_prompts([person for _, person in here])
+
+            check_ins = [
+                CheckIn(cohort, person, due, week, person.answers_in(week))
+                for cohort, person in here
+                for week in [inbox.count(person) - 1]
+            ]
+
+            async def respond(check_in: CheckIn) -> None:
+                if check_in.answers is not None:
+                    async with slots:
+                        await _answer(system, browser, inbox, check_in.person, check_in.answers)
+
+            await asyncio.gather(*(respond(check_in) for check_in in check_ins))
+            on_instant(due, check_ins)
+    return inbox
+
+
+async def _answer(
+    system: LocalSystem,
+    browser: aiohttp.ClientSession,
+    inbox: Inbox,
+    person: Person,
+    answers: dict[str, int],
+) -> None:
+    if person.channel == "sms":
+        # "4 2 1": one number per question, in the prompt's order (or one, for question 1).
+        reply = " ".join(str(code) for code in answers.values())
+        status = await system.twilio.send_inbound(
+            system.sms_webhook("inbound"), person.phone or "", SMS_NUMBER, reply
+        )
+        if status != 200:
+            raise RuntimeError(f"the SMS webhook answered {status}")
+    else:
+        await answer_form(browser, inbox.latest_mail(person), answers)
