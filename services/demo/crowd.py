@@ -1,18 +1,18 @@
 """The demo's larger community: a few hundred synthetic members, seeded, answering plausibly.
 
 Why this size. A period release (``2027-P01``, ISO weeks 1-4) spends ρ = 0.05 per community,
-shared by the 17 noisy counts it draws (``indicators.for_cadence(period)``: two per proportion,
-one for the signposting count), so each count gets ρ/17 and OpenDP's Gaussian scale for that is
-σ = √(17 / (2·0.05)) ≈ 13.04 people (``disclosure.noise_scale``). A proportion is withheld (c)
+shared by the 19 noisy counts it draws (``indicators.for_cadence(period)``: two per proportion,
+one for the signposting count), so each count gets ρ/19 and OpenDP's Gaussian scale for that is
+σ = √(19 / (2·0.05)) ≈ 13.78 people (``disclosure.noise_scale``). A proportion is withheld (c)
 when its *noisy* denominator is below 30 or its noisy numerator below 11. A count whose true
 value is t falls below a threshold T with probability about Φ((T - t)/σ). We want t - T ≥ 6σ
-(≈ 78 people) for each of the four counts behind the two headline indicators (chronic
+(≈ 83 people) for each of the four counts behind the two headline indicators (chronic
 loneliness: people whose latest answer in the period is "often/always", of those who answered
 it; participation: people who answered at least once, of the consenting people prompted), so
 that any of them is withheld with probability at most 4·Φ(-6) ≈ 4·10⁻⁹. The tightest is the
-loneliness numerator, 11 + 78 = 89 people: about 30% of this community (recruited, say, by
+loneliness numerator, 11 + 83 = 94 people: about 30% of this community (recruited, say, by
 social prescribers for loneliness) answer "often/always", ~88% consent to contribute and ~95% of
-those answer at least once, so it takes about 340 members (this seed: 96 such people, 6.5σ
+those answer at least once, so it takes about 340 members (this seed: 96 such people, 6.2σ
 above the threshold). The demo recomputes these margins from its own plan
 (``headline_counts``) and insists only on indicators at least 6σ clear; a unit test holds the
 default shape to both headline indicators.
@@ -36,6 +36,7 @@ from services.insights.domain.disclosure import noise_scale
 from services.insights.domain.indicators import Cadence, for_cadence
 from services.insights.settings import InsightsSettings
 from services.notifier.domain.questionnaire import questionnaire_for
+from shared.contracts import Channel
 
 # How often each answer is given, from the least to the most connected one (codes, share). A
 # member's answers all follow one underlying "connectedness" (a standard normal), plus noise
@@ -53,6 +54,11 @@ ANSWER_SHARES: Mapping[str, tuple[tuple[int, float], ...]] = {
     "osss_neighbours": ((1, 0.10), (2, 0.20), (3, 0.30), (4, 0.27), (5, 0.13)),
     "statcan_belonging": ((4, 0.15), (3, 0.30), (2, 0.38), (1, 0.17)),
     "regular_contact": ((0, 0.05), (1, 0.10), (2, 0.20), (3, 0.30), (4, 0.22), (5, 0.13)),
+    # WHO-5, on the e-mail form only: 0 "at no time" ... 5 "all of the time".
+    **dict.fromkeys(
+        ("who5_cheerful", "who5_calm", "who5_active", "who5_rested", "who5_interest"),
+        ((0, 0.05), (1, 0.12), (2, 0.2), (3, 0.28), (4, 0.23), (5, 0.12)),
+    ),
 }
 STEADINESS = 0.8  # how much an answer follows the person rather than the moment
 _NORMAL = NormalDist()
@@ -82,9 +88,20 @@ def crowd(shape: CrowdShape, check_ins: list[date]) -> tuple[Person, ...]:
     if shape.size > 100 * len(AREA_CODES):
         raise ValueError(f"at most {100 * len(AREA_CODES)} members (fictional numbers)")
     rng = random.Random(shape.seed)
-    questions = [questionnaire_for("check_in", day) for day in check_ins]
+    # Who texts and who e-mails, drawn apart: what each is asked depends on it (WHO-5 is on the
+    # e-mail form only).
+    by_text = random.Random(shape.seed + 1)
+    channels = [
+        Channel.sms if by_text.random() < shape.sms_share else Channel.email
+        for _ in range(shape.size)
+    ]
+    asked = {
+        channel: [questionnaire_for("check_in", day, channel) for day in check_ins]
+        for channel in Channel
+    }
     people = []
     for index in range(shape.size):
+        questions = asked[channels[index]]
         connectedness = rng.gauss(0.0, 1.0)
         kind = rng.random()
         answers_weekly = (
@@ -105,7 +122,6 @@ def crowd(shape: CrowdShape, check_ins: list[date]) -> tuple[Person, ...]:
                 else (questionnaire.items[0],)
             )
             answers.append({item.key: _code(rng, item.key, connectedness) for item in items})
-        sms = rng.random() < shape.sms_share
         people.append(
             Person(
                 name=f"member {index + 1:03d}",
@@ -114,7 +130,7 @@ def crowd(shape: CrowdShape, check_ins: list[date]) -> tuple[Person, ...]:
                 shares_answers=rng.random() < shape.consent_share,
                 answers=tuple(answers),
                 phone=f"+1{AREA_CODES[index // 100]}5550{100 + index % 100}",
-                channel="sms" if sms else "email",
+                channel=channels[index].value,
             )
         )
     return tuple(people)

@@ -327,31 +327,42 @@ class BatchEventConsumer(EventConsumer[E]):
         super().__init__(spec, handle, dead_letters, rng)
         self._handle_batch = handle_batch
         self._jetstream = jetstream
+        self._subscription: JetStreamContext.PullSubscription | None = None
 
     def subscribe(self, broker: NatsBroker) -> None:
         raise TypeError("a BatchEventConsumer runs as a background loop: use run()")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull and handle batches until ``stop`` is set (``ServiceRuntime.background``)."""
-        subscription = None
-        while not stop.is_set():
-            try:
-                if subscription is None:
-                    subscription = await self._jetstream().pull_subscribe(
-                        self._subject,
-                        durable=self.spec.durable,
-                        stream=self._stream.name,
-                        config=self._consumer_config(),
-                    )
-                batch = await subscription.fetch(self.spec.batch_size, timeout=BATCH_WAIT_S)
-            except TimeoutError:  # nothing to pull (asyncio's and nats-py's both)
-                continue
-            except Exception as error:  # the connection is down: the client reconnects
-                log.warning("pull %s failed: %s", self.spec.durable, type(error).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
-                continue
-            await self.process_batch([_OneOfABatch(raw) for raw in batch])
+        try:
+            while not stop.is_set():
+                batch = await self._pull(stop)
+                if batch:
+                    await self.process_batch([_OneOfABatch(raw) for raw in batch])
+        finally:
+            # Unsubscribed before the broker drains its connection, or the drain waits for it.
+            if self._subscription is not None:
+                with contextlib.suppress(Exception):
+                    await self._subscription.unsubscribe()
+                self._subscription = None
+
+    async def _pull(self, stop: asyncio.Event) -> list[Msg]:
+        try:
+            if self._subscription is None:
+                self._subscription = await self._jetstream().pull_subscribe(
+                    self._subject,
+                    durable=self.spec.durable,
+                    stream=self._stream.name,
+                    config=self._consumer_config(),
+                )
+            return await self._subscription.fetch(self.spec.batch_size, timeout=BATCH_WAIT_S)
+        except TimeoutError:  # nothing to pull (asyncio's and nats-py's both)
+            return []
+        except Exception as error:  # the connection is down: the client reconnects
+            log.warning("pull %s failed: %s", self.spec.durable, type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            return []
 
     async def process_batch(self, msgs: list[Message]) -> None:
         ready: list[tuple[Message, Delivery, E]] = []

@@ -15,6 +15,7 @@ import aiohttp
 
 from services.demo.scenario import Person, answer, set_up_weekly_check_in
 from services.demo.system import LocalSystem
+from services.insights.domain.indicators import Cadence, for_cadence
 from services.notifier.domain.pseudonyms import respondent_key
 from tests.support import eventually, read_database
 
@@ -109,7 +110,8 @@ async def test_four_weeks_become_weekly_and_period_releases_analysts_can_read(
         (await _get(system, "insights-analyst", "/v1/values?per_page=4&page=2", analyst))[1]
     )
     assert (page["page"], page["per_page"], len(page["items"])) == (2, 4, 4)
-    assert page["total"] == 4 * 2 * 3 + 2 * 9  # 4 weeks x 3 indicators, the period 9; 2 areas
+    weekly, periodic = len(for_cadence(Cadence.week)), len(for_cadence(Cadence.period))
+    assert page["total"] == (4 * weekly + periodic) * 2  # a community and its region
     areas = _json((await _get(system, "insights-analyst", "/v1/areas", analyst))[1])
     assert areas["regions"] == [{"code": "E08000035", "communities": 1}]
 
