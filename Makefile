@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/http_clients.py
 	$(BIN)/python bench/notifier_dispatch.py
 	$(BIN)/python bench/template_render.py
+	$(BIN)/python bench/insights.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .run

@@ -16,13 +16,26 @@ import sys
 import sysconfig
 import tempfile
 import urllib.request
+from collections import deque
 from pathlib import Path
+
+# Ports handed out by this process lately. The kernel may hand the same free port to two
+# bind-to-0 calls in a row (the first socket is closed before its port is used), and a local
+# system takes a dozen ports before it starts anything: without this, two of its listeners
+# sometimes got the same one ("address already in use").
+_RECENTLY_GIVEN: deque[int] = deque(maxlen=4096)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port free now, and not one this process handed out lately."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _RECENTLY_GIVEN:
+            _RECENTLY_GIVEN.append(port)
+            return port
+    raise RuntimeError("no free port that was not handed out lately")
 
 
 def nats_server_binary() -> Path:

@@ -27,8 +27,16 @@ class HttpServer:
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
 
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn exits the process when it cannot listen (a port taken): raised from a
+            # task, SystemExit would stop the whole event loop. Say which listener instead.
+            raise OSError(f"the {self.name} listener could not start") from None
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve())
+        self._task = asyncio.create_task(self._serve())
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises the startup error

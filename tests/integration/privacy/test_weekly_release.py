@@ -60,3 +60,21 @@ async def test_a_week_leaves_once_after_it_closes_with_consenting_members_only(
 async def _answers_stored(system: LocalSystem) -> list[int]:
     insights = await read_database(system.database_for, "insights")
     return [row["value"] for row in insights["response_facts"]]
+
+
+async def test_the_latest_answer_of_the_week_is_the_one_that_leaves(
+    system: LocalSystem, nats_tap: NatsTap
+) -> None:
+    """Two prompts in one week (a daily check-in): the week's fact is the later answer."""
+    await set_up_weekly_check_in(system, (ANA,), rrule="FREQ=DAILY;COUNT=2")
+    await system.advance_to(MONDAY_0900)
+    await system.smtp.wait_for(1)
+    async with aiohttp.ClientSession() as browser:
+        await answer(browser, system.smtp.to(ANA.email)[0], 1)
+    await system.advance_to(MONDAY_0900 + timedelta(days=1))
+    await system.smtp.wait_for(2)
+    async with aiohttp.ClientSession() as browser:
+        await answer(browser, system.smtp.to(ANA.email)[1], 4)
+    await system.close_week("2027-W01")
+    (fact,) = await eventually(lambda: nats_tap.on(ResponseReceivedV2.subject))
+    assert ResponseReceivedV2.model_validate_json(fact.data).value == 4
