@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 import nats
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.insights.adapters.tables import prompted_facts, release_values, response_facts
@@ -138,8 +138,10 @@ async def ingest(url: str, sessions: async_sessionmaker[AsyncSession], facts: in
     running = asyncio.create_task(consumer.run(stop))
     while True:
         async with sessions() as session:
-            stored = (await session.execute(select(response_facts.c.value))).all()
-        if len(stored) >= facts:
+            stored = (
+                await session.execute(select(func.count()).select_from(response_facts))
+            ).scalar_one()
+        if stored >= facts:
             break
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started

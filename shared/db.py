@@ -73,6 +73,9 @@ def create_engine(
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # Dev only (prod refuses SQLite): in WAL mode, NORMAL survives a crashed process,
+            # not a power cut, and does not wait for the disk at every commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
@@ -112,6 +115,22 @@ async def insert_ignoring_duplicates(
         lite_statement = sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()
         result = await session.execute(lite_statement)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def insert_many_ignoring_duplicates(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
+) -> int:
+    """Like ``insert_ignoring_duplicates`` for many rows at once, as one cached statement run
+    over all of them (executemany): no giant statement to compile for every batch. Returns how
+    many rows were offered (the drivers do not all say how many were new)."""
+    if not rows:
+        return 0
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        await session.execute(postgresql.insert(table).on_conflict_do_nothing(), list(rows))
+    else:
+        await session.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
+    return len(rows)
 
 
 async def ping_database(engine: AsyncEngine) -> None:

@@ -333,13 +333,23 @@ class BatchEventConsumer(EventConsumer[E]):
         raise TypeError("a BatchEventConsumer runs as a background loop: use run()")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Pull and handle batches until ``stop`` is set (``ServiceRuntime.background``)."""
+        """Pull and handle batches until ``stop`` is set (``ServiceRuntime.background``).
+
+        The next batch is pulled while this one is stored (one pull outstanding at a time):
+        the network and the database work side by side. A batch pulled but not stored when the
+        service stops comes back after the ack wait (idempotent, like any redelivery).
+        """
+        upcoming = asyncio.ensure_future(self._pull(stop))
         try:
             while not stop.is_set():
-                batch = await self._pull(stop)
+                batch = await upcoming
+                upcoming = asyncio.ensure_future(self._pull(stop))
                 if batch:
                     await self.process_batch([_OneOfABatch(raw) for raw in batch])
         finally:
+            upcoming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await upcoming
             # Unsubscribed before the broker drains its connection, or the drain waits for it.
             if self._subscription is not None:
                 with contextlib.suppress(Exception):

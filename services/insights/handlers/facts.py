@@ -19,7 +19,7 @@ from services.insights.adapters.tables import (
     signposting_facts,
 )
 from shared.contracts import PeriodSummaryV1, PromptedV1, ResponseReceivedV2, SignpostingSentV2
-from shared.db import insert_ignoring_duplicates
+from shared.db import insert_many_ignoring_duplicates
 
 Fact = ResponseReceivedV2 | SignpostingSentV2 | PromptedV1 | PeriodSummaryV1
 
@@ -60,7 +60,8 @@ async def _erased(session: AsyncSession, keys: set[str]) -> set[str]:
 
 
 async def store_facts(sessions: async_sessionmaker[AsyncSession], facts: Sequence[Fact]) -> int:
-    """Store a batch of facts (of any kinds) in one transaction; returns how many were new."""
+    """Store a batch of facts (of any kinds) in one transaction; returns how many were offered
+    (not erased)."""
     stored = 0
     async with sessions() as session, session.begin():
         erased = await _erased(session, {fact.respondent_key for fact in facts})
@@ -71,9 +72,9 @@ async def store_facts(sessions: async_sessionmaker[AsyncSession], facts: Sequenc
             table = _table(fact)
             by_table.setdefault(table.name, (table, []))[1].append(_row(fact))
         for table, rows in by_table.values():
-            stored += await insert_ignoring_duplicates(session, table, rows)
+            stored += await insert_many_ignoring_duplicates(session, table, rows)
     return stored
 
 
 async def store_fact(sessions: async_sessionmaker[AsyncSession], fact: Fact) -> str:
-    return "stored" if await store_facts(sessions, [fact]) else "duplicate_or_erased"
+    return "stored" if await store_facts(sessions, [fact]) else "erased"
