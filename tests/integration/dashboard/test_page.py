@@ -117,7 +117,19 @@ async def test_the_picker_offers_every_area_and_indicator_and_keeps_the_choice(
     indicator = selects["indicator"]
     chosen = [o.attrs["value"] for o in indicator.find_all("option") if "selected" in o.attrs]
     assert chosen == ["participation"]
-    assert len(indicator.find_all("option")) == 9  # the catalogue: indicators 1-7, 9, 10
+    # the whole catalogue, in its order: indicators 1-10 (8 is WHO-5 poor wellbeing)
+    assert [o.attrs["value"] for o in indicator.find_all("option")] == [
+        "chronic_loneliness",
+        "ucla_lonely",
+        "emotional_support",
+        "informational_support",
+        "practical_support_low",
+        "belonging",
+        "regular_contact",
+        "poor_wellbeing",
+        "participation",
+        "signposting",
+    ]
 
 
 async def test_a_region_shows_its_own_released_values(analysts: Client) -> None:

@@ -24,7 +24,7 @@ import pytest
 from services.demo.crowd import CrowdShape, assured_indicators, crowd, weekly_dates
 from services.demo.run import ASSURED_SIGMAS, FIRST_CHECK_IN, SMALL_ID, WEEKS, DemoConfig, run_demo
 from services.demo.system import DatabaseFor
-from services.insights.domain.indicators import INDICATORS
+from services.insights.domain.indicators import INDICATORS, Kind
 from services.insights.settings import InsightsSettings
 from services.notifier.domain.pseudonyms import respondent_key
 from shared.settings import Environment
@@ -104,6 +104,16 @@ async def test_demo_releases_a_table_and_serves_until_sigint(
     assert participation["flag"] in ("-", "u")
     assert participation["value"].endswith("%")
     assert any(cells["flag"] == "c" for (_, area), cells in table.items() if area.startswith("Riv"))
+    # No published cell rests on fewer (noisy) people than the thresholds: the rules are
+    # decided on the noisy counts (never on the true ones, which would leak).
+    kinds = {i.code: i.kind for i in INDICATORS}
+    for row in values:
+        if row["flag"] == "c":
+            continue
+        if kinds[row["indicator"]] is Kind.proportion:
+            assert row["noisy_n"] >= 30, row
+        else:
+            assert row["value"] >= 11, row
     # A small-community value that noise let through is pointed out (and only those).
     titles = {i.code: i.title for i in INDICATORS}
     for row in (r for r in values if r["area"] == SMALL_ID):
