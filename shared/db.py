@@ -5,12 +5,32 @@ Each service owns its own database (or PostgreSQL schema); nothing here knows th
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Table, TypeDecorator, event, text
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    DateTime,
+    Insert,
+    Table,
+    Text,
+    TypeDecorator,
+    bindparam,
+    cast,
+    column,
+    event,
+    exists,
+    func,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -118,19 +138,51 @@ async def insert_ignoring_duplicates(
 
 
 async def insert_many_ignoring_duplicates(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    unless_listed_in: Column[Any] | None = None,
 ) -> int:
-    """Like ``insert_ignoring_duplicates`` for many rows at once, as one cached statement run
-    over all of them (executemany): no giant statement to compile for every batch. Returns how
-    many rows were offered (the drivers do not all say how many were new)."""
+    """Insert many rows, skipping those whose key exists and, with ``unless_listed_in``, those
+    whose value of the column of that name is listed in that column. Returns how many were new.
+
+    One statement with one parameter, the rows as JSON, that the database unpacks itself
+    (SQLite's ``json_each``, PostgreSQL's ``jsonb_to_recordset``): compiled once, sent once,
+    and the driver binds one value instead of thousands. With SQLite that matters twice: its
+    driver thread takes the GIL back for every bound row, and while the event loop is busy
+    each take can wait out a whole switch interval (ingest ran at a quarter of its speed).
+    The columns must be JSON-typed: text, numbers, booleans, nulls.
+    """
     if not rows:
         return 0
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    statement = _insert_from_json(table, dialect, unless_listed_in)
+    result = await session.execute(statement, {"rows": json.dumps(list(rows))})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_from_json(table: Table, dialect: str, unless_listed_in: Column[Any] | None) -> Insert:
+    names = [c.name for c in table.columns]
+    incoming: list[ColumnElement[Any]]
     if dialect == "postgresql":
-        await session.execute(postgresql.insert(table).on_conflict_do_nothing(), list(rows))
+        recordset = (
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+            .table_valued(*(column(c.name, c.type) for c in table.columns))
+            .render_derived(name="incoming", with_types=True)
+        )
+        incoming = [recordset.c[name] for name in names]
     else:
-        await session.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
-    return len(rows)
+        each = func.json_each(bindparam("rows", type_=Text)).table_valued("value")
+        incoming = [func.json_extract(each.c.value, f"$.{name}") for name in names]
+    chosen = select(*incoming)
+    if unless_listed_in is not None:
+        key = incoming[names.index(unless_listed_in.name)]
+        chosen = chosen.where(~exists().where(unless_listed_in == key))
+    else:
+        chosen = chosen.where(true())  # SQLite parses "SELECT ... ON CONFLICT" only after a WHERE
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).from_select(names, chosen).on_conflict_do_nothing()
 
 
 async def ping_database(engine: AsyncEngine) -> None:

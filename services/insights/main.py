@@ -76,7 +76,7 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
             _ignoring_delivery(partial(store_fact, sessions)),
             partial(store_facts, sessions),
             plumbing.publisher,
-            jetstream,
+            lambda: plumbing.broker.connection,
         )
         for durable, model in facts
     ]

@@ -1,14 +1,14 @@
 """Anonymised facts in: answers, signposting, prompted, period summaries. Stored in batches (one
-transaction for a whole pull), idempotent on each fact's own key, and never under the key of an
-erased respondent (tombstones, see ``erasures``; a fact and its tombstone stored in the same
-instant by two consumers are settled by the periodic purge)."""
+transaction for a whole pull, one statement a kind of fact), idempotent on each fact's own key,
+and never under the key of an erased respondent (tombstones, see ``erasures``; a fact and its
+tombstone stored in the same instant by two consumers are settled by the periodic purge)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.insights.adapters.tables import (
@@ -50,31 +50,21 @@ def _table(fact: Fact) -> Table:
     return period_facts
 
 
-async def _erased(session: AsyncSession, keys: set[str]) -> set[str]:
-    found = await session.execute(
-        select(erased_respondents.c.respondent_key).where(
-            erased_respondents.c.respondent_key.in_(sorted(keys))
-        )
-    )
-    return set(found.scalars())
-
-
 async def store_facts(sessions: async_sessionmaker[AsyncSession], facts: Sequence[Fact]) -> int:
-    """Store a batch of facts (of any kinds) in one transaction; returns how many were offered
-    (not erased)."""
+    """Store a batch of facts (of any kinds) in one transaction, one statement a kind; returns
+    how many were new (neither stored before nor under an erased respondent's key)."""
+    by_table: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
+    for fact in facts:
+        table = _table(fact)
+        by_table.setdefault(table.name, (table, []))[1].append(_row(fact))
     stored = 0
     async with sessions() as session, session.begin():
-        erased = await _erased(session, {fact.respondent_key for fact in facts})
-        by_table: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
-        for fact in facts:
-            if fact.respondent_key in erased:
-                continue
-            table = _table(fact)
-            by_table.setdefault(table.name, (table, []))[1].append(_row(fact))
         for table, rows in by_table.values():
-            stored += await insert_many_ignoring_duplicates(session, table, rows)
+            stored += await insert_many_ignoring_duplicates(
+                session, table, rows, unless_listed_in=erased_respondents.c.respondent_key
+            )
     return stored
 
 
 async def store_fact(sessions: async_sessionmaker[AsyncSession], fact: Fact) -> str:
-    return "stored" if await store_facts(sessions, [fact]) else "erased"
+    return "stored" if await store_facts(sessions, [fact]) else "already stored, or erased"

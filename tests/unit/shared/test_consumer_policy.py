@@ -2,10 +2,18 @@ from __future__ import annotations
 
 import random
 
+import pytest
+from nats.aio.msg import Msg
+from nats.errors import NotJSMessageError
 from pydantic import ValidationError
 
 from shared.contracts import RitualDueV1
-from shared.messaging.consumer import RetryPolicy, describe_validation_error, safe_header_value
+from shared.messaging.consumer import (
+    RetryPolicy,
+    delivery_counts,
+    describe_validation_error,
+    safe_header_value,
+)
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
@@ -34,3 +42,23 @@ def test_header_values_cannot_carry_a_line_break_or_grow_unbounded() -> None:
     assert "\r" not in value
     assert "\n" not in value
     assert len(value) <= 400
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$JS.ACK.RESPONSES.insights-responses-v2.3.1042.7.1700000000000000000.5",
+        "$JS.ACK.hub.ACCOUNTHASH.RESPONSES.insights-responses-v2.3.1042.7.1700000000000000000.5",
+        "$JS.ACK._.ACCOUNTHASH.RESPONSES.insights-responses-v2.1.7.7.1700000000000000000.0.x1",
+    ],
+)
+def test_delivery_counts_read_the_ack_subject_as_nats_py_does(reply: str) -> None:
+    msg = Msg(_client=None, subject="insights.x", reply=reply)  # type: ignore[arg-type]
+    expected = (msg.metadata.num_delivered, msg.metadata.sequence.stream)
+    assert delivery_counts(msg) == expected
+    assert expected in ((3, 1042), (1, 7))
+
+
+def test_a_message_not_from_jetstream_has_no_delivery_counts() -> None:
+    with pytest.raises(NotJSMessageError):
+        delivery_counts(Msg(_client=None, subject="x", reply="_INBOX.abc"))  # type: ignore[arg-type]
