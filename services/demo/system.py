@@ -20,7 +20,7 @@ import aiohttp
 from services.insights.main import build_insights
 from services.insights.settings import InsightsSettings
 from services.notifier.domain.insights_release import next_daily_release, week_closes_at
-from services.notifier.handlers.dispatch import Dispatcher
+from services.notifier.handlers.workers.dispatcher import Dispatcher
 from services.notifier.main import wire_notifier
 from services.notifier.settings import NotifierSettings, SmsProvider, SmtpSecurity
 from services.scheduler.handlers.ticker import Ticker

@@ -17,14 +17,19 @@ from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.rate_limit import TokenBucket
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import EmailPolicy, TemplatedComposer
-from services.notifier.handlers.dispatch import Dispatcher, DispatchPolicy
-from services.notifier.handlers.enqueue import EnqueueDeps, enqueue_nudge, enqueue_ritual_due
+from services.notifier.handlers.enqueue import (
+    EnqueueDeps,
+    enqueue_nudge,
+    enqueue_ritual_due,
+    enqueue_ritual_dues,
+)
 from services.notifier.handlers.erasure_scrub import scrub_erased_members
 from services.notifier.handlers.insights_release import InsightsPolicy, release_closed_weeks
 from services.notifier.handlers.provider_status import StatusDeps
 from services.notifier.handlers.record_answer import AnswerDeps
 from services.notifier.handlers.retention import RetentionPolicy, apply_retention
 from services.notifier.handlers.tombstones import release_tombstones
+from services.notifier.handlers.workers.dispatcher import Dispatcher, DispatchPolicy
 from services.notifier.settings import NotifierSettings
 from services.notifier.templating import (
     PromptRenderer,
@@ -38,7 +43,13 @@ from shared.clock import Clock
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
-from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer, RetryPolicy
+from shared.messaging.consumer import (
+    BatchEventConsumer,
+    ConsumerSpec,
+    Delivery,
+    EventConsumer,
+    RetryPolicy,
+)
 from shared.outbox import OutboxRelay
 from shared.periodic import every
 from shared.runtime import ServiceRuntime, build_plumbing
@@ -47,6 +58,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SCRUB_INTERVAL = timedelta(minutes=5)
 TOMBSTONE_INTERVAL = timedelta(minutes=5)  # the daily batch leaves within this of 00:00 UTC
 RELEASE_INTERVAL = timedelta(minutes=5)  # a week's facts leave within this of its close
+DUE_BATCH = 500
 
 
 def template_renderer(
@@ -109,7 +121,7 @@ def wire_notifier(
         senders=ChannelSenders(email_sender, sms_sender, f"{base}/v1/webhooks/sms/status"),
         composer=composer,
         relay=relay,
-        buckets={
+        limiters={
             Channel.email: TokenBucket(settings.email_rate_per_s, settings.email_burst, clock),
             Channel.sms: TokenBucket(settings.sms_rate_per_s, settings.sms_burst, clock),
         },
@@ -122,6 +134,7 @@ def wire_notifier(
                 base_delay_s=settings.retry_base_delay_s,
                 max_delay_s=settings.retry_max_delay_s,
             ),
+            max_in_doubt=settings.max_in_doubt,
         ),
         interval_s=settings.dispatch_interval_s,
     )
@@ -143,12 +156,20 @@ def wire_notifier(
     async def on_ritual_due(event: RitualDueV1, _delivery: Delivery) -> str:
         return await enqueue_ritual_due(enqueue, event)
 
+    async def on_ritual_dues(events: list[RitualDueV1]) -> list[str]:
+        return await enqueue_ritual_dues(enqueue, events)
+
     async def on_nudge_due(event: NudgeDueV1, _delivery: Delivery) -> str:
         return await enqueue_nudge(enqueue, event)
 
-    EventConsumer(
-        ConsumerSpec("notifier-ritual-due", RitualDueV1), on_ritual_due, plumbing.publisher
-    ).subscribe(plumbing.broker)
+    # Due events come in thousands at 09:00 on a Monday: a batch a transaction.
+    ritual_dues = BatchEventConsumer(
+        ConsumerSpec("notifier-ritual-due", RitualDueV1, batch_size=DUE_BATCH),
+        on_ritual_due,
+        on_ritual_dues,
+        plumbing.publisher,
+        lambda: plumbing.broker.connection,
+    )
     EventConsumer(
         ConsumerSpec("notifier-nudge-due", NudgeDueV1), on_nudge_due, plumbing.publisher
     ).subscribe(plumbing.broker)
@@ -203,6 +224,7 @@ def wire_notifier(
         migrations=MIGRATIONS,
         background=[
             relay.run,
+            ritual_dues.run,
             dispatcher.run,
             every(
                 clock,

@@ -243,7 +243,17 @@ class NotifierSettings(ServiceSettings):
     dispatch_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="How often the send queue is swept."
     )
-    dispatch_batch_size: int = Field(default=100, ge=1, le=5000)
+    dispatch_batch_size: int = Field(
+        default=200, ge=1, le=5000, description="Deliveries claimed (and leased) at a time."
+    )
+    max_in_doubt: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Hand-overs per process whose outcome is not yet committed, at most: "
+        "sends run this many at a time, and a crash repeats at most this many messages "
+        "(README: Throughput and duplicates).",
+    )
     dispatch_lease_s: float = Field(
         default=120.0, gt=0, description="A claimed send not finished by then is retried."
     )

@@ -47,6 +47,9 @@ E = TypeVar("E", bound=Event)
 
 REASON_HEADER = "Dead-Letter-Reason"
 BATCH_WAIT_S = 0.5
+# A batch is handed over once nothing more has arrived for this long: a lone event is handled
+# at once, a flood still fills whole batches (its messages come in the same socket reads).
+BATCH_LINGER_S = 0.002
 MAX_REASON_LENGTH = 400
 
 
@@ -395,7 +398,9 @@ class BatchEventConsumer(EventConsumer[E]):
 
     async def _pull(self, stop: asyncio.Event) -> list[Msg]:
         try:
-            return await self._puller.fetch(self.spec.batch_size, wait_s=BATCH_WAIT_S)
+            return await self._puller.fetch(
+                self.spec.batch_size, wait_s=BATCH_WAIT_S, linger_s=BATCH_LINGER_S
+            )
         except Exception as error:  # the connection is down: the client reconnects
             log.warning("pull %s failed: %s", self.spec.durable, type(error).__name__)
             with contextlib.suppress(TimeoutError):

@@ -8,10 +8,11 @@ list from the subscription's callback, and a pull is over when its batch is full
 ends the request with a status (404 no messages, 408 expired; anything else, say a 409 while
 a clustered consumer changes leader, is logged and the next pull waits a moment).
 
-One pull request is outstanding at a time. Messages that arrive after a pull gave up waiting
-(say a reconnect lost the server's 408) are kept and handed out by the next pull: they are
-delivered messages whose ack wait is running, never dropped. The consumer's ``max_ack_pending``
-bounds how many can pile up.
+One pull request is outstanding at a time; a fetch that hands out what has arrived before the
+request ended (``linger_s``) leaves it open for the next fetch. Messages that arrive after a
+fetch returned (or gave up waiting, say a reconnect lost the server's 408) are kept and handed
+out by the next fetch: they are delivered messages whose ack wait is running, never dropped.
+The consumer's ``max_ack_pending`` bounds how many can pile up.
 """
 
 from __future__ import annotations
@@ -62,20 +63,46 @@ class BatchPull:
         self._inbox = ""
         self._arrived: list[Msg] = []
         self._wanted = 0
+        self._received = 0
+        self._open = False  # a pull request the server has not ended yet
+        self._deadline = 0.0
         self._ended = asyncio.Event()
+        self._activity = asyncio.Event()
         self._refused = False
 
-    async def fetch(self, batch: int, wait_s: float) -> list[Msg]:
+    async def fetch(self, batch: int, wait_s: float, linger_s: float | None = None) -> list[Msg]:
         """Up to ``batch`` messages; fewer (or none) if the stream has no more within
-        ``wait_s``. Raises what the connection raises when it is down."""
+        ``wait_s``. With ``linger_s``, what has arrived is handed out as soon as nothing more
+        has come for that long (a lone event does not wait for a batch to fill; the pull
+        stays open for the next call). Raises what the connection raises when it is down."""
         if not self._arrived:
-            await self._request(batch, wait_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ended.wait(), timeout=wait_s + GRACE_S)
+            if not self._open:
+                await self._request(batch, wait_s)
+            await self._gather(linger_s)
             if self._refused and not self._arrived:
                 await asyncio.sleep(min(PAUSE_S, wait_s))
         taken, self._arrived = self._arrived[:batch], self._arrived[batch:]
         return taken
+
+    async def _gather(self, linger_s: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._ended.is_set():
+            remaining = self._deadline - loop.time()
+            if remaining <= 0:  # the server's end of the request never came (a reconnect)
+                self._open = False
+                return
+            if linger_s is not None and self._arrived:
+                before = len(self._arrived)
+                await self._activity_within(min(linger_s, remaining))
+                if len(self._arrived) == before:
+                    return  # quiet: hand out what came
+            else:
+                await self._activity_within(remaining)
+
+    async def _activity_within(self, timeout_s: float) -> None:
+        self._activity.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._activity.wait(), timeout=timeout_s)
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -91,8 +118,11 @@ class BatchPull:
             self._inbox = client.new_inbox()
             self._subscription = await client.subscribe(self._inbox, cb=self._on_message)
         self._wanted = batch
+        self._received = 0
         self._ended.clear()
         self._refused = False
+        self._open = True
+        self._deadline = asyncio.get_running_loop().time() + wait_s + GRACE_S
         request = {"batch": batch, "expires": int(wait_s * 1_000_000_000)}
         await client.publish(
             f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{self._durable}",
@@ -112,16 +142,22 @@ class BatchPull:
 
     async def _on_message(self, msg: Msg) -> None:
         status = (msg.headers or {}).get(STATUS_HEADER)
+        if status == HEARTBEAT:
+            return
+        self._activity.set()
         if status is None:
             self._arrived.append(msg)
-            if len(self._arrived) >= self._wanted:
-                self._ended.set()
-        elif status == HEARTBEAT:
+            self._received += 1
+            if self._received >= self._wanted:
+                self._end()
             return
-        else:
-            if status not in REQUEST_ENDED:
-                self._refused = True
-                if status == NO_RESPONDERS:  # the consumer went away (a stream re-created)
-                    self._consumer_known = False
-                log.warning("pull %s refused with status %s", self._durable, status)
-            self._ended.set()
+        if status not in REQUEST_ENDED:
+            self._refused = True
+            if status == NO_RESPONDERS:  # the consumer went away (a stream re-created)
+                self._consumer_known = False
+            log.warning("pull %s refused with status %s", self._durable, status)
+        self._end()
+
+    def _end(self) -> None:
+        self._open = False
+        self._ended.set()

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 
 from services.notifier.adapters.sms.base import SmsFailureReason, SmsSender, SmsSendFailed
 from services.notifier.adapters.smtp_sender import EmailSender, SendFailed
+from services.notifier.domain.outcomes import DeliveryFailed
 
 # SMS failures that say the provider is unavailable to us, whatever the message.
 PROVIDER_DOWN = frozenset(
@@ -21,24 +22,6 @@ PROVIDER_DOWN = frozenset(
         SmsFailureReason.UNAUTHORIZED,
     }
 )
-
-
-class DeliveryFailed(Exception):
-    def __init__(
-        self,
-        reason: str,
-        permanent: bool,
-        status: int | None = None,
-        retry_after_s: float | None = None,
-        provider_down: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.status = status
-        self.retry_after_s = retry_after_s
-        # The provider, not this message, failed: the channel pauses (see the dispatcher).
-        self.provider_down = provider_down
 
 
 @dataclass(frozen=True)

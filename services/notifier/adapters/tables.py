@@ -91,6 +91,8 @@ deliveries = Table(
     # claimed row is leased so a crashed sender's work is picked up again.
     Column("not_before", UtcDateTime(), nullable=True),
     Column("lease_until", UtcDateTime(), nullable=True),
+    # The claim's fencing token: a renewal moves lease_until, never this.
+    Column("lease_token", String(32), nullable=True),
     # What the provider says after accepting (status callbacks), ranked so that a late
     # callback never moves a status backwards.
     Column("provider_message_id", String(64), nullable=True, index=True),

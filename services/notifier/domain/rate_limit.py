@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Protocol
 
 from shared.clock import Clock
 
@@ -16,6 +17,12 @@ from shared.clock import Clock
 # and this much float error is forgiven, so a waiter that slept the time it was told finds its
 # token instead of being told to wait another microsecond.
 _EPSILON = 1e-9
+
+
+class RateLimiter(Protocol):
+    async def take(self, count: float = 1) -> None:
+        """Wait until ``count`` tokens are available and take them."""
+        ...
 
 
 class TokenBucket:

@@ -10,9 +10,9 @@ from email.utils import format_datetime
 from typing import Protocol
 from urllib.parse import urlencode
 
+from services.notifier.domain.prompt_job import PromptJob
 from services.notifier.domain.questionnaire import Questionnaire, questionnaire_for
 from services.notifier.domain.signed_links import LinkSigner
-from services.notifier.handlers.prompt_job import PromptJob
 from services.notifier.templating import (
     PromptContext,
     PromptRenderer,

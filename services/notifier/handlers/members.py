@@ -8,6 +8,7 @@ in the next daily batch, among the day's other erasures).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -124,6 +125,19 @@ async def record_consent(
     await session.execute(
         update(contacts).where(contacts.c.member_id == member_id).values(**state, updated_at=now)
     )
+
+
+async def erased_among(
+    session: AsyncSession, member_ids: Collection[str], secret: bytes
+) -> set[str]:
+    """Which of these member ids belong to erased members."""
+    if not member_ids:
+        return set()
+    hashes = {member_hash(member_id, secret): member_id for member_id in member_ids}
+    found = await session.execute(
+        select(erased_members.c.member_hash).where(erased_members.c.member_hash.in_(hashes))
+    )
+    return {hashes[value] for value in found.scalars()}
 
 
 async def is_erased(session: AsyncSession, member_id: str, secret: bytes) -> bool:

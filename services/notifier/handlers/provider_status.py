@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.adapters.tables import (
     contacts,
     deliveries,
@@ -19,9 +20,8 @@ from services.notifier.adapters.tables import (
     provider_status_backlog,
 )
 from services.notifier.domain.contact import Contact
-from services.notifier.handlers.events import prompt_delivered, prompt_failed
-from services.notifier.handlers.fallback import queue_fallback
-from services.notifier.handlers.prompt_job import job_from_delivery
+from services.notifier.domain.delivery import Delivery
+from services.notifier.domain.events import prompt_delivered, prompt_failed
 from shared.clock import Clock
 from shared.contracts import Channel, Event, FailureReason
 from shared.db import insert_ignoring_duplicates
@@ -118,7 +118,7 @@ async def apply_to_delivery(
         return "stale"
     values: dict[str, object] = {"provider_state": state, "provider_state_rank": rank}
     events: list[Event] = []
-    job = job_from_delivery(row, row.due_event_id)
+    job = Delivery.from_row(row).job()
     channel = Channel(row.channel)
     if state == "delivered":
         values["delivered_at"] = now
@@ -140,7 +140,7 @@ async def apply_to_delivery(
         if contact_row is not None:
             fallback, _ = Contact.from_row(contact_row, None).first_usable(after=channel)
             if fallback is not None:
-                await queue_fallback(session, row, fallback, now)
+                await Deliveries(session).queue_fallback(Delivery.from_row(row), fallback, now)
     await session.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
     await stage_events(session, outbox, events, now)
     return state

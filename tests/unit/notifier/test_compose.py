@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from services.notifier.domain.prompt_job import PromptJob
 from services.notifier.domain.questionnaire import ITEMS, WHO5_ITEMS
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import (
@@ -16,7 +17,6 @@ from services.notifier.handlers.compose import (
     EmailPolicy,
     TemplatedComposer,
 )
-from services.notifier.handlers.prompt_job import PromptJob
 from services.notifier.templating import InMemoryStoredTemplates, PromptRenderer
 from services.notifier.templating.sms import fold_to_gsm
 from shared.contracts import RitualKind

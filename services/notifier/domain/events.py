@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.notifier.handlers.prompt_job import PromptJob
+from services.notifier.domain.prompt_job import PromptJob
 from shared.contracts import (
     Channel,
     FailureReason,

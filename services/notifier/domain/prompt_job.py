@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
-
-from sqlalchemy import Row
+from typing import TYPE_CHECKING
 
 from services.notifier.domain.questionnaire import questionnaire_key
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1, RitualKind, deterministic_event_id
+
+if TYPE_CHECKING:
+    from services.notifier.domain.delivery import Delivery
 
 
 def delivery_id_for(send_event_id: str, channel: Channel) -> str:
@@ -64,7 +65,7 @@ class PromptJob:
         )
 
     @classmethod
-    def for_nudge(cls, event: NudgeDueV1, original: Row[Any]) -> PromptJob:
+    def for_nudge(cls, event: NudgeDueV1, original: Delivery) -> PromptJob:
         """A nudge repeats the original prompt's question; its links answer the original."""
         return cls(
             send_event_id=event.event_id,
@@ -73,7 +74,7 @@ class PromptJob:
             member_id=event.member_id,
             community_id=event.community_id,
             ritual_id=event.ritual_id,
-            ritual_kind=RitualKind(original.ritual_kind),
+            ritual_kind=original.ritual_kind,
             template_key=original.template_key,
             item_key=original.item_key,
             occurrence_at=original.occurrence_at,
@@ -82,23 +83,3 @@ class PromptJob:
             timezone=original.timezone,
             answers_delivery_id=original.id,
         )
-
-
-def job_from_delivery(row: Row[Any], ritual_due_id: str) -> PromptJob:
-    """The job a queued delivery row describes (``ritual_due_id``: the original RitualDue)."""
-    return PromptJob(
-        send_event_id=row.due_event_id,
-        due_event_id=ritual_due_id,
-        nudge_number=row.nudge_number,
-        member_id=row.member_id,
-        community_id=row.community_id,
-        ritual_id=row.ritual_id,
-        ritual_kind=RitualKind(row.ritual_kind),
-        template_key=row.template_key,
-        item_key=row.item_key,
-        occurrence_at=row.occurrence_at,
-        occurrence_local_date=row.occurrence_local_date,
-        respond_by=row.respond_by,
-        timezone=row.timezone,
-        answers_delivery_id=row.answers_delivery_id,
-    )
