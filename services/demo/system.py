@@ -145,7 +145,6 @@ class LocalSystem:
             smtp_port=self.smtp.port,
             smtp_security=SmtpSecurity.none,
             mail_from="Riverside Neighbours <checkins@rituals.example>",
-            sms_provider="twilio",
             twilio_account_sid=self.twilio.account_sid,
             twilio_auth_token=self.twilio.auth_token,
             twilio_from_number=SMS_NUMBER,
@@ -155,7 +154,8 @@ class LocalSystem:
             email_burst=1000,
             sms_rate_per_s=1000,
             sms_burst=1000,
-            **self.notifier_overrides,
+            # SMS through the fake Twilio unless the overrides choose another provider.
+            **({"sms_provider": "twilio"} | self.notifier_overrides),
         )
         self.notifier_settings = notifier
         insights = InsightsSettings(
