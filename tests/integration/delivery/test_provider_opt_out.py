@@ -11,7 +11,7 @@ import aiohttp
 
 from services.demo.scenario import Person, set_up_weekly_check_in
 from services.demo.system import SMS_NUMBER, LocalSystem
-from shared.contracts import Event, PromptFailedV1, PromptSentV1
+from shared.contracts import Channel, Event, PromptFailedV1, PromptSentV1
 from shared.devtwilio import twilio_signature
 from tests.support import NatsTap, eventually
 
@@ -77,7 +77,7 @@ async def test_a_21610_status_callback_opts_out_through_the_consent_trail_once(
     assert await _post_status(system, sid, "undelivered", "21610") == 204  # Twilio retries
 
     failed = await eventually(lambda: events_of(nats_tap, PromptFailedV1))
-    assert [(f.channel.value, f.reason.value) for f in failed] == [("sms", "opted_out")]
+    assert [(f.channel, f.reason.value) for f in failed] == [(Channel.sms, "opted_out")]
     assert await _sms_consents(system, member_id) == [(False, "provider:twilio")]
     member = await system.clients["notifier"].get(f"/v1/members/{member_id}")
     assert member["sms_opted_out"] is True
