@@ -22,7 +22,7 @@ from services.insights.settings import InsightsSettings
 from services.notifier.domain.insights_release import next_daily_release, week_closes_at
 from services.notifier.handlers.workers.dispatcher import Dispatcher
 from services.notifier.main import wire_notifier
-from services.notifier.settings import NotifierSettings, SmsProvider, SmtpSecurity
+from services.notifier.settings import NotifierSettings, SmtpSecurity
 from services.scheduler.handlers.ticker import Ticker
 from services.scheduler.main import wire_scheduler
 from services.scheduler.settings import SchedulerSettings
@@ -145,7 +145,6 @@ class LocalSystem:
             smtp_port=self.smtp.port,
             smtp_security=SmtpSecurity.none,
             mail_from="Riverside Neighbours <checkins@rituals.example>",
-            sms_provider=SmsProvider.twilio,
             twilio_account_sid=self.twilio.account_sid,
             twilio_auth_token=self.twilio.auth_token,
             twilio_from_number=SMS_NUMBER,
@@ -155,7 +154,8 @@ class LocalSystem:
             email_burst=1000,
             sms_rate_per_s=1000,
             sms_burst=1000,
-            **self.notifier_overrides,
+            # SMS through the fake Twilio unless the overrides choose another provider.
+            **({"sms_provider": "twilio"} | self.notifier_overrides),
         )
         self.notifier_settings = notifier
         insights = InsightsSettings(
@@ -225,8 +225,10 @@ class LocalSystem:
         return release
 
     def sms_webhook(self, kind: str) -> str:
-        """Where the provider posts inbound SMS ("inbound") or status callbacks ("status")."""
-        return f"{self.url('notifier-public')}/v1/webhooks/sms/{kind}"
+        """Where the configured SMS provider (Twilio unless overridden) posts inbound SMS
+        ("inbound") or status callbacks ("status")."""
+        provider = self.notifier_settings.sms_provider
+        return f"{self.url('notifier-public')}/v1/webhooks/sms/{provider}/{kind}"
 
     async def stop(self) -> None:
         """Stop whatever was started, in reverse order (also after a failed start)."""

@@ -6,12 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from services.notifier.adapters.channels import ChannelSenders
-from services.notifier.adapters.sms.factory import ManagedSmsSender, build_sms_sender
+from services.notifier.adapters.sms.base import ManagedSmsSender
+from services.notifier.adapters.sms.registry import configure_sms_provider
 from services.notifier.adapters.smtp_sender import EmailSender, SmtpPool
 from services.notifier.adapters.tables import outbox
 from services.notifier.api.app import TemplateContext, create_operator_api, create_public_api
 from services.notifier.api.dependencies import ApiContext
-from services.notifier.api.webhooks import WebhookContext
+from services.notifier.api.webhooks import WebhookContext, sms_webhook_url, sms_webhooks
 from services.notifier.domain.contact import parse_quiet_hours
 from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.rate_limit import TokenBucket
@@ -109,7 +110,8 @@ def wire_notifier(
         late_answer_grace=timedelta(days=settings.late_answer_grace_days),
     )
     email_sender = email or SmtpPool(settings)
-    sms_sender = sms or build_sms_sender(settings, clock)
+    sms_provider = configure_sms_provider(settings, clock)
+    sms_sender = sms or sms_provider.sender
     base = settings.public_base_url.rstrip("/")
     template_store = SqlStoredTemplates(sessions)
     renderer, render_pool = template_renderer(settings, template_store, clock)
@@ -118,7 +120,12 @@ def wire_notifier(
     dispatcher = Dispatcher(
         sessions=sessions,
         clock=clock,
-        senders=ChannelSenders(email_sender, sms_sender, f"{base}/v1/webhooks/sms/status"),
+        senders=ChannelSenders(
+            email_sender,
+            sms_sender,
+            sms_webhook_url(base, sms_provider, "status"),
+            sms_provider.name,
+        ),
         composer=composer,
         relay=relay,
         limiters={
@@ -191,9 +198,7 @@ def wire_notifier(
         inbound_messages=timedelta(days=settings.retain_inbound_messages_days),
     )
     webhook_context = WebhookContext(
-        auth_token=(
-            settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
-        ),
+        sms_providers=sms_webhooks(sms_provider),
         public_base_url=settings.public_base_url,
         trust_forwarded_headers=settings.trust_forwarded_headers,
         statuses=StatusDeps(sessions, clock, relay, dispatcher.kick),

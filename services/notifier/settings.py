@@ -1,23 +1,23 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from services.notifier.adapters.sms.provider import SmsProviderPackage
 
 
 class SmtpSecurity(StrEnum):
     none = "none"  # dev sinks only
     starttls = "starttls"
     implicit_tls = "implicit_tls"
-
-
-class SmsProvider(StrEnum):
-    outbox = "outbox"  # dev: messages are kept, not sent
-    twilio = "twilio"
-    http_gateway = "http_gateway"
 
 
 DEFAULT_DISTRESS_WORDS = (
@@ -154,8 +154,11 @@ class NotifierSettings(ServiceSettings):
         default=20.0, gt=0, description="Provider limit: e-mails per second (per replica)."
     )
     email_burst: int = Field(default=20, ge=1)
-    sms_provider: SmsProvider = Field(
-        default=SmsProvider.outbox, description="Where SMS go: outbox (dev), twilio, http_gateway."
+    sms_provider: str = Field(
+        default="outbox",
+        description="Where SMS go: a provider in adapters/sms/registry.py (outbox (dev), "
+        "twilio, http_gateway). Its webhooks are /v1/webhooks/sms/<provider>/inbound and "
+        "/status under NOTIFIER_PUBLIC_BASE_URL.",
     )
     sms_rate_per_s: float = Field(
         default=1.0,
@@ -235,6 +238,12 @@ class NotifierSettings(ServiceSettings):
     twilio_base_url: str = Field(default="https://api.twilio.com")
     sms_gateway_url: str | None = Field(default=None, description="Generic HTTP SMS gateway URL.")
     sms_gateway_token: SecretStr | None = Field(default=None)
+    sms_gateway_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key the gateway signs its inbound-message and status "
+        "callbacks with. Unset: the gateway's webhooks answer 404 and it is given no callback "
+        "URL.",
+    )
     default_quiet_hours: str | None = Field(
         default="21:00-08:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
@@ -287,16 +296,29 @@ class NotifierSettings(ServiceSettings):
             )
         return self
 
+    @field_validator("sms_provider")
+    @classmethod
+    def _provider_is_registered(cls, value: str) -> str:
+        if value not in _sms_providers():
+            raise PydanticCustomError(
+                "unknown_sms_provider",
+                "{variable} names no SMS provider (known: {known})",
+                {"variable": cls.env_name("sms_provider"), "known": ", ".join(_sms_providers())},
+            )
+        return value
+
     @model_validator(mode="after")
     def _provider_is_configured(self) -> NotifierSettings:
-        if self.sms_provider is SmsProvider.twilio:
-            if not (self.twilio_account_sid and self.twilio_auth_token):
-                raise ValueError("NOTIFIER_TWILIO_ACCOUNT_SID and _AUTH_TOKEN are required")
-            if bool(self.twilio_from_number) == bool(self.twilio_messaging_service_sid):
-                raise ValueError(
-                    "set one of NOTIFIER_TWILIO_FROM_NUMBER and "
-                    "NOTIFIER_TWILIO_MESSAGING_SERVICE_SID"
-                )
-        if self.sms_provider is SmsProvider.http_gateway and not self.sms_gateway_url:
-            raise ValueError("NOTIFIER_SMS_GATEWAY_URL is required for the http_gateway provider")
+        # Each provider package knows which of its settings it needs.
+        problem = _sms_providers()[self.sms_provider].settings_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+def _sms_providers() -> Mapping[str, SmsProviderPackage]:
+    # Imported on use, not with this module: the registry imports every provider package and
+    # they read these settings, so a package importing this module at load would be a cycle.
+    from services.notifier.adapters.sms.registry import SMS_PROVIDERS
+
+    return SMS_PROVIDERS

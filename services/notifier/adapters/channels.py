@@ -29,6 +29,7 @@ class ChannelSenders:
     email: EmailSender
     sms: SmsSender
     sms_status_callback_url: str | None
+    sms_provider: str  # its registered name (the consent trail names who reported an opt-out)
 
     async def send_email(self, message: EmailMessage) -> str | None:
         try:

@@ -1,35 +1,49 @@
-"""Provider webhooks: SMS status callbacks and inbound SMS, authenticated by the provider's
-signature (X-Twilio-Signature). Forged, missing, or signed for another URL -> 403, and nothing
-is recorded or published.
+"""SMS provider webhooks, one pair per provider: ``/v1/webhooks/sms/{provider}/inbound`` (a
+member's message) and ``/v1/webhooks/sms/{provider}/status`` (status callbacks).
 
-The signature covers the URL the provider called. That is ``public_base_url`` + path + query
-(what we gave the provider), or, behind an ingress that overwrites X-Forwarded-* headers and
-with ``trust_forwarded_headers`` set, the URL rebuilt from them.
+Only the configured provider's routes answer (another name: 404). Its package checks the
+call's signature before anything is read from it; forged, missing, stale or signed for another
+URL -> 403, and nothing is recorded or published. Bodies are bounded by the listener
+(``http_max_body_bytes``) before they get here.
+
+URL-signing providers (Twilio) sign the URL they called. That is ``public_base_url`` + path +
+query (what we gave the provider), or, behind an ingress that overwrites X-Forwarded-* headers
+and with ``trust_forwarded_headers`` set, the URL rebuilt from them: both are handed over.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from services.notifier.adapters.sms.base import SmsSender, SmsSendFailed
+from services.notifier.adapters.sms.base import (
+    SmsSender,
+    SmsSendFailed,
+    SmsWebhooks,
+    WebhookCall,
+    WebhookRefused,
+)
+from services.notifier.adapters.sms.provider import ConfiguredSmsProvider
+from services.notifier.domain.external_url import external_url
 from services.notifier.domain.phone import InvalidPhone, to_e164
-from services.notifier.domain.twilio_signature import external_url, is_valid_signature
 from services.notifier.handlers.inbound import ServiceText, handle_inbound_sms
 from services.notifier.handlers.provider_status import StatusDeps, apply_status
 from services.notifier.handlers.record_answer import AnswerDeps
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/webhooks/sms", tags=["webhooks"])
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+PREFIX = "/v1/webhooks/sms"
+router = APIRouter(prefix=PREFIX, tags=["webhooks"])
+MAX_MESSAGE_ID_LENGTH = 64  # the columns that hold provider message ids
 
 
 @dataclass(frozen=True)
 class WebhookContext:
-    auth_token: str | None  # None: no provider webhooks configured (every call is refused)
+    # The configured provider's webhooks by its name; empty when it calls us back for nothing.
+    sms_providers: Mapping[str, SmsWebhooks]
     public_base_url: str
     trust_forwarded_headers: bool
     statuses: StatusDeps
@@ -37,6 +51,21 @@ class WebhookContext:
     reply_sender: SmsSender
     texts: ServiceText
     phone_region: str
+
+
+def sms_webhooks(provider: ConfiguredSmsProvider) -> dict[str, SmsWebhooks]:
+    """``WebhookContext.sms_providers`` for the configured provider."""
+    return {provider.name: provider.webhooks} if provider.webhooks is not None else {}
+
+
+def sms_webhook_url(
+    public_base_url: str, provider: ConfiguredSmsProvider, kind: Literal["inbound", "status"]
+) -> str | None:
+    """Where ``provider`` calls us (to give it, or to configure at it); None if it calls us
+    for nothing."""
+    if provider.webhooks is None:
+        return None
+    return f"{public_base_url.rstrip('/')}{PREFIX}/{provider.name}/{kind}"
 
 
 def webhook_context(request: Request) -> WebhookContext:
@@ -47,7 +76,15 @@ def webhook_context(request: Request) -> WebhookContext:
 Context = Annotated[WebhookContext, Depends(webhook_context)]
 
 
-def _candidate_urls(request: Request, context: WebhookContext) -> list[str]:
+def _provider(context: WebhookContext, name: str) -> SmsWebhooks:
+    webhooks = context.sms_providers.get(name)
+    if webhooks is None:
+        # The name is not repeated back: it is whatever the caller put in the path.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no SMS provider of that name here")
+    return webhooks
+
+
+def _candidate_urls(request: Request, context: WebhookContext) -> tuple[str, ...]:
     raw_path = request.scope.get("raw_path", b"").decode() or request.url.path
     query = request.scope.get("query_string", b"").decode()
     configured = context.public_base_url.rstrip("/") + raw_path + (f"?{query}" if query else "")
@@ -65,67 +102,66 @@ def _candidate_urls(request: Request, context: WebhookContext) -> list[str]:
                 headers.get("x-forwarded-port"),
             )
         )
-    return urls
+    return tuple(urls)
 
 
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-async def verified_form(request: Request, context: WebhookContext) -> dict[str, str]:
-    """The form, once its signature is Twilio's. Another body (JSON) is checked the way Twilio
-    signs it (``bodySHA256``) so a signed one is told apart from a forged one, then refused:
-    the SMS webhooks Twilio calls post forms, and these routes read nothing else."""
-    is_form = request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES
-    params: list[tuple[str, str]] | bytes
-    if is_form:
-        form = await request.form()
-        params = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    else:
-        params = await request.body()
-    signature = request.headers.get("x-twilio-signature")
-    token = context.auth_token
-    if token is None or not any(
-        is_valid_signature(url, params, signature, token)
-        for url in _candidate_urls(request, context)
-    ):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "signature missing or not valid")
-    if isinstance(params, bytes):
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            "these webhooks take form posts (application/x-www-form-urlencoded)",
-        )
-    return dict(params)
-
-
-@router.post("/status", status_code=status.HTTP_204_NO_CONTENT)
-async def status_callback(request: Request, context: Context) -> Response:
-    form = await verified_form(request, context)
-    code = form.get("ErrorCode")
-    await apply_status(
-        context.statuses,
-        form.get("MessageSid", ""),
-        form.get("MessageStatus", "").lower(),
-        int(code) if code and code.isdigit() else None,
+async def webhook_call(request: Request, context: WebhookContext) -> WebhookCall:
+    """The call as a provider package reads it: candidate URLs, headers, raw body."""
+    return WebhookCall(
+        urls=_candidate_urls(request, context),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        media_type=request.headers.get("content-type", "").split(";")[0].strip().lower(),
+        body=await request.body(),
     )
+
+
+def _refused(error: WebhookRefused) -> HTTPException:
+    return HTTPException(error.status, error.detail)
+
+
+def _check_message_id(message_id: str) -> None:
+    if len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"message ids longer than {MAX_MESSAGE_ID_LENGTH} characters are not taken",
+        )
+
+
+@router.post("/{provider}/status", status_code=status.HTTP_204_NO_CONTENT)
+async def status_callback(provider: str, request: Request, context: Context) -> Response:
+    webhooks = _provider(context, provider)
+    try:
+        report = webhooks.read_status(await webhook_call(request, context))
+    except WebhookRefused as error:
+        raise _refused(error) from None
+    _check_message_id(report.provider_message_id)
+    await apply_status(context.statuses, provider, report)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/inbound")
-async def inbound_sms(request: Request, context: Context) -> Response:
-    form = await verified_form(request, context)
+@router.post("/{provider}/inbound")
+async def inbound_sms(provider: str, request: Request, context: Context) -> Response:
+    webhooks = _provider(context, provider)
     try:
-        sender = to_e164(form.get("From", ""), context.phone_region)
+        message = webhooks.read_inbound(await webhook_call(request, context))
+    except WebhookRefused as error:
+        raise _refused(error) from None
+    _check_message_id(message.provider_message_id)
+    answer = webhooks.inbound_answer
+    acknowledged = Response(answer.body, answer.status, media_type=answer.media_type)
+    try:
+        sender = to_e164(message.from_number, context.phone_region)
     except InvalidPhone:
-        return Response(EMPTY_TWIML, media_type="text/xml")
+        return acknowledged  # not a number we could ever have texted: nothing to do
     result = await handle_inbound_sms(
-        context.answers, form.get("MessageSid", ""), sender, form.get("Body", ""), context.texts
+        context.answers, message.provider_message_id, sender, message.body, context.texts
     )
     log.info("inbound sms handled: %s", result.handled)
     if result.reply:
         try:
             await context.reply_sender.send(
-                sender, result.reply, None, f"reply-{form.get('MessageSid', '')}"
+                sender, result.reply, None, f"reply-{message.provider_message_id}"
             )
         except SmsSendFailed as error:
             log.warning("reply not sent: %s", error.reason)
-    return Response(EMPTY_TWIML, media_type="text/xml")
+    return acknowledged

@@ -127,6 +127,26 @@ async def record_consent(
     )
 
 
+async def record_provider_sms_opt_out(
+    session: AsyncSession, member_id: str, source: str, now: datetime
+) -> bool:
+    """An opt-out an SMS provider reported (refusing a send, or in a status callback),
+    through the consent trail like every other change, and once: a member already opted out
+    (by keyword, by an earlier report) gets no second row for the same fact. Returns whether
+    it was recorded."""
+    current = (
+        await session.execute(
+            select(contacts.c.sms_opted_out_at)
+            .where(contacts.c.member_id == member_id)
+            .with_for_update()
+        )
+    ).first()
+    if current is None or current.sms_opted_out_at is not None:
+        return False
+    await record_consent(session, member_id, "sms", False, source, now)
+    return True
+
+
 async def erased_among(
     session: AsyncSession, member_ids: Collection[str], secret: bytes
 ) -> set[str]:

@@ -1,6 +1,8 @@
-"""Provider status callbacks: ranked, so that a late or repeated callback never moves a
-delivery's status backwards (they arrive out of order), and kept aside when they arrive before
-the send that caused them was recorded."""
+"""Provider status callbacks, in the provider-neutral vocabulary (``SmsState``; each provider's
+package maps its own): ranked, so that a late or repeated callback never moves a delivery's
+status backwards (they arrive out of order), and kept aside when they arrive before the send
+that caused them was recorded. A recipient who opted out at the provider is opted out here too,
+through the consent trail like every other change."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.sms.base import SmsState, StatusReport
 from services.notifier.adapters.tables import (
     contacts,
     deliveries,
@@ -22,24 +25,32 @@ from services.notifier.adapters.tables import (
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.events import prompt_delivered, prompt_failed
+from services.notifier.handlers.members import record_provider_sms_opt_out
 from shared.clock import Clock
 from shared.contracts import Channel, Event, FailureReason
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import OutboxRelay, stage_events
 
-# Twilio's message statuses by how far along they are; terminal ones share the top rank.
-STATUS_RANK = {
-    "accepted": 1,
-    "scheduled": 1,
-    "queued": 1,
-    "sending": 2,
-    "sent": 3,
-    "delivered": 5,
-    "undelivered": 5,
-    "failed": 5,
-    "read": 6,
+# Message states by how far along they are; terminal ones share the top rank but one.
+STATUS_RANK: dict[str, int] = {
+    SmsState.ACCEPTED: 1,
+    SmsState.QUEUED: 1,
+    SmsState.SENDING: 2,
+    SmsState.SENT: 3,
+    SmsState.DELIVERED: 5,
+    SmsState.UNDELIVERED: 5,
+    SmsState.FAILED: 5,
+    SmsState.OPTED_OUT: 5,
+    SmsState.READ: 6,
 }
-OPTED_OUT_ERROR_CODES = {21610}
+FAILED_STATES = frozenset({SmsState.UNDELIVERED, SmsState.FAILED, SmsState.OPTED_OUT})
+# The consent-trail source of an opt-out a provider reported: "provider:<name>". A status kept
+# for later does not say which provider sent it, so its opt-out is recorded as "provider".
+BACKLOG_OPT_OUT_SOURCE = "provider"
+
+
+def opt_out_source(provider: str) -> str:
+    return f"provider:{provider}"
 
 
 @dataclass(frozen=True)
@@ -50,18 +61,16 @@ class StatusDeps:
     wake_dispatcher: Callable[[], None]
 
 
-async def apply_status(
-    deps: StatusDeps, provider_message_id: str, state: str, error_code: int | None
-) -> str:
-    """Record a provider's status for a message; returns what happened."""
-    if state not in STATUS_RANK:
+async def apply_status(deps: StatusDeps, provider: str, report: StatusReport) -> str:
+    """Record ``provider``'s status for a message; returns what happened."""
+    if report.state is None:
         return "unknown_status"
     now = deps.clock.now()
     async with deps.sessions() as session, session.begin():
         row = (
             await session.execute(
                 select(deliveries)
-                .where(deliveries.c.provider_message_id == provider_message_id)
+                .where(deliveries.c.provider_message_id == report.provider_message_id)
                 .with_for_update()
             )
         ).first()
@@ -71,15 +80,17 @@ async def apply_status(
                 provider_status_backlog,
                 [
                     {
-                        "provider_message_id": provider_message_id,
-                        "state": state,
-                        "error_code": error_code,
+                        "provider_message_id": report.provider_message_id,
+                        "state": report.state.value,
+                        "error_code": report.error_code,
                         "received_at": now,
                     }
                 ],
             )
             return "kept_for_later"
-        outcome = await apply_to_delivery(session, row, state, error_code, now)
+        outcome = await apply_to_delivery(
+            session, row, report.state, report.error_code, now, opt_out_source(provider)
+        )
     deps.relay.kick()
     deps.wake_dispatcher()  # a fallback may be queued
     return outcome
@@ -101,7 +112,9 @@ async def apply_backlog(session: AsyncSession, provider_message_id: str, now: da
                 select(deliveries).where(deliveries.c.provider_message_id == provider_message_id)
             )
         ).one()
-        await apply_to_delivery(session, row, status.state, status.error_code, now)
+        await apply_to_delivery(
+            session, row, status.state, status.error_code, now, BACKLOG_OPT_OUT_SOURCE
+        )
     if pending:
         await session.execute(
             delete(provider_status_backlog).where(
@@ -111,29 +124,34 @@ async def apply_backlog(session: AsyncSession, provider_message_id: str, now: da
 
 
 async def apply_to_delivery(
-    session: AsyncSession, row: Row[Any], state: str, error_code: int | None, now: datetime
+    session: AsyncSession,
+    row: Row[Any],
+    state: str,
+    error_code: int | None,
+    now: datetime,
+    opt_out_source: str,
 ) -> str:
-    rank = STATUS_RANK[state]
+    """Apply one status to the delivery in ``row`` (locked by the caller). ``state`` is an
+    ``SmsState`` value (a str: kept statuses come back from the database as text)."""
+    rank = STATUS_RANK.get(state)
+    if rank is None:
+        return "unknown_status"  # a kept status from a vocabulary since retired
     if rank <= row.provider_state_rank:
         return "stale"
     values: dict[str, object] = {"provider_state": state, "provider_state_rank": rank}
     events: list[Event] = []
     job = Delivery.from_row(row).job()
     channel = Channel(row.channel)
-    if state == "delivered":
+    if state == SmsState.DELIVERED:
         values["delivered_at"] = now
         events.append(prompt_delivered(job, channel, now))
-    elif state in ("undelivered", "failed"):
-        opted_out = error_code in OPTED_OUT_ERROR_CODES
+    elif state in FAILED_STATES:
+        opted_out = state == SmsState.OPTED_OUT
         reason = FailureReason.opted_out if opted_out else FailureReason.undelivered
         values |= {"failure_reason": reason.value, "provider_status": error_code}
         events.append(prompt_failed(job, channel, reason, row.attempts, now, error_code))
         if opted_out and channel is Channel.sms:
-            await session.execute(
-                update(contacts)
-                .where(contacts.c.member_id == row.member_id)
-                .values(sms_opted_out_at=now)
-            )
+            await record_provider_sms_opt_out(session, row.member_id, opt_out_source, now)
         contact_row = (
             await session.execute(select(contacts).where(contacts.c.member_id == row.member_id))
         ).first()

@@ -24,13 +24,14 @@ from tests.integration.http_edge.support import PROBLEM_JSON, call, read_respons
 
 IMPORT_LIMIT = 256 * 1024  # the member import's own limit in these tests (4 MiB by default)
 HUGE = 100 * 1024 * 1024
+WEBHOOK = "/v1/webhooks/sms/twilio/inbound"
 # Listener, method and path: unauthenticated requests (the tester's) to every listener.
 ROUTES = [
     ("scheduler", "POST", "/v1/communities"),
     ("scheduler", "GET", "/health/live"),
     ("notifier", "POST", "/v1/members"),
     ("notifier", "POST", "/v1/members/import"),
-    ("notifier-public", "POST", "/v1/webhooks/sms/inbound"),
+    ("notifier-public", "POST", WEBHOOK),
     ("insights", "GET", "/health/live"),
     ("insights-analyst", "GET", "/v1/values"),
 ]
@@ -143,7 +144,7 @@ async def asgi_call(
         ("scheduler", "/v1/communities", "application/json", DEFAULT_MAX_BODY_BYTES),
         ("scheduler", "/health/live", "application/json", DEFAULT_MAX_BODY_BYTES),
         ("notifier", "/v1/members/import", "text/csv", IMPORT_LIMIT),
-        ("notifier-public", "/v1/webhooks/sms/inbound", "application/json", DEFAULT_MAX_BODY_BYTES),
+        ("notifier-public", WEBHOOK, "application/json", DEFAULT_MAX_BODY_BYTES),
     ],
 )
 async def test_a_body_without_a_length_is_read_no_further_than_the_limit(
@@ -209,7 +210,7 @@ async def test_answers_of_the_edge_carry_the_security_headers_of_every_listener(
     reader, writer = await asyncio.open_connection("127.0.0.1", system.ports["notifier-public"])
     try:
         headers = {"Content-Length": str(HUGE)}
-        writer.write(request_head("POST", "/v1/webhooks/sms/inbound", headers))
+        writer.write(request_head("POST", WEBHOOK, headers))
         await writer.drain()
         status, response_headers, _ = await asyncio.wait_for(read_response(reader), 30)
     finally:

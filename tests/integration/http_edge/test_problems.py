@@ -94,7 +94,7 @@ JSON_ROUTES = [
     ("scheduler", "POST", "/v1/communities"),
     ("notifier", "POST", "/v1/members"),
     ("notifier", "PUT", "/v1/templates/check_in/en/sms"),
-    ("notifier-public", "POST", "/v1/webhooks/sms/status"),
+    ("notifier-public", "POST", "/v1/webhooks/sms/twilio/status"),
     ("insights-analyst", "GET", "/v1/values"),
 ]
 UNSTORABLE = [
@@ -162,7 +162,7 @@ async def test_every_error_is_a_problem_and_member_pages_stay_pages(
         (await call(system, "notifier", "POST", "/v1/members", json_body={"email": 1}), 422),
         (await call(system, "notifier", "POST", "/v1/members", data=b"{", content_type=JSON), 422),
         (await call(system, "notifier", "GET", "/v1/templates/check_in/xx/sms"), 422),
-        (await call(system, "notifier-public", "POST", "/v1/webhooks/sms/status"), 403),
+        (await call(system, "notifier-public", "POST", "/v1/webhooks/sms/twilio/status"), 403),
         (await call(system, "insights-analyst", "GET", "/v1/values?period=last-week"), 422),
         (await call(system, "insights", "POST", "/health/live"), 405),
     ]

@@ -8,7 +8,8 @@ from types import TracebackType
 
 from aiohttp import web
 
-from services.notifier.domain.twilio_signature import external_url, is_valid_signature
+from services.notifier.adapters.sms.twilio.signature import is_valid_signature
+from services.notifier.domain.external_url import external_url
 from shared.natsdev import free_port
 
 

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from services.notifier.domain.twilio_signature import (
+from services.notifier.adapters.sms.twilio.signature import (
     body_sha256,
     expected_signature,
-    external_url,
     is_valid_signature,
 )
+from services.notifier.domain.external_url import external_url
 from shared.devtwilio import twilio_signature as fake_twilio_signature
 
 TOKEN = "12345"
@@ -333,7 +333,7 @@ class TestAgreementWithTwiliosSdk:
         )
 
     BODY = '{"MessageSid":"SM1","MessageStatus":"delivered","note":"ça"}'
-    BASE = "https://mycompany.com/v1/webhooks/sms/status"
+    BASE = "https://mycompany.com/v1/webhooks/sms/twilio/status"
 
     def json_request(self, body: str) -> tuple[str, str]:
         """The URL Twilio calls for a JSON body, and the signature it sends."""

@@ -1,5 +1,6 @@
-"""The webhook routes' signature check (``verified_form``) over HTTP, against requests signed
-by Twilio's own SDK: a form, a form repeating a value, and JSON bodies signed with bodySHA256."""
+"""Twilio's webhook signature check (``TwilioWebhooks``, reading the call as the routes build
+it) over HTTP, against requests signed by Twilio's own SDK: a form, a form repeating a value,
+and JSON bodies signed with bodySHA256."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from services.notifier.api.webhooks import WebhookContext, verified_form
+from services.notifier.adapters.sms.base import WebhookRefused
+from services.notifier.adapters.sms.twilio import TwilioWebhooks
+from services.notifier.api.webhooks import WebhookContext, webhook_call
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 BASE = "https://rituals.example.org"
-PATH = "/v1/webhooks/sms/status"
+PATH = "/v1/webhooks/sms/twilio/status"
 SDK = RequestValidator(TOKEN)
 JSON_BODY = '{"MessageSid":"SM1","MessageStatus":"delivered"}'
 
@@ -26,8 +29,9 @@ JSON_BODY = '{"MessageSid":"SM1","MessageStatus":"delivered"}'
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     unused = cast(Any, None)  # the check reads only the token and the URLs
+    twilio = TwilioWebhooks(TOKEN)
     app.state.webhooks = WebhookContext(
-        auth_token=TOKEN,
+        sms_providers={"twilio": twilio},
         public_base_url=BASE,
         trust_forwarded_headers=False,
         statuses=unused,
@@ -38,8 +42,16 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     )
 
     @app.post(PATH)
-    async def checked(request: Request) -> dict[str, str]:
-        return await verified_form(request, request.app.state.webhooks)
+    async def checked(request: Request) -> dict[str, str | int | None]:
+        try:
+            report = twilio.read_status(await webhook_call(request, request.app.state.webhooks))
+        except WebhookRefused as error:
+            raise HTTPException(error.status, error.detail) from None
+        return {
+            "id": report.provider_message_id,
+            "state": report.state,
+            "error_code": report.error_code,
+        }
 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
@@ -68,7 +80,26 @@ async def test_a_signed_form_is_read(client: httpx.AsyncClient) -> None:
     pairs = [("MessageSid", "SM1"), ("MessageStatus", "delivered"), ("ErrorCode", "")]
     response = await post_form(client, pairs, sdk_signature(BASE + PATH, pairs))
     assert response.status_code == 200, response.text
-    assert response.json() == dict(pairs)
+    assert response.json() == {"id": "SM1", "state": "delivered", "error_code": None}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "state"),
+    [
+        ("undelivered", "21610", "opted_out"),  # the recipient texted STOP to our number
+        ("failed", "21610", "opted_out"),
+        ("undelivered", "30003", "undelivered"),
+        ("scheduled", "", "accepted"),
+        ("canceled", "", None),  # a status not tracked: acknowledged, then ignored
+    ],
+)
+async def test_twilio_statuses_and_codes_are_read_in_the_notifiers_words(
+    client: httpx.AsyncClient, status: str, code: str, state: str | None
+) -> None:
+    pairs = [("MessageSid", "SM1"), ("MessageStatus", status), ("ErrorCode", code)]
+    response = await post_form(client, pairs, sdk_signature(BASE + PATH, pairs))
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == state
 
 
 async def test_a_form_repeating_an_identical_value_is_accepted_as_the_sdk_accepts_it(

@@ -114,6 +114,13 @@ def test_a_rule_across_variables_is_reported_in_its_own_words() -> None:
     assert problems == ["NOTIFIER_SMS_GATEWAY_URL is required for the http_gateway provider"]
 
 
+def test_an_sms_provider_that_is_not_registered_is_named_with_the_known_ones() -> None:
+    problems = _problems(NotifierSettings, environment="dev", sms_provider="acme")
+    assert problems == [
+        "NOTIFIER_SMS_PROVIDER names no SMS provider (known: outbox, twilio, http_gateway)"
+    ]
+
+
 def test_a_missing_variable_is_named() -> None:
     class Strict(ServiceSettings):
         model_config = ServiceSettings.model_config | {"env_prefix": "STRICT_"}

@@ -109,7 +109,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._in_doubt = asyncio.Semaphore(policy.max_in_doubt)
         self._gates = {channel: ChannelGate() for channel in Channel}
-        self._writer = OutcomeWriter(sessions, clock, relay)
+        self._writer = OutcomeWriter(sessions, clock, relay, senders.sms_provider)
         self.last_run_at: datetime | None = None
 
     def owes_run_at(self, instant: datetime) -> bool:

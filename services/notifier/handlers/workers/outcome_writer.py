@@ -20,8 +20,8 @@ from services.notifier.adapters.tables import outbox, provider_status_backlog
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.outcomes import Outcome
-from services.notifier.handlers.members import record_consent
-from services.notifier.handlers.provider_status import apply_backlog
+from services.notifier.handlers.members import record_provider_sms_opt_out
+from services.notifier.handlers.provider_status import apply_backlog, opt_out_source
 from shared.clock import Clock
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1, deterministic_event_id
 from shared.group_commit import GroupCommit
@@ -30,9 +30,6 @@ from shared.outbox import OutboxRelay, stage_events, stage_raw
 from shared.subjects import dead_letter_subject
 
 log = logging.getLogger(__name__)
-
-# The consent trail's source for an opt-out the SMS provider reported when refusing a send.
-PROVIDER_OPT_OUT_SOURCE = "sms_provider"
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,14 @@ class Written:
 
 class OutcomeWriter:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, relay: OutboxRelay
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        relay: OutboxRelay,
+        sms_provider: str,
     ) -> None:
+        # Who refused a send because the recipient opted out, for the consent trail.
+        self._opt_out_source = opt_out_source(sms_provider)
         self._sessions = sessions
         self._clock = clock
         self._relay = relay
@@ -98,9 +101,9 @@ class OutcomeWriter:
         outcome, delivery = item.outcome, item.delivery
         if outcome.dead_letter_reason is not None and delivery.source_event:
             await _stage_dead_letter(session, delivery, outcome.dead_letter_reason, now)
-        if outcome.opted_out is Channel.sms and not (item.contact and item.contact.sms_opted_out):
-            await record_consent(
-                session, delivery.member_id, "sms", False, PROVIDER_OPT_OUT_SOURCE, now
+        if outcome.opted_out is Channel.sms:
+            await record_provider_sms_opt_out(
+                session, delivery.member_id, self._opt_out_source, now
             )
         if outcome.fallback is not None:
             await deliveries.queue_fallback(delivery, outcome.fallback, now)

@@ -79,3 +79,21 @@ class SmsOutbox:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as file:
                 file.write(line)
+
+
+class ManagedOutbox:
+    """The dev outbox, shaped like the network providers (start/close do nothing)."""
+
+    def __init__(self, outbox: SmsOutbox) -> None:
+        self.outbox = outbox
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def send(
+        self, to_e164: str, body: str, status_callback_url: str | None, idempotency_key: str
+    ) -> SmsAccepted:
+        return await self.outbox.send(to_e164, body, status_callback_url, idempotency_key)

@@ -12,7 +12,7 @@ the signature covers the URL alone, and the body must hash to that value.
 Twilio is inconsistent about writing the default port into the URL it signs, so validation
 accepts the URL with the port removed and with the scheme's default port added, as Twilio's own
 SDK does. Behind an ingress the URL Twilio called is not the one this process sees:
-``external_url`` rebuilds it from the X-Forwarded-* headers.
+``domain.external_url`` rebuilds it from the X-Forwarded-* headers.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from services.notifier.domain.external_url import DEFAULT_PORTS, without_port
+
 # A mapping (a repeated name may map to a list of values, e.g. from ``parse_qs``), a multidict
 # (whose ``items()`` yields every pair), or plain (name, value) pairs.
 FormParams = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
 # A body that is not a form (JSON), as received: only valid with ``bodySHA256`` in the URL.
 RawBody = str | bytes
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def expected_signature(url: str, params: FormParams, auth_token: str) -> str:
@@ -73,35 +73,6 @@ def is_valid_signature(
     return valid and body_matches
 
 
-def external_url(
-    scheme: str,
-    host: str,
-    path: str,
-    query: str,
-    forwarded_proto: str | None = None,
-    forwarded_host: str | None = None,
-    forwarded_port: str | None = None,
-) -> str:
-    """The URL a client outside the ingress called, from what this process saw and the
-    X-Forwarded-* headers.
-
-    ``path`` and ``query`` must be the raw strings from the request line (Twilio signs them as
-    sent; re-encoding would break the signature). Only the first value of a comma-separated
-    header is used: it is the one the outermost proxy set. Call this only behind a proxy that
-    overwrites these headers; otherwise a client chooses the URL that gets checked.
-    """
-    scheme = (_first(forwarded_proto) or scheme).lower()
-    host = _first(forwarded_host) or host
-    port = _first(forwarded_port)
-    if port:
-        # The port the client used replaces whatever port this process was reached on.
-        host = _without_port(host)
-        if port != str(_DEFAULT_PORTS.get(scheme)):
-            host = f"{host}:{port}"
-    url = f"{scheme}://{host}{path or '/'}"
-    return f"{url}?{query}" if query else url
-
-
 def _pairs(params: FormParams) -> Iterable[tuple[str, str]]:
     items: Iterable[tuple[str, object]] = params.items() if isinstance(params, Mapping) else params
     for name, value in items:
@@ -118,23 +89,9 @@ def _port_variants(url: str) -> list[str]:
     except ValueError:
         return [url]
     userinfo, at, hostport = parts.netloc.rpartition("@")
-    bare = _without_port(hostport)
+    bare = without_port(hostport)
     variants = [url, urlunsplit(parts._replace(netloc=f"{userinfo}{at}{bare}"))]
-    default = _DEFAULT_PORTS.get(parts.scheme.lower())
+    default = DEFAULT_PORTS.get(parts.scheme.lower())
     if port is None and default is not None:
         variants.append(urlunsplit(parts._replace(netloc=f"{userinfo}{at}{bare}:{default}")))
     return list(dict.fromkeys(variants))
-
-
-def _first(header: str | None) -> str | None:
-    if header is None:
-        return None
-    first = header.split(",", 1)[0].strip()
-    return first or None
-
-
-def _without_port(host: str) -> str:
-    # "[::1]" is a bare IPv6 literal; "[::1]:8443" and "example.org:8443" carry a port.
-    if host.rsplit("]", 1)[-1].count(":") == 1:
-        return host.rsplit(":", 1)[0]
-    return host

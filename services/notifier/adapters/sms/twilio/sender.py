@@ -1,9 +1,10 @@
-"""SMS through Twilio's Messages resource, by plain HTTP (the SDK pulls in requests and PyJWT).
+"""Sending through Twilio's Messages resource, by plain HTTP (the SDK pulls in requests and
+PyJWT).
 
 POST form-encoded to ``/2010-04-01/Accounts/{AccountSid}/Messages.json`` with basic auth.
-Twilio's error codes sort the permanent refusals: 21610 the recipient texted STOP, 21211 /
-21614 / 21217 the number is not one we can text. Twilio has no idempotency key: a timeout may
-hide an accepted message, so the caller's send ledger decides whether to retry.
+Twilio's error codes sort the permanent refusals (``vocabulary``): 21610 the recipient texted
+STOP, 21211 / 21614 / 21217 the number is not one we can text. Twilio has no idempotency key: a
+timeout may hide an accepted message, so the caller's send ledger decides whether to retry.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from services.notifier.adapters.sms.http_client import (
     json_or_none,
     transport_failure,
 )
-
-OPTED_OUT_CODES = frozenset({21610})
-INVALID_NUMBER_CODES = frozenset({21211, 21614, 21217})
+from services.notifier.adapters.sms.twilio.vocabulary import INVALID_NUMBER_CODES, OPTED_OUT_CODES
 
 
 @dataclass(frozen=True)
