@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from services.notifier.adapters.channels import ChannelSenders
+from services.notifier.adapters.rate_limit_store import rate_limiters
 from services.notifier.adapters.sms.base import ManagedSmsSender
 from services.notifier.adapters.sms.registry import configure_sms_provider
 from services.notifier.adapters.smtp_sender import EmailSender, SmtpPool
@@ -15,7 +16,6 @@ from services.notifier.api.dependencies import ApiContext
 from services.notifier.api.webhooks import WebhookContext, sms_webhook_url, sms_webhooks
 from services.notifier.domain.contact import parse_quiet_hours
 from services.notifier.domain.distress import DistressRules
-from services.notifier.domain.rate_limit import TokenBucket
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import EmailPolicy, TemplatedComposer
 from services.notifier.handlers.enqueue import (
@@ -41,7 +41,7 @@ from services.notifier.templating import (
 )
 from services.notifier.templating.sandbox import SandboxLimits
 from shared.clock import Clock
-from shared.contracts import Channel, NudgeDueV1, RitualDueV1
+from shared.contracts import NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import (
@@ -128,10 +128,7 @@ def wire_notifier(
         ),
         composer=composer,
         relay=relay,
-        limiters={
-            Channel.email: TokenBucket(settings.email_rate_per_s, settings.email_burst, clock),
-            Channel.sms: TokenBucket(settings.sms_rate_per_s, settings.sms_burst, clock),
-        },
+        limiters=rate_limiters(settings, sessions, clock),
         default_quiet_hours=quiet,
         policy=DispatchPolicy(
             batch_size=settings.dispatch_batch_size,

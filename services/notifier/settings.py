@@ -20,6 +20,11 @@ class SmtpSecurity(StrEnum):
     implicit_tls = "implicit_tls"
 
 
+class RateLimitScope(StrEnum):
+    deployment = "deployment"  # one bucket per provider limit, shared by every replica
+    replica = "replica"  # each process its own: N replicas send up to N times the rate
+
+
 DEFAULT_DISTRESS_WORDS = (
     "suicide",
     "suicidal",
@@ -151,9 +156,14 @@ class NotifierSettings(ServiceSettings):
     retry_base_delay_s: float = Field(default=60.0, gt=0, description="First retry delay.")
     retry_max_delay_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
     email_rate_per_s: float = Field(
-        default=20.0, gt=0, description="Provider limit: e-mails per second (per replica)."
+        default=20.0,
+        gt=0,
+        description="Provider limit: e-mails per second, for the whole deployment (see "
+        "NOTIFIER_RATE_LIMIT_SCOPE).",
     )
-    email_burst: int = Field(default=20, ge=1)
+    email_burst: int = Field(
+        default=20, ge=1, description="E-mails that may leave at once after a quiet spell."
+    )
     sms_provider: str = Field(
         default="outbox",
         description="Where SMS go: a provider in adapters/sms/registry.py (outbox (dev), "
@@ -163,9 +173,28 @@ class NotifierSettings(ServiceSettings):
     sms_rate_per_s: float = Field(
         default=1.0,
         gt=0,
-        description="Provider limit: SMS segments per second (per replica); 1/s per US long code.",
+        description="Provider limit: SMS segments per second, for the whole deployment (see "
+        "NOTIFIER_RATE_LIMIT_SCOPE); 1/s per US long code.",
     )
-    sms_burst: int = Field(default=5, ge=1)
+    sms_burst: int = Field(
+        default=5, ge=1, description="SMS segments that may leave at once after a quiet spell."
+    )
+    rate_limit_scope: RateLimitScope = Field(
+        default=RateLimitScope.deployment,
+        description="deployment: the e-mail and SMS rates and bursts hold for all replicas "
+        "together (a bucket per channel in the notifier's database, table rate_limits; sends "
+        "wait while the database is unreachable). replica: each process has its own buckets, "
+        "so N replicas send up to N times the rates.",
+    )
+    rate_limit_reserve_s: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="With the deployment scope: a replica short of tokens reserves what its "
+        "queued messages need, up to this many seconds' worth of the rate, in one short "
+        "transaction (so a busy replica makes about 1/this reservations a second, not one per "
+        "message); a message may wait up to this much longer than strictly needed.",
+    )
     sms_outbox_path: str | None = Field(
         default=None, description="Dev outbox: also append each SMS to this JSON-lines file."
     )

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -210,6 +211,16 @@ erasure_scrubs = Table(
     Column("respondent_keys", Text, nullable=False),  # JSON list
     Column("erased_at", UtcDateTime(), nullable=False),
     Column("scrub_after", UtcDateTime(), nullable=False, index=True),
+)
+
+# A provider's token bucket shared by every replica, one row per limit ("email", "sms"): the
+# level at the latest instant any replica recorded (see adapters/rate_limit_store.py).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -3,12 +3,19 @@
 Providers throttle per account or sender (Twilio queues beyond a long code's rate and answers
 429 when its queue is full); sending no faster than they accept keeps retries for real failures.
 Time comes from the injected clock, so tests drive it with a ``ManualClock``.
+
+``TokenBucket`` is one process's bucket. ``reserve_tokens`` is the same arithmetic on a bucket
+whose level is stored elsewhere (one row shared by every replica, see
+``domain/deployment_rate_limit.py``); both sides of the ``RateLimiter`` protocol the dispatcher
+calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from shared.clock import Clock
@@ -21,8 +28,73 @@ _EPSILON = 1e-9
 
 class RateLimiter(Protocol):
     async def take(self, count: float = 1) -> None:
-        """Wait until ``count`` tokens are available and take them."""
+        """Wait (on the clock) until ``count`` tokens may be spent, and spend them. An SMS costs
+        one per segment; more than the burst costs a full burst.
+
+        Raises ``RateLimitUnavailable`` if the limit cannot be consulted: nothing was spent and
+        nothing may be sent on its account; try again later.
+        """
         ...
+
+
+class RateLimitUnavailable(Exception):
+    """The store of a shared limit cannot be reached: take again later (a transient failure,
+    like the database being down, which it is when the store is the notifier's database)."""
+
+
+def wait_for(missing: float, rate: float) -> float:
+    """Seconds until ``missing`` tokens have been added at ``rate``, rounded up to the µs."""
+    return math.ceil(missing / rate * 1e6) / 1e6
+
+
+@dataclass(frozen=True)
+class BucketLevel:
+    tokens: float
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    """What a replica asks of the shared bucket: at least ``shortfall`` tokens (or nothing), and
+    as many as ``want`` if the bucket holds them; ``now`` is the replica's clock."""
+
+    rate: float
+    burst: float
+    shortfall: float
+    want: float
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Reservation:
+    granted: float  # tokens now the caller's; 0 when the bucket held fewer than the shortfall
+    wait_s: float  # when nothing was granted: until the bucket holds what was wanted
+
+
+def reserve_tokens(
+    level: BucketLevel | None, request: ReservationRequest
+) -> tuple[BucketLevel, Reservation]:
+    """Refill ``level`` (None: a bucket never used, which starts full) to ``request.now`` and take
+    between the shortfall and what is wanted from it, all or nothing of the shortfall.
+
+    Whoever calls this serialises the calls on one bucket (a row lock); then, with every replica
+    refilling from the latest instant any of them recorded, the tokens granted by instant t never
+    exceed burst + rate x (t - the bucket's first use), however many replicas share it.
+    """
+    now = request.now
+    if level is None:
+        level = BucketLevel(request.burst, now)
+    # A clock behind the recorded instant (another replica's, or one stepped back) adds nothing.
+    elapsed = max(0.0, (now - level.updated_at).total_seconds())
+    tokens = min(request.burst, level.tokens + elapsed * request.rate)
+    updated_at = max(now, level.updated_at)
+    want = min(max(request.want, request.shortfall), request.burst)
+    if tokens >= min(request.shortfall, request.burst) - _EPSILON:
+        granted = min(tokens, want)
+        return BucketLevel(max(0.0, tokens - granted), updated_at), Reservation(granted, 0.0)
+    # Waiting for what is wanted, not only the shortfall, lets one reservation serve the
+    # messages queued behind this one instead of one transaction per message.
+    return BucketLevel(tokens, updated_at), Reservation(0.0, wait_for(want - tokens, request.rate))
 
 
 class TokenBucket:
@@ -48,7 +120,7 @@ class TokenBucket:
         if self._tokens >= count - _EPSILON:
             self._tokens = max(0.0, self._tokens - count)
             return 0.0
-        return math.ceil((count - self._tokens) / self.rate * 1e6) / 1e6
+        return wait_for(count - self._tokens, self.rate)
 
     async def take(self, count: float = 1) -> None:
         """Wait (on the clock) until ``count`` tokens are available and take them.

@@ -37,7 +37,7 @@ from services.notifier.domain.contact import Contact
 from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.outcomes import DeliveryFailed, Outcome, OutcomeKind
 from services.notifier.domain.quiet_hours import QuietHours
-from services.notifier.domain.rate_limit import RateLimiter
+from services.notifier.domain.rate_limit import RateLimiter, RateLimitUnavailable
 from services.notifier.handlers.compose import Composer, TemplateProblem
 from services.notifier.handlers.provider_status import apply_matched_backlog
 from services.notifier.handlers.workers.batch_context import BatchContext, read_context
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 # A status for a message id we never recorded is kept this long, then forgotten.
 STATUS_BACKLOG_KEEP = timedelta(days=1)
 LEASE_LOST = "lease_lost"
+# A send whose shared rate limit could not be consulted is tried again after this.
+LIMIT_UNAVAILABLE_RETRY = timedelta(seconds=5)
 
 # The hand-over to the provider, ready to start; returns the provider's message id, if any.
 HandOver = Callable[[], Awaitable[str | None]]
@@ -194,6 +196,11 @@ class Dispatcher:
         except TemplateProblem:
             failed = outcomes.failed(delivery, job, FailureReason.template_error, now)
             return await self._write(delivery, failed, lease, contact)
+        except RateLimitUnavailable:
+            # The shared limit could not be consulted: nothing may go on its account. Back to
+            # the queue, uncounted, rather than waiting for the lease to lapse.
+            later = outcomes.paused(delivery, self._clock.now() + LIMIT_UNAVAILABLE_RETRY)
+            return await self._write(delivery, later, lease, contact)
 
         async def send() -> Outcome:
             try:
