@@ -1,18 +1,25 @@
-"""What the notifier's delivery guarantees cost: e-mail prompts per second through the whole
-notifier, against raw SMTP sends to the same server in the same run.
+"""What the notifier's delivery guarantees cost: prompts per second through the whole notifier,
+against bare sends to the same provider in the same run.
 
-The notifier path: a RitualDue per member on JetStream -> the consumer records a send -> the
-dispatcher checks consent and quiet hours, renders the template, takes a rate-limit token, hands
-the message to SMTP and commits the outcome with its PromptSent event. It sends one message at a
-time per process, so that a crash leaves at most one message in doubt. The baseline hands the
-same rendered message to the same SMTP server over one reused aiosmtplib connection, one at a
-time, with nothing else. The ratio is what persistence, checks and rendering add to each send.
+E-mail: a RitualDue per member on JetStream -> the consumer records the sends (a batch a
+transaction) -> the dispatcher claims a batch, checks consent and quiet hours, renders, hands
+the messages to the SMTP pool concurrently (at most ``max_in_doubt`` uncommitted) and commits
+their outcomes with their PromptSent events in groups. The baseline hands the same rendered
+message to the same SMTP server over as many reused aiosmtplib connections as the notifier's
+pool holds, nothing else.
 
-Everything runs on the local system of ``make run`` (embedded nats-server, the aiosmtpd sink in
-its own thread, all three services in this process), on SQLite or, with ``--postgres URL``, on
-PostgreSQL (fresh schemas, dropped afterwards). Not a test: run it by hand.
+SMS: the same path through the Twilio adapter to a Twilio-like server in another process
+(``bench/twilio_like.py``) that posts two signed status callbacks per message (sent,
+delivered) back to the notifier while it sends; rate limit off. Measured to every message
+recorded as sent, and to every ``delivered`` callback applied. The baseline is a naive loop:
+one request per message on a new connection, one at a time.
 
-    .venv/bin/python bench/notifier_dispatch.py [--members 500] [--postgres URL]
+Everything else runs on the local system of ``make run`` (embedded nats-server, the aiosmtpd
+sink in its own thread, all three services in this process), on SQLite or, with ``--postgres
+URL``, on PostgreSQL (fresh schemas, dropped afterwards). Each measurement runs ``--runs``
+times on a fresh system; medians are printed. Not a test: run it by hand.
+
+    .venv/bin/python bench/notifier_dispatch.py [--emails 2000] [--sms 4000] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -20,24 +27,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import secrets
+import statistics
+import sys
 import tempfile
 import time
 import uuid
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import aiosmtplib
 import nats
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from services.demo.system import DatabaseFor, LocalSystem, sqlite_databases
+from services.notifier.adapters.tables import deliveries
 from shared.clock import ManualClock
 from shared.contracts import RitualDueV1, RitualKind, deterministic_event_id
 from shared.db import create_engine
-from shared.subjects import RITUAL_DUE
+from shared.messaging.publisher import encode_event
+from shared.natsdev import free_port
 
 NOON = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)  # outside everyone's quiet hours
+ACCOUNT = "AC" + "1" * 32
+UNLIMITED = {
+    "rate_limit_scope": "replica",
+    "email_rate_per_s": 1e9,
+    "email_burst": 10**9,
+    "sms_rate_per_s": 1e9,
+    "sms_burst": 10**9,
+}
 
 
 def _due(member_id: str) -> RitualDueV1:
@@ -57,52 +80,80 @@ def _due(member_id: str) -> RitualDueV1:
     )
 
 
-async def _notifier_path(system: LocalSystem, members: int) -> tuple[float, bytes]:
+async def _members(system: LocalSystem, count: int, channel: str) -> list[str]:
     notifier = system.clients["notifier"]
-    member_ids = []
-    for n in range(members):
+
+    async def one(n: int) -> str:
         created = await notifier.post(
             "/v1/members",
             {
                 "email": f"member{n}@bench.example",
+                "phone": f"+4479{n:08d}",
+                "preferred_channel": channel,
+                "quiet_hours": {"start": "00:00", "end": "00:00"},
                 "prompt_consent": {"given": True, "source": "bench"},
                 "insights_consent": {"given": False, "source": "bench"},
             },
         )
-        member_ids.append(created["member_id"])
+        return str(created["member_id"])
+
+    ids: list[str] = []
+    for start in range(0, count, 50):
+        ids += await asyncio.gather(*(one(n) for n in range(start, min(count, start + 50))))
+    return ids
+
+
+async def _publish_due(system: LocalSystem, member_ids: list[str]) -> None:
     client = await nats.connect(system.nats.url)
     js = client.jetstream()
-    started = time.perf_counter()
-    for member_id in member_ids:
-        event = _due(member_id)
-        await js.publish(
-            RITUAL_DUE, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}
+    for start in range(0, len(member_ids), 500):
+        await asyncio.gather(
+            *(
+                js.publish(
+                    *encode_event(_due(member_id))[:2], headers=encode_event(_due(member_id))[2]
+                )
+                for member_id in member_ids[start : start + 500]
+            )
         )
-    mails = await system.smtp.wait_for(members, timeout_s=600)
-    elapsed = time.perf_counter() - started
     await client.close()
-    return elapsed, mails[0].message.as_bytes()
 
 
-async def _raw_smtp(system: LocalSystem, members: int, message: bytes) -> float:
-    smtp = aiosmtplib.SMTP(hostname=system.smtp.host, port=system.smtp.port, start_tls=False)
-    await smtp.connect()
-    started = time.perf_counter()
-    for n in range(members):
-        await smtp.sendmail("checkins@rituals.example", [f"raw{n}@bench.example"], message)
-    elapsed = time.perf_counter() - started
-    await smtp.quit()
-    return elapsed
+async def _count(system: LocalSystem, condition: Any) -> int:
+    sessions = system.runtimes["notifier"].plumbing.sessions
+    async with sessions() as session:
+        return int(
+            (
+                await session.execute(select(func.count()).select_from(deliveries).where(condition))
+            ).scalar_one()
+        )
 
 
-def _postgres_schemas(url: str, created: list[str]) -> DatabaseFor:
+async def _until(probe: Callable[[], Awaitable[bool]], timeout_s: float = 600) -> None:
+    deadline = time.perf_counter() + timeout_s
+    while not await probe():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the notifier did not finish")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def _system(
+    workdir: Path, postgres: str | None, overrides: dict[str, Any]
+) -> AsyncIterator[LocalSystem]:
+    schemas: list[str] = []
     run = uuid.uuid4().hex[:8]
 
-    def database_for(service: str) -> tuple[str, str | None]:
-        created.append(f"bench_{run}_{service}")
-        return url, created[-1]
+    def postgres_schema(service: str) -> tuple[str, str | None]:
+        assert postgres is not None
+        schemas.append(f"bench_{run}_{service}")
+        return postgres, schemas[-1]
 
-    return database_for
+    databases: DatabaseFor = postgres_schema if postgres else sqlite_databases(workdir)
+    async with AsyncExitStack() as stack:
+        if postgres:
+            stack.push_async_callback(_drop, postgres, schemas)
+        system = LocalSystem(workdir, ManualClock(NOON), databases, notifier_overrides=overrides)
+        yield await stack.enter_async_context(system)
 
 
 async def _drop(url: str, schemas: list[str]) -> None:
@@ -113,31 +164,138 @@ async def _drop(url: str, schemas: list[str]) -> None:
     await engine.dispose()
 
 
-async def main(members: int, postgres: str | None) -> None:
-    schemas: list[str] = []
-    with tempfile.TemporaryDirectory() as workdir:
-        directory = Path(workdir)
-        databases = (
-            _postgres_schemas(postgres, schemas) if postgres else sqlite_databases(directory)
-        )
-        async with AsyncExitStack() as stack:
-            if postgres:
-                stack.push_async_callback(_drop, postgres, schemas)
-            system = await stack.enter_async_context(
-                LocalSystem(directory, ManualClock(NOON), databases)
-            )
-            notifier_s, message = await _notifier_path(system, members)
-            raw_s = await _raw_smtp(system, members, message)
+async def email_run(workdir: Path, postgres: str | None, count: int) -> tuple[float, float]:
+    """(notifier, raw) messages per second."""
+    async with _system(workdir, postgres, UNLIMITED) as system:
+        member_ids = await _members(system, count, "email")
+        started = time.perf_counter()
+        await _publish_due(system, member_ids)
+        mails = await system.smtp.wait_for(count, timeout_s=600)
+        notifier_s = time.perf_counter() - started
+        message = mails[0].message.as_bytes()
+        connections = system.notifier_settings.smtp_pool_size
+        raw_s = await _raw_smtp(system, count, message, connections)
+    return count / notifier_s, count / raw_s
+
+
+async def _raw_smtp(system: LocalSystem, count: int, message: bytes, connections: int) -> float:
+    clients = [
+        aiosmtplib.SMTP(hostname=system.smtp.host, port=system.smtp.port, start_tls=False)
+        for _ in range(connections)
+    ]
+    for client in clients:
+        await client.connect()
+
+    async def share(client: aiosmtplib.SMTP, numbers: range) -> None:
+        for n in numbers:
+            await client.sendmail("checkins@rituals.example", [f"raw{n}@bench.example"], message)
+
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(share(client, range(k, count, connections)) for k, client in enumerate(clients))
+    )
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.quit()
+    return elapsed
+
+
+async def sms_run(workdir: Path, postgres: str | None, count: int) -> tuple[float, float, float]:
+    """(to every send recorded, to every delivered callback applied, naive loop) per second."""
+    port, token = free_port(), secrets.token_urlsafe(24)
+    twilio = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("twilio_like.py")),
+        str(port),
+        token,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert twilio.stdout is not None
+        await twilio.stdout.readline()  # "ready"
+        overrides = UNLIMITED | {
+            "twilio_base_url": f"http://127.0.0.1:{port}",
+            "twilio_auth_token": token,
+            "twilio_account_sid": "AC" + "0" * 32,
+        }
+        async with _system(workdir, postgres, overrides) as system:
+            member_ids = await _members(system, count, "sms")
+            started = time.perf_counter()
+            await _publish_due(system, member_ids)
+            await _until(lambda: _done(system, deliveries.c.status == "sent", count))
+            sent_s = time.perf_counter() - started
+            await _until(lambda: _done(system, deliveries.c.provider_state == "delivered", count))
+            delivered_s = time.perf_counter() - started
+            naive_s = await _naive_sms(port, token, min(count, 500))
+    finally:
+        assert twilio.stdin is not None
+        twilio.stdin.close()
+        await twilio.wait()
+    return count / sent_s, count / delivered_s, min(count, 500) / naive_s
+
+
+async def _done(system: LocalSystem, condition: Any, count: int) -> bool:
+    return await _count(system, condition) >= count
+
+
+async def _naive_sms(port: int, token: str, count: int) -> float:
+    """One request per message on a new connection, one at a time, like a first script."""
+    url = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{'AC' + '0' * 32}/Messages.json"
+    auth = aiohttp.BasicAuth("AC" + "0" * 32, token)
+    started = time.perf_counter()
+    for n in range(count):
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                url,
+                data={"To": f"+4479{n:08d}", "From": "+447700900999", "Body": "Hello"},
+                auth=auth,
+            ) as response,
+        ):
+            assert response.status == 201
+    return time.perf_counter() - started
+
+
+async def main(emails: int, sms: int, runs: int, postgres: str | None) -> None:
     backend = "PostgreSQL" if postgres else "SQLite"
-    print(f"Python {platform.python_version()}, {members} e-mail prompts, {backend}")
-    print(f"  raw SMTP (one connection, in turn):  {members / raw_s:8.1f} messages/s")
-    print(f"  through the notifier (event -> sent): {members / notifier_s:8.1f} messages/s")
-    print(f"  ratio notifier/raw time per message: {notifier_s / raw_s:.2f}")
+    print(f"Python {platform.python_version()} on {platform.machine()}, {backend}, {runs} runs")
+    email_rates, sms_rates = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as workdir:
+            if emails:
+                email_rates.append(await email_run(Path(workdir) / "email", postgres, emails))
+            if sms:
+                sms_rates.append(await sms_run(Path(workdir) / "sms", postgres, sms))
+    if email_rates:
+        notifier = statistics.median(r[0] for r in email_rates)
+        raw = statistics.median(r[1] for r in email_rates)
+        ratios = [r[0] / r[1] for r in email_rates]
+        print(f"e-mail, {emails} prompts (medians):")
+        print(f"  raw SMTP, same connections:      {raw:8.0f} messages/s")
+        print(f"  through the notifier:            {notifier:8.0f} messages/s")
+        print(
+            f"  ratio notifier/raw:              {statistics.median(ratios):8.2f}"
+            f"  (runs: {', '.join(f'{x:.2f}' for x in ratios)})"
+        )
+    if sms_rates:
+        sent = statistics.median(r[0] for r in sms_rates)
+        delivered = statistics.median(r[1] for r in sms_rates)
+        naive = statistics.median(r[2] for r in sms_rates)
+        print(f"SMS, {sms} prompts through the Twilio adapter, callbacks on (medians):")
+        print(f"  naive loop (a connection each):  {naive:8.0f} messages/s")
+        print(
+            f"  through the notifier, sent:      {sent:8.0f} messages/s"
+            f"  ({sent / naive:.1f}x naive; runs: {', '.join(f'{r[0]:.0f}' for r in sms_rates)})"
+        )
+        print(f"  ... and every delivery reported: {delivered:8.0f} messages/s")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=500)
+    parser.add_argument("--emails", type=int, default=2000)
+    parser.add_argument("--sms", type=int, default=4000)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", help="postgresql+asyncpg://... (default: SQLite files)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.members, arguments.postgres))
+    asyncio.run(main(arguments.emails, arguments.sms, arguments.runs, arguments.postgres))

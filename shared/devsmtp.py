@@ -56,6 +56,7 @@ class ReceivedMail:
     envelope_from: str
     envelope_to: tuple[str, ...]
     message: EmailMessage
+    raw: bytes = b""  # the DATA as received (dot-unstuffed), for tests of the wire format
 
     @property
     def subject(self) -> str:
@@ -122,7 +123,9 @@ class _SinkHandler:
                 return scripted
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        self._sink._store(ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), parsed))
+        self._sink._store(
+            ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), parsed, envelope.content)
+        )
         log.info(
             "smtp sink: message accepted, message_id=%s, %d recipient(s), %d bytes",
             _id_part(parsed["Message-ID"]),

@@ -134,29 +134,31 @@ class LocalSystem:
         scheduler = SchedulerSettings(
             **self._common("scheduler"), operator_token=self._token("scheduler")
         )
-        notifier = NotifierSettings(
+        notifier_values: dict[str, Any] = {
             **self._common("notifier"),
-            public_http_port=self._port("notifier-public"),
-            operator_token=self._token("notifier"),
-            link_signing_key=secrets.token_urlsafe(32),
-            respondent_key_secret=secrets.token_urlsafe(32),
-            public_base_url=self.url("notifier-public"),
-            smtp_host=self.smtp.host,
-            smtp_port=self.smtp.port,
-            smtp_security=SmtpSecurity.none,
-            mail_from="Riverside Neighbours <checkins@rituals.example>",
-            twilio_account_sid=self.twilio.account_sid,
-            twilio_auth_token=self.twilio.auth_token,
-            twilio_from_number=SMS_NUMBER,
-            twilio_base_url=self.twilio.base_url,
+            "public_http_port": self._port("notifier-public"),
+            "operator_token": self._token("notifier"),
+            "link_signing_key": secrets.token_urlsafe(32),
+            "respondent_key_secret": secrets.token_urlsafe(32),
+            "public_base_url": self.url("notifier-public"),
+            "smtp_host": self.smtp.host,
+            "smtp_port": self.smtp.port,
+            "smtp_security": SmtpSecurity.none,
+            "mail_from": "Riverside Neighbours <checkins@rituals.example>",
+            "twilio_account_sid": self.twilio.account_sid,
+            "twilio_auth_token": self.twilio.auth_token,
+            "twilio_from_number": SMS_NUMBER,
+            "twilio_base_url": self.twilio.base_url,
             # The fake providers take anything; the tests and the demo move time by hand.
-            email_rate_per_s=1000,
-            email_burst=1000,
-            sms_rate_per_s=1000,
-            sms_burst=1000,
+            "email_rate_per_s": 1000,
+            "email_burst": 1000,
+            "sms_rate_per_s": 1000,
+            "sms_burst": 1000,
             # SMS through the fake Twilio unless the overrides choose another provider.
-            **({"sms_provider": "twilio"} | self.notifier_overrides),
-        )
+            "sms_provider": "twilio",
+        }
+        # Any field may be overridden, those above included (say a bench's own Twilio).
+        notifier = NotifierSettings(**(notifier_values | self.notifier_overrides))
         self.notifier_settings = notifier
         insights = InsightsSettings(
             **self._common("insights"),

@@ -6,10 +6,10 @@ Both report failure the same way (``DeliveryFailed``) with a code, never a provi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 from services.notifier.adapters.sms.base import SmsFailureReason, SmsSender, SmsSendFailed
 from services.notifier.adapters.smtp_sender import EmailSender, SendFailed
+from services.notifier.domain.mime import OutgoingEmail
 from services.notifier.domain.outcomes import DeliveryFailed
 
 # SMS failures that say the provider is unavailable to us, whatever the message.
@@ -31,7 +31,7 @@ class ChannelSenders:
     sms_status_callback_url: str | None
     sms_provider: str  # its registered name (the consent trail names who reported an opt-out)
 
-    async def send_email(self, message: EmailMessage) -> str | None:
+    async def send_email(self, message: OutgoingEmail) -> str | None:
         try:
             await self.email.send(message)
         except SendFailed as error:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from email.message import EmailMessage
 from typing import Protocol
 
 import aiosmtplib
 
+from services.notifier.domain.mime import OutgoingEmail
 from services.notifier.settings import NotifierSettings, SmtpSecurity
 
 
@@ -31,7 +31,7 @@ class SendFailed(Exception):
 
 
 class EmailSender(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: OutgoingEmail) -> None:
         """Hand the message to the relay; raise ``SendFailed`` if it was not accepted."""
         ...
 
@@ -66,7 +66,7 @@ class SmtpPool:
             timeout=s.smtp_timeout_s,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: OutgoingEmail) -> None:
         async with self._slots:
             client = self._idle.get_nowait() if not self._idle.empty() else self._new_client()
             healthy = False
@@ -80,12 +80,12 @@ class SmtpPool:
                     with contextlib.suppress(Exception):
                         client.close()
 
-    async def _send_reconnecting(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+    async def _send_reconnecting(self, client: aiosmtplib.SMTP, message: OutgoingEmail) -> None:
         for attempt in (1, 2):
             try:
                 if not client.is_connected:
                     await client.connect()
-                await client.send_message(message)
+                await client.sendmail(message.sender, [message.recipient], message.data)
                 return
             except aiosmtplib.SMTPServerDisconnected:
                 # The server closed an idle connection: reopen once before it counts.

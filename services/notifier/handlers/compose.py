@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import Protocol
 from urllib.parse import urlencode
 
+from services.notifier.domain.mime import OutgoingEmail, alternative_email
 from services.notifier.domain.prompt_job import PromptJob
 from services.notifier.domain.questionnaire import Questionnaire, questionnaire_for
 from services.notifier.domain.signed_links import LinkSigner
@@ -42,7 +42,7 @@ class EmailPolicy:
 class Composer(Protocol):
     async def email(
         self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
-    ) -> EmailMessage: ...
+    ) -> OutgoingEmail: ...
 
     async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms: ...
 
@@ -66,7 +66,7 @@ def support_focus_of(job: PromptJob) -> str:
     return SUPPORT_FOCUS_ROTATION[week % len(SUPPORT_FOCUS_ROTATION)]
 
 
-def email_envelope(
+def email_headers(
     *,
     delivery_id: str,
     to_address: str,
@@ -74,21 +74,22 @@ def email_envelope(
     now: datetime,
     policy: EmailPolicy,
     unsubscribe: str,
-) -> EmailMessage:
-    """Headers every prompt carries. The email package refuses CR/LF in header values, so no
-    header can be injected; the Message-ID is stable per delivery, so a resend is recognisable."""
-    message = EmailMessage()
-    message["From"] = policy.mail_from
-    message["To"] = to_address
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = f"<{delivery_id}@{policy.message_id_domain}>"
-    message["Auto-Submitted"] = "auto-generated"
-    # RFC 8058: mail providers POST to this URL to unsubscribe in one click; a GET (a link
-    # scanner) only shows a confirmation page.
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return message
+) -> list[tuple[str, str]]:
+    """Headers every prompt carries. A value with a line break is refused (``domain.mime``),
+    so no header can be injected; the Message-ID is stable per delivery, so a resend is
+    recognisable."""
+    return [
+        ("From", policy.mail_from),
+        ("To", to_address),
+        ("Subject", subject),
+        ("Date", format_datetime(now)),
+        ("Message-ID", f"<{delivery_id}@{policy.message_id_domain}>"),
+        ("Auto-Submitted", "auto-generated"),
+        # RFC 8058: mail providers POST to this URL to unsubscribe in one click; a GET (a link
+        # scanner) only shows a confirmation page. Written as it is, never RFC 2047-encoded.
+        ("List-Unsubscribe", f"<{unsubscribe}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
 
 
 class TemplatedComposer:
@@ -96,6 +97,7 @@ class TemplatedComposer:
         self._renderer = renderer
         self._signer = signer
         self._policy = policy
+        self._envelope_sender = parseaddr(policy.mail_from)[1]
 
     def _context(
         self,
@@ -134,7 +136,7 @@ class TemplatedComposer:
 
     async def email(
         self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
-    ) -> EmailMessage:
+    ) -> OutgoingEmail:
         # A nudge's links answer the original prompt, so either records one answer.
         answer_token = self._signer.sign(
             ANSWER_PURPOSE,
@@ -148,7 +150,7 @@ class TemplatedComposer:
         rendered = await self._renderer.render_email(
             job.template_key, self._context(job, Channel.email, locale, answer_token, unsubscribe)
         )
-        message = email_envelope(
+        headers = email_headers(
             delivery_id=delivery_id,
             to_address=to_address,
             subject=rendered.subject,
@@ -156,9 +158,8 @@ class TemplatedComposer:
             policy=self._policy,
             unsubscribe=unsubscribe,
         )
-        message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
-        return message
+        data = alternative_email(headers, rendered.text, rendered.html, delivery_id)
+        return OutgoingEmail(self._envelope_sender, to_address, data)
 
     async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms:
         return await self._renderer.render_sms(

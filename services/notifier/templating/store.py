@@ -9,6 +9,7 @@ behaves the same for tests and the preview command. Neither validates: the rende
 from __future__ import annotations
 
 import builtins
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifier.adapters.tables import prompt_templates
 from services.notifier.domain.questionnaire import canonical_locale
 from services.notifier.templating.sources import TemplateSource
+
+# Lookups remembered at most (a bound, not a tuning knob: keys are few).
+_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,34 @@ def _row(row: Any) -> StoredTemplate:
 
 
 class SqlStoredTemplates:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Operators' templates in the database. Lookups for sending are remembered for
+    ``cache_ttl_s`` (found or not: most sends use the packaged defaults, so "none stored" is
+    the usual answer): a query per prompt was a good part of a send's cost. A save or delete
+    through this store is seen at once; one through another replica within ``cache_ttl_s``
+    (a process-local freshness, measured on the monotonic clock, not the business clock)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], cache_ttl_s: float = 5.0
+    ) -> None:
         self._sessions = sessions
+        self._ttl_s = cache_ttl_s
+        self._cache: dict[tuple[str, str, str], tuple[float, StoredTemplate | None]] = {}
 
     async def get(self, key: str, locale: str, channel: str) -> StoredTemplate | None:
+        where = (key, canonical_locale(locale), channel)
+        cached = self._cache.get(where)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl_s:
+            return cached[1]
+        found = await self._get(key, locale, channel)
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()  # bounded: keys come from operators' saves and the packages
+        self._cache[where] = (time.monotonic(), found)
+        return found
+
+    def _forget(self, key: str, locale: str, channel: str) -> None:
+        self._cache.pop((key, canonical_locale(locale), channel), None)
+
+    async def _get(self, key: str, locale: str, channel: str) -> StoredTemplate | None:
         table = prompt_templates
         async with self._sessions() as session:
             row = (
@@ -177,6 +205,7 @@ class SqlStoredTemplates:
                 .returning(*table.c)
             )
             row = (await session.execute(statement)).one()
+        self._forget(key, locale, channel)
         return _row(row)
 
     async def delete(self, key: str, locale: str, channel: str) -> bool:
@@ -189,6 +218,7 @@ class SqlStoredTemplates:
                     table.c.channel == channel,
                 )
             )
+        self._forget(key, locale, channel)
         return bool(getattr(result, "rowcount", 0))
 
     async def list(self) -> builtins.list[StoredTemplate]:

@@ -3,6 +3,7 @@ unsubscribe, and erasure honoured by every service."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,6 +116,22 @@ async def test_csv_import_reports_each_bad_row_and_keeps_the_good_ones(
     # The report names problems, never the values that caused them.
     assert "not-an-email" not in str(report)
     assert "345678" not in str(report)
+
+
+async def test_list_unsubscribe_goes_out_as_a_plain_angle_bracketed_url(
+    system: LocalSystem,
+) -> None:
+    # Gmail's and Yahoo's bulk-sender rules read the header as it is on the wire: a URL
+    # longer than a folded line must not come out RFC 2047-encoded (=?utf-8?q?...?=).
+    await set_up_weekly_check_in(system, (ANA,))
+    await system.advance_to(MONDAY_0900)
+    (mail,) = await system.smtp.wait_for(1)
+    lines = [line for line in mail.raw.split(b"\r\n") if line.startswith(b"List-Unsubscribe")]
+    assert len(lines) == 2, lines
+    unsubscribe = next(line for line in lines if line.startswith(b"List-Unsubscribe: "))
+    assert re.fullmatch(rb"List-Unsubscribe: <https?://[^\s<>]+/u/[^\s<>]+>", unsubscribe)
+    assert len(unsubscribe) > 78  # long enough that the default policy would have folded it
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
 
 
 async def test_one_click_unsubscribe_post_works_and_get_does_not(

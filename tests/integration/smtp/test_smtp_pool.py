@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import trustme
 
 from services.notifier.adapters.smtp_sender import SendFailed, SmtpPool
+from services.notifier.domain.mime import OutgoingEmail, alternative_email
 from services.notifier.settings import NotifierSettings, SmtpSecurity
 from shared.devsmtp import SmtpSink
 
@@ -29,13 +29,11 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLConte
     return server, bundle
 
 
-def message(to: str = "ana@example.org") -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "rituals@example.org"
-    mail["To"] = to
-    mail["Subject"] = "check-in"
-    mail.set_content("hello")
-    return mail
+def message(to: str = "ana@example.org") -> OutgoingEmail:
+    headers = [("From", "rituals@example.org"), ("To", to), ("Subject", "check-in")]
+    return OutgoingEmail(
+        "rituals@example.org", to, alternative_email(headers, "hello", "<p>hello</p>", "m1")
+    )
 
 
 def pool_for(

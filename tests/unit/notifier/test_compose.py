@@ -65,7 +65,8 @@ async def compose(
     day: date = date(2027, 1, 4),
     locale: str = "en-GB",
 ) -> EmailMessage:
-    return await composer().email(job(nudge_number, day), DELIVERY, to, locale, NOW)
+    outgoing = await composer().email(job(nudge_number, day), DELIVERY, to, locale, NOW)
+    return outgoing.parsed()
 
 
 def _parts(message: EmailMessage) -> tuple[str, str]:
@@ -115,7 +116,7 @@ async def test_text_and_html_parts_with_the_deadline_in_the_members_zone() -> No
 
 async def test_a_header_value_with_a_line_break_cannot_inject_a_header() -> None:
     with pytest.raises(ValueError, match=r"[Hh]eader"):
-        (await compose(to="ana@example.org\r\nBcc: everyone@example.org")).as_string()
+        await compose(to="ana@example.org\r\nBcc: everyone@example.org")
 
 
 @pytest.mark.parametrize(
