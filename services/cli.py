@@ -5,6 +5,7 @@ rituals schedule preview ...     next occurrences of a schedule, as the schedule
 rituals template preview KEY ... a prompt rendered with sample data (--locale, --channel)
 rituals insights release ...     release a week or a period now (INSIGHTS_* settings)
 rituals insights rebuild ...     replay the streams into a fresh insights database
+rituals deadletters list|replay  dead letters: list them, or replay those of a subject
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from services.insights.commands import add_insights_arguments
 
     add_insights_arguments(commands.add_parser("insights", help="insights: releases, rebuild"))
+    from services.dead_letter_commands import add_dead_letter_arguments
+
+    add_dead_letter_arguments(commands.add_parser("deadletters", help="dead letters: list, replay"))
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from services.insights.commands import run_insights_command
 
         return run_insights_command(args)
+    if args.command == "deadletters":
+        from services.dead_letter_commands import run_dead_letter_command
+
+        return run_dead_letter_command(args)
     if args.command == "template":
         from services.notifier.template_preview import run_template_preview
 

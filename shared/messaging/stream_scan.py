@@ -6,7 +6,7 @@ server says none is pending: erasure scrubs, tombstone replays and the privacy t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,7 +30,7 @@ async def scan_stream(
     stream: StreamSpec,
     subject: str | None = None,
     idle_timeout_s: float = 10.0,
-) -> AsyncIterator[StoredMessage]:
+) -> AsyncGenerator[StoredMessage, None]:
     """Yield the stream's messages (on ``subject`` if given), oldest first."""
     pattern = subject or stream.subjects[0]
     info = await js.stream_info(stream.name, subjects_filter=pattern)

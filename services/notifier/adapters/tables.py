@@ -106,6 +106,8 @@ deliveries = Table(
     Index("ix_deliveries_queue", "status", "not_before"),
     Index("ix_deliveries_created_at", "created_at"),  # retention
     Index("ix_deliveries_occurrence_local_date", "occurrence_local_date"),  # weekly release
+    Index("ix_deliveries_log", "created_at", "id"),  # the delivery log's pages
+    Index("ix_deliveries_ritual_log", "ritual_id", "created_at"),  # ... of one ritual
 )
 
 # Status callbacks that arrived before the send that caused them was recorded (the provider

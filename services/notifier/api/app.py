@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI
 
-from services.notifier.api import members, replies, templates, unsubscribe, webhooks
+from services.notifier.api import deliveries, members, replies, templates, unsubscribe, webhooks
 from services.notifier.api.dependencies import ApiContext
 from services.notifier.api.webhooks import WebhookContext
 from services.notifier.settings import NotifierSettings
@@ -44,6 +44,7 @@ def create_operator_api(
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
     app.include_router(members.router, dependencies=operator)
     app.include_router(templates.router, dependencies=operator)
+    app.include_router(deliveries.router, dependencies=operator)
     return app
 
 

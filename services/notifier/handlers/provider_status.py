@@ -116,9 +116,13 @@ async def apply_backlog(session: AsyncSession, provider_message_id: str, now: da
             session, row, status.state, status.error_code, now, BACKLOG_OPT_OUT_SOURCE
         )
     if pending:
+        # Only what was read and applied: a status kept while this ran (its sender did not
+        # see the send yet) stays for the next sweep (``apply_matched_backlog``) instead of
+        # being deleted unapplied.
         await session.execute(
             delete(provider_status_backlog).where(
-                provider_status_backlog.c.provider_message_id == provider_message_id
+                (provider_status_backlog.c.provider_message_id == provider_message_id)
+                & provider_status_backlog.c.state.in_([status.state for status in pending])
             )
         )
 
