@@ -225,7 +225,7 @@ async def sms_run(workdir: Path, postgres: str | None, count: int) -> tuple[floa
             await _publish_due(system, member_ids)
             await _until(lambda: _done(system, deliveries.c.status == "sent", count))
             sent_s = time.perf_counter() - started
-            await _until(lambda: _done(system, deliveries.c.provider_state == "delivered", count))
+            await _until(lambda: _delivered(system, count))
             delivered_s = time.perf_counter() - started
             naive_s = await _naive_sms(port, token, min(count, 500))
     finally:
@@ -237,6 +237,16 @@ async def sms_run(workdir: Path, postgres: str | None, count: int) -> tuple[floa
 
 async def _done(system: LocalSystem, condition: Any, count: int) -> bool:
     return await _count(system, condition) >= count
+
+
+async def _delivered(system: LocalSystem, count: int) -> bool:
+    """Every ``delivered`` callback applied. A callback that came before its send was
+    recorded waits for the dispatcher's next sweep: time moves on (a second a poll) as it
+    would in production, where the sweep runs every second."""
+    if await _done(system, deliveries.c.provider_state == "delivered", count):
+        return True
+    system.clock.set(system.clock.now() + timedelta(seconds=1))
+    return False
 
 
 async def _naive_sms(port: int, token: str, count: int) -> float:
@@ -265,8 +275,14 @@ async def main(emails: int, sms: int, runs: int, postgres: str | None) -> None:
         with tempfile.TemporaryDirectory() as workdir:
             if emails:
                 email_rates.append(await email_run(Path(workdir) / "email", postgres, emails))
+                print("  e-mail run: notifier {:.0f}/s, raw {:.0f}/s".format(*email_rates[-1]))
             if sms:
                 sms_rates.append(await sms_run(Path(workdir) / "sms", postgres, sms))
+                print(
+                    "  SMS run: sent {:.0f}/s, delivered {:.0f}/s, naive {:.0f}/s".format(
+                        *sms_rates[-1]
+                    )
+                )
     if email_rates:
         notifier = statistics.median(r[0] for r in email_rates)
         raw = statistics.median(r[1] for r in email_rates)

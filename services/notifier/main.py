@@ -18,19 +18,19 @@ from services.notifier.domain.contact import parse_quiet_hours
 from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.signed_links import LinkSigner
 from services.notifier.handlers.compose import EmailPolicy, TemplatedComposer
-from services.notifier.handlers.enqueue import (
+from services.notifier.handlers.consumers.enqueue import (
     EnqueueDeps,
     enqueue_nudge,
     enqueue_ritual_due,
     enqueue_ritual_dues,
 )
-from services.notifier.handlers.erasure_scrub import scrub_erased_members
-from services.notifier.handlers.insights_release import InsightsPolicy, release_closed_weeks
-from services.notifier.handlers.provider_status import StatusDeps
-from services.notifier.handlers.record_answer import AnswerDeps
-from services.notifier.handlers.retention import RetentionPolicy, apply_retention
-from services.notifier.handlers.tombstones import release_tombstones
+from services.notifier.handlers.use_cases.provider_status import StatusDeps
+from services.notifier.handlers.use_cases.record_answer import AnswerDeps
 from services.notifier.handlers.workers.dispatcher import Dispatcher, DispatchPolicy
+from services.notifier.handlers.workers.erasure_scrub import scrub_erased_members
+from services.notifier.handlers.workers.insights_release import InsightsPolicy, release_closed_weeks
+from services.notifier.handlers.workers.retention import RetentionPolicy, apply_retention
+from services.notifier.handlers.workers.tombstones import release_tombstones
 from services.notifier.settings import NotifierSettings
 from services.notifier.templating import (
     PromptRenderer,

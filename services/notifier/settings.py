@@ -285,7 +285,7 @@ class NotifierSettings(ServiceSettings):
         default=200, ge=1, le=5000, description="Deliveries claimed (and leased) at a time."
     )
     max_in_doubt: int = Field(
-        default=32,
+        default=64,
         ge=1,
         le=1000,
         description="Hand-overs per process whose outcome is not yet committed, at most: "

@@ -13,23 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import deliveries
-from services.notifier.handlers import statuses
-
-
-class DeliveryStatus(StrEnum):
-    queued = statuses.QUEUED
-    sending = statuses.SENDING
-    sent = statuses.SENT
-    failed = statuses.FAILED
-    skipped = statuses.SKIPPED
-
+from services.notifier.domain.delivery import DeliveryStatus
 
 LOGGED_COLUMNS = (
     deliveries.c.id,

@@ -17,11 +17,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from services.notifier.adapters.delivery_log import (
     DeliveryFilter,
-    DeliveryStatus,
     Position,
     read_delivery_page,
 )
 from services.notifier.api.dependencies import ApiContext, api_context
+from services.notifier.domain.delivery import DeliveryStatus
 from shared.contracts import Channel
 from shared.http.errors import UNPROCESSABLE
 from shared.http.pagination import (

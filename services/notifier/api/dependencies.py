@@ -6,7 +6,7 @@ from datetime import timedelta
 from fastapi import Request
 
 from services.notifier.domain.signed_links import LinkSigner
-from services.notifier.handlers.record_answer import AnswerDeps
+from services.notifier.handlers.use_cases.record_answer import AnswerDeps
 
 
 @dataclass(frozen=True)

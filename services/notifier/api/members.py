@@ -30,8 +30,8 @@ from sqlalchemy import select, update
 from services.notifier.adapters.tables import consent_records, contacts
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.domain.phone import InvalidPhone, to_e164
-from services.notifier.handlers import members as member_handlers
-from services.notifier.handlers.subject_access import export_member as export_member_data
+from services.notifier.handlers.use_cases import members as member_handlers
+from services.notifier.handlers.use_cases.subject_access import export_member as export_member_data
 from shared.contracts import Channel
 from shared.http.errors import UNPROCESSABLE
 from shared.messaging.consumer import describe_validation_error

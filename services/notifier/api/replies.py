@@ -18,7 +18,7 @@ from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.api.member_pages import MemberPageRoute, link_problem, page
 from services.notifier.domain.signed_links import InvalidLink
 from services.notifier.handlers.compose import ANSWER_PURPOSE
-from services.notifier.handlers.record_answer import (
+from services.notifier.handlers.use_cases.record_answer import (
     AnswerOutcome,
     InvalidAnswer,
     UnknownDelivery,

@@ -19,7 +19,7 @@ from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.api.member_pages import MemberPageRoute, link_problem, page
 from services.notifier.domain.signed_links import InvalidLink
 from services.notifier.handlers.compose import UNSUBSCRIBE_PURPOSE
-from services.notifier.handlers.members import record_consent
+from services.notifier.handlers.use_cases.members import record_consent
 
 router = APIRouter(tags=["unsubscribe"], route_class=MemberPageRoute)
 Context = Annotated[ApiContext, Depends(api_context)]

@@ -30,9 +30,9 @@ from services.notifier.adapters.sms.base import (
 from services.notifier.adapters.sms.provider import ConfiguredSmsProvider
 from services.notifier.domain.external_url import external_url
 from services.notifier.domain.phone import InvalidPhone, to_e164
-from services.notifier.handlers.inbound import ServiceText, handle_inbound_sms
-from services.notifier.handlers.provider_status import StatusDeps, apply_status
-from services.notifier.handlers.record_answer import AnswerDeps
+from services.notifier.handlers.use_cases.inbound import ServiceText, handle_inbound_sms
+from services.notifier.handlers.use_cases.provider_status import StatusDeps, apply_status
+from services.notifier.handlers.use_cases.record_answer import AnswerDeps
 
 log = logging.getLogger(__name__)
 PREFIX = "/v1/webhooks/sms"

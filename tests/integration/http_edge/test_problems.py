@@ -175,7 +175,7 @@ async def test_every_error_is_a_problem_and_member_pages_stay_pages(
 async def test_an_unexpected_error_is_a_generic_500_logged_by_type_only(
     system: LocalSystem, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.notifier.handlers import members
+    from services.notifier.handlers.use_cases import members
 
     async def failing_register(*_args: object, **_kwargs: object) -> str:
         raise RuntimeError(f"duplicate key: {MEMBER['email']} +447700900123")

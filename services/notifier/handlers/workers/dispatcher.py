@@ -39,7 +39,7 @@ from services.notifier.domain.outcomes import DeliveryFailed, Outcome, OutcomeKi
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.rate_limit import RateLimiter, RateLimitUnavailable
 from services.notifier.handlers.compose import Composer, TemplateProblem
-from services.notifier.handlers.provider_status import apply_matched_backlog
+from services.notifier.handlers.use_cases.provider_status import apply_matched_backlog
 from services.notifier.handlers.workers.batch_context import BatchContext, read_context
 from services.notifier.handlers.workers.channel_gate import ChannelGate
 from services.notifier.handlers.workers.leases import BatchLease
@@ -68,7 +68,7 @@ class DispatchPolicy:
     retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(max_attempts=6, base_delay_s=60, max_delay_s=3600)
     )
-    max_in_doubt: int = 32
+    max_in_doubt: int = 64
 
 
 @dataclass
@@ -156,7 +156,7 @@ class Dispatcher:
             )
             context = await read_context(self._sessions, batch, self._default_quiet)
             done = await asyncio.gather(
-                *(self._attempt(delivery, context, lease) for delivery in batch),
+                *(self._attempt(delivery, context, lease, now) for delivery in batch),
                 return_exceptions=True,
             )
             for outcome in done:
@@ -167,8 +167,11 @@ class Dispatcher:
         self.last_run_at = now
         return result
 
-    async def _attempt(self, delivery: Delivery, context: BatchContext, lease: BatchLease) -> str:
-        now = self._clock.now()
+    async def _attempt(
+        self, delivery: Delivery, context: BatchContext, lease: BatchLease, now: datetime
+    ) -> str:
+        """``now``: the batch's claim time, which every outcome of the batch is dated and
+        every retry counted from (as a replica's claim would see them)."""
         job = delivery.job(context.ritual_due_id(delivery))
         contact = context.contacts.get(delivery.member_id)
         decided = outcomes.before_send(delivery, job, contact, context.is_answered(delivery), now)
@@ -199,7 +202,7 @@ class Dispatcher:
         except RateLimitUnavailable:
             # The shared limit could not be consulted: nothing may go on its account. Back to
             # the queue, uncounted, rather than waiting for the lease to lapse.
-            later = outcomes.paused(delivery, self._clock.now() + LIMIT_UNAVAILABLE_RETRY)
+            later = outcomes.paused(delivery, now + LIMIT_UNAVAILABLE_RETRY)
             return await self._write(delivery, later, lease, contact)
 
         async def send() -> Outcome:
@@ -212,10 +215,10 @@ class Dispatcher:
                     failure,
                     contact,
                     self._policy.retry,
-                    self._clock.now(),
+                    now,
                     self._rng,
                 )
-            return outcomes.sent(delivery, job, self._clock.now(), provider_id)
+            return outcomes.sent(delivery, job, now, provider_id)
 
         return await self._through_gate(delivery, send, lease, contact)
 

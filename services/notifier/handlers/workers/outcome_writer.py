@@ -20,8 +20,12 @@ from services.notifier.adapters.tables import outbox, provider_status_backlog
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.outcomes import Outcome
-from services.notifier.handlers.members import record_provider_sms_opt_out
-from services.notifier.handlers.provider_status import apply_backlog, opt_out_source
+from services.notifier.handlers.use_cases.members import record_provider_sms_opt_out
+from services.notifier.handlers.use_cases.provider_status import (
+    apply_backlog,
+    apply_kept_statuses,
+    opt_out_source,
+)
 from shared.clock import Clock
 from shared.contracts import Channel, NudgeDueV1, RitualDueV1, deterministic_event_id
 from shared.group_commit import GroupCommit
@@ -91,6 +95,13 @@ class OutcomeWriter:
                 log.warning(
                     "delivery %s: another dispatcher holds it; outcome dropped", item.delivery.id
                 )
+        recorded = [
+            provider_id
+            for item in kept
+            if isinstance(provider_id := item.outcome.changes.get("provider_message_id"), str)
+        ]
+        if recorded:
+            await apply_kept_statuses(self._sessions, recorded, now)
         if kept:
             self._relay.kick()
         return [item.delivery.id in written for item in items]

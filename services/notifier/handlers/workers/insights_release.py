@@ -36,10 +36,10 @@ from services.notifier.adapters.tables import (
     outbox,
     signposts,
 )
+from services.notifier.domain.delivery import DeliveryStatus
 from services.notifier.domain.insights_release import week_closes_at
 from services.notifier.domain.pseudonyms import legacy_respondent_key, respondent_key
 from services.notifier.domain.questionnaire import ANCHOR
-from services.notifier.handlers.statuses import SENT
 from shared.clock import Clock
 from shared.contracts import (
     Event,
@@ -107,7 +107,11 @@ async def _records(session: AsyncSession, weeks: list[str]) -> _Records:
         (row.member_id, row.community_id)
         for row in await session.execute(
             select(deliveries.c.member_id, deliveries.c.community_id)
-            .where(in_weeks & (deliveries.c.status == SENT) & (deliveries.c.nudge_number == 0))
+            .where(
+                in_weeks
+                & (deliveries.c.status == DeliveryStatus.sent)
+                & (deliveries.c.nudge_number == 0)
+            )
             .distinct()
         )
     }

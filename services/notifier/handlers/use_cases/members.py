@@ -27,8 +27,8 @@ from services.notifier.adapters.tables import (
     signposts,
 )
 from services.notifier.domain.pseudonyms import member_hash, new_member_id, new_pseudonym_seed
-from services.notifier.handlers.insights_release import every_respondent_key
-from services.notifier.handlers.tombstones import queue_tombstones
+from services.notifier.handlers.workers.insights_release import every_respondent_key
+from services.notifier.handlers.workers.tombstones import queue_tombstones
 from shared.contracts import MemberErasedV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events

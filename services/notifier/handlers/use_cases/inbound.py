@@ -17,11 +17,12 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import contacts, deliveries, inbound_messages
+from services.notifier.domain.delivery import DeliveryStatus
 from services.notifier.domain.keywords import InboundKind, InboundSms, classify_inbound_sms
 from services.notifier.domain.questionnaire import InvalidAnswer as QuestionnaireInvalidAnswer
 from services.notifier.domain.questionnaire import Questionnaire
-from services.notifier.handlers.members import record_consent
-from services.notifier.handlers.record_answer import (
+from services.notifier.handlers.use_cases.members import record_consent
+from services.notifier.handlers.use_cases.record_answer import (
     RITUAL_KEPT,
     AnswerDeps,
     AnswerOutcome,
@@ -30,7 +31,6 @@ from services.notifier.handlers.record_answer import (
     record_answers,
     record_signpost,
 )
-from services.notifier.handlers.statuses import SENDING, SENT
 from shared.contracts import Channel
 from shared.db import insert_ignoring_duplicates
 
@@ -50,14 +50,14 @@ async def _latest_sms_prompt(session: AsyncSession, member_id: str) -> str | Non
     A prompt still marked as sending counts, and as the newest: the provider may have handed
     it over (and the member replied) before the dispatcher recorded that it was sent.
     """
-    in_flight_first = case((deliveries.c.status == SENDING, 0), else_=1)
+    in_flight_first = case((deliveries.c.status == DeliveryStatus.sending, 0), else_=1)
     row = (
         await session.execute(
             select(deliveries.c.id, deliveries.c.answers_delivery_id)
             .where(
                 (deliveries.c.member_id == member_id)
                 & (deliveries.c.channel == Channel.sms.value)
-                & deliveries.c.status.in_((SENT, SENDING))
+                & deliveries.c.status.in_((DeliveryStatus.sent, DeliveryStatus.sending))
             )
             .order_by(in_flight_first, deliveries.c.sent_at.desc())
             .limit(1)

@@ -30,7 +30,7 @@ from services.notifier.domain.delivery import DeliveryStatus
 from services.notifier.domain.events import prompt_failed
 from services.notifier.domain.prompt_job import PromptJob
 from services.notifier.domain.quiet_hours import QuietHours, defer_until_quiet_hours_end
-from services.notifier.handlers.members import erased_among
+from services.notifier.handlers.use_cases.members import erased_among
 from shared.clock import Clock
 from shared.contracts import Channel, Event, FailureReason, NudgeDueV1, RitualDueV1
 from shared.outbox import stage_events
