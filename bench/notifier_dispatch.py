@@ -54,7 +54,7 @@ from shared.natsdev import free_port
 
 NOON = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)  # outside everyone's quiet hours
 ACCOUNT = "AC" + "1" * 32
-UNLIMITED = {
+UNLIMITED: dict[str, Any] = {
     "rate_limit_scope": "replica",
     "email_rate_per_s": 1e9,
     "email_burst": 10**9,
@@ -267,9 +267,15 @@ async def _naive_sms(port: int, token: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-async def main(emails: int, sms: int, runs: int, postgres: str | None) -> None:
+async def main(
+    emails: int, sms: int, runs: int, postgres: str | None, max_in_doubt: int | None
+) -> None:
     backend = "PostgreSQL" if postgres else "SQLite"
+    if max_in_doubt is not None:
+        UNLIMITED["max_in_doubt"] = max_in_doubt
+    doubt = max_in_doubt or "default"
     print(f"Python {platform.python_version()} on {platform.machine()}, {backend}, {runs} runs")
+    print(f"  max_in_doubt {doubt}")
     email_rates, sms_rates = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as workdir:
@@ -313,5 +319,14 @@ if __name__ == "__main__":
     parser.add_argument("--sms", type=int, default=4000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", help="postgresql+asyncpg://... (default: SQLite files)")
+    parser.add_argument("--max-in-doubt", type=int, help="NOTIFIER_MAX_IN_DOUBT (default: its)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.emails, arguments.sms, arguments.runs, arguments.postgres))
+    asyncio.run(
+        main(
+            arguments.emails,
+            arguments.sms,
+            arguments.runs,
+            arguments.postgres,
+            arguments.max_in_doubt,
+        )
+    )
