@@ -177,7 +177,10 @@ async def _write_progress(session: AsyncSession, progress: dict[str, dict[str, A
     for names, params in shapes.items():
         await session.execute(
             update(deliveries)
-            .where(deliveries.c.id == bindparam("row_id"))
+            .where(
+                (deliveries.c.id == bindparam("row_id"))
+                & (deliveries.c.provider_state_rank < bindparam("new_provider_state_rank"))
+            )
             .values({name: bindparam(f"new_{name}") for name in names}),
             params,
         )
@@ -194,9 +197,12 @@ async def apply_backlog(session: AsyncSession, provider_message_id: str, now: da
         )
     ).all()
     for status in sorted(pending, key=lambda p: STATUS_RANK.get(p.state, 0)):
+        # Locked: a status applied meanwhile by another transaction is seen, not overwritten.
         row = (
             await session.execute(
-                select(deliveries).where(deliveries.c.provider_message_id == provider_message_id)
+                select(deliveries)
+                .where(deliveries.c.provider_message_id == provider_message_id)
+                .with_for_update()
             )
         ).one()
         await apply_to_delivery(
@@ -250,7 +256,12 @@ async def apply_to_delivery(
             fallback, _ = Contact.from_row(contact_row, None).first_usable(after=channel)
             if fallback is not None:
                 await Deliveries(session).queue_fallback(Delivery.from_row(row), fallback, now)
-    await session.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
+    # Never backwards, even against a row read before another transaction moved it on.
+    await session.execute(
+        update(deliveries)
+        .where((deliveries.c.id == row.id) & (deliveries.c.provider_state_rank < rank))
+        .values(**values)
+    )
     await stage_events(session, outbox, events, now)
     return state
 
