@@ -19,7 +19,7 @@ sink in its own thread, all three services in this process), on SQLite or, with 
 URL``, on PostgreSQL (fresh schemas, dropped afterwards). Each measurement runs ``--runs``
 times on a fresh system; medians are printed. Not a test: run it by hand.
 
-    .venv/bin/python bench/notifier_dispatch.py [--emails 2000] [--sms 4000] [--postgres URL]
+    .venv/bin/python bench/notifier_dispatch.py [--emails 1500] [--sms 1500] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -315,8 +315,8 @@ async def main(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--emails", type=int, default=2000)
-    parser.add_argument("--sms", type=int, default=4000)
+    parser.add_argument("--emails", type=int, default=1500)
+    parser.add_argument("--sms", type=int, default=1500)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", help="postgresql+asyncpg://... (default: SQLite files)")
     parser.add_argument("--max-in-doubt", type=int, help="NOTIFIER_MAX_IN_DOUBT (default: its)")
