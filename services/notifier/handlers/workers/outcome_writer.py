@@ -1,9 +1,10 @@
 """Outcomes of sends, committed in groups with everything they imply.
 
 One transaction per group (``shared.group_commit``): the rows' new states (where our lease
-still holds), their events in the outbox, provider statuses that arrived before the send was
-recorded, dead letters, provider-reported opt-outs (through the consent trail) and fallback
-deliveries. A hand-over stays in doubt until its group commits.
+still holds), their events in the outbox, dead letters, provider-reported opt-outs (through
+the consent trail) and fallback deliveries. A hand-over stays in doubt until its group commits.
+Provider statuses that arrived before the sends were recorded are applied right after the
+commit (``apply_kept_statuses``), one query finding them all.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.deliveries import Deliveries
-from services.notifier.adapters.tables import outbox, provider_status_backlog
+from services.notifier.adapters.tables import outbox
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.outcomes import Outcome
 from services.notifier.handlers.use_cases.members import record_provider_sms_opt_out
 from services.notifier.handlers.use_cases.provider_status import (
-    apply_backlog,
     apply_kept_statuses,
     opt_out_source,
 )
@@ -77,17 +76,6 @@ class OutcomeWriter:
             await stage_events(
                 session, outbox, [event for item in kept for event in item.outcome.events], now
             )
-            await _apply_backlogs(
-                session,
-                [
-                    provider_id
-                    for item in kept
-                    if isinstance(
-                        provider_id := item.outcome.changes.get("provider_message_id"), str
-                    )
-                ],
-                now,
-            )
             for item in kept:
                 await self._side_effects(session, deliveries, item, now)
         for item in items:
@@ -139,18 +127,3 @@ async def _stage_dead_letter(
         },
         now,
     )
-
-
-async def _apply_backlogs(session: AsyncSession, provider_ids: list[str], now: datetime) -> None:
-    """Statuses that arrived before these sends were recorded (one query finds them all)."""
-    if not provider_ids:
-        return
-    early = (
-        await session.execute(
-            select(provider_status_backlog.c.provider_message_id)
-            .where(provider_status_backlog.c.provider_message_id.in_(provider_ids))
-            .distinct()
-        )
-    ).scalars()
-    for provider_id in sorted(early):
-        await apply_backlog(session, provider_id, now)
