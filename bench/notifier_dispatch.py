@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -152,7 +153,15 @@ async def _system(
     async with AsyncExitStack() as stack:
         if postgres:
             stack.push_async_callback(_drop, postgres, schemas)
-        system = LocalSystem(workdir, ManualClock(NOON), databases, notifier_overrides=overrides)
+        # The notifier alone, as in production, where the scheduler and insights have pods
+        # of their own (the PromptSent events wait in the stream for a scheduler).
+        system = LocalSystem(
+            workdir,
+            ManualClock(NOON),
+            databases,
+            notifier_overrides=overrides,
+            services=("notifier",),
+        )
         yield await stack.enter_async_context(system)
 
 
@@ -166,22 +175,68 @@ async def _drop(url: str, schemas: list[str]) -> None:
 
 async def email_run(workdir: Path, postgres: str | None, count: int) -> tuple[float, float]:
     """(notifier, raw) messages per second."""
-    async with _system(workdir, postgres, UNLIMITED) as system:
-        member_ids = await _members(system, count, "email")
-        started = time.perf_counter()
-        await _publish_due(system, member_ids)
-        mails = await system.smtp.wait_for(count, timeout_s=600)
-        notifier_s = time.perf_counter() - started
-        message = mails[0].message.as_bytes()
-        connections = system.notifier_settings.smtp_pool_size
-        raw_s = await _raw_smtp(system, count, message, connections)
+    async with _helper_process("smtp_like.py", str(workdir / "sample.eml")) as sink:
+        _, host, port = (await _line(sink)).split()
+        overrides = UNLIMITED | {"smtp_host": host, "smtp_port": int(port)}
+        async with _system(workdir, postgres, overrides) as system:
+            member_ids = await _members(system, count, "email")
+            started = time.perf_counter()
+            await _publish_due(system, member_ids)
+            await _until(lambda: _done(system, deliveries.c.status == "sent", count))
+            notifier_s = time.perf_counter() - started
+            connections = system.notifier_settings.smtp_pool_size
+        await _say(sink, "sample")
+        message = (workdir / "sample.eml").read_bytes()
+        raw_s = await _raw_smtp(host, int(port), count, message, connections)
+        received = await _finish(sink)
+    if received != 2 * count:
+        raise RuntimeError(f"the sink received {received} messages, expected {2 * count}")
     return count / notifier_s, count / raw_s
 
 
-async def _raw_smtp(system: LocalSystem, count: int, message: bytes, connections: int) -> float:
+@asynccontextmanager
+async def _helper_process(script: str, *arguments: str) -> AsyncIterator[Process]:
+    """A bench/ script in a process of its own (a provider is never in the notifier's
+    process); it serves until its stdin closes."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name(script)),
+        *arguments,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            await _finish(process)
+
+
+async def _line(process: Process) -> str:
+    assert process.stdout is not None
+    return (await process.stdout.readline()).decode().strip()
+
+
+async def _say(process: Process, line: str) -> str:
+    assert process.stdin is not None
+    process.stdin.write(f"{line}\n".encode())
+    await process.stdin.drain()
+    return await _line(process)
+
+
+async def _finish(process: Process) -> int:
+    """Close the helper's stdin; what it printed last (the sink: messages received)."""
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.close()
+    last = (await process.stdout.read()).decode().split()
+    await process.wait()
+    return int(last[-1]) if last and last[-1].isdigit() else 0
+
+
+async def _raw_smtp(host: str, port: int, count: int, message: bytes, connections: int) -> float:
     clients = [
-        aiosmtplib.SMTP(hostname=system.smtp.host, port=system.smtp.port, start_tls=False)
-        for _ in range(connections)
+        aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) for _ in range(connections)
     ]
     for client in clients:
         await client.connect()
@@ -203,17 +258,8 @@ async def _raw_smtp(system: LocalSystem, count: int, message: bytes, connections
 async def sms_run(workdir: Path, postgres: str | None, count: int) -> tuple[float, float, float]:
     """(to every send recorded, to every delivered callback applied, naive loop) per second."""
     port, token = free_port(), secrets.token_urlsafe(24)
-    twilio = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).with_name("twilio_like.py")),
-        str(port),
-        token,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert twilio.stdout is not None
-        await twilio.stdout.readline()  # "ready"
+    async with _helper_process("twilio_like.py", str(port), token) as twilio:
+        await _line(twilio)  # "ready"
         overrides = UNLIMITED | {
             "twilio_base_url": f"http://127.0.0.1:{port}",
             "twilio_auth_token": token,
@@ -228,10 +274,6 @@ async def sms_run(workdir: Path, postgres: str | None, count: int) -> tuple[floa
             await _until(lambda: _delivered(system, count))
             delivered_s = time.perf_counter() - started
             naive_s = await _naive_sms(port, token, min(count, 500))
-    finally:
-        assert twilio.stdin is not None
-        twilio.stdin.close()
-        await twilio.wait()
     return count / sent_s, count / delivered_s, min(count, 500) / naive_s
 
 

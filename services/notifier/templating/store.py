@@ -8,6 +8,7 @@ behaves the same for tests and the preview command. Neither validates: the rende
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import time
 from dataclasses import dataclass
@@ -125,7 +126,10 @@ class SqlStoredTemplates:
     ``cache_ttl_s`` (found or not: most sends use the packaged defaults, so "none stored" is
     the usual answer): a query per prompt was a good part of a send's cost. A save or delete
     through this store is seen at once; one through another replica within ``cache_ttl_s``
-    (a process-local freshness, measured on the monotonic clock, not the business clock)."""
+    (a process-local freshness, measured on the monotonic clock, not the business clock).
+
+    A batch renders hundreds of prompts at once: when the entry is stale they all wait for
+    the one query already under way instead of each sending its own."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], cache_ttl_s: float = 5.0
@@ -133,20 +137,37 @@ class SqlStoredTemplates:
         self._sessions = sessions
         self._ttl_s = cache_ttl_s
         self._cache: dict[tuple[str, str, str], tuple[float, StoredTemplate | None]] = {}
+        self._lookups: dict[tuple[str, str, str], asyncio.Task[StoredTemplate | None]] = {}
 
     async def get(self, key: str, locale: str, channel: str) -> StoredTemplate | None:
         where = (key, canonical_locale(locale), channel)
         cached = self._cache.get(where)
         if cached is not None and time.monotonic() - cached[0] < self._ttl_s:
             return cached[1]
-        found = await self._get(key, locale, channel)
+        lookup = self._lookups.get(where)
+        if lookup is None:
+            lookup = asyncio.create_task(self._get(key, locale, channel))
+            self._lookups[where] = lookup
+            lookup.add_done_callback(lambda done: self._remember(where, done))
+        # Shielded: one caller's cancellation must not cancel the others' lookup.
+        return await asyncio.shield(lookup)
+
+    def _remember(
+        self, where: tuple[str, str, str], lookup: asyncio.Task[StoredTemplate | None]
+    ) -> None:
+        if self._lookups.get(where) is not lookup:
+            return  # forgotten (saved or deleted) while under way: its answer may be stale
+        del self._lookups[where]
+        if lookup.cancelled() or lookup.exception() is not None:
+            return
         if len(self._cache) >= _CACHE_SIZE:
             self._cache.clear()  # bounded: keys come from operators' saves and the packages
-        self._cache[where] = (time.monotonic(), found)
-        return found
+        self._cache[where] = (time.monotonic(), lookup.result())
 
     def _forget(self, key: str, locale: str, channel: str) -> None:
-        self._cache.pop((key, canonical_locale(locale), channel), None)
+        where = (key, canonical_locale(locale), channel)
+        self._cache.pop(where, None)
+        self._lookups.pop(where, None)
 
     async def _get(self, key: str, locale: str, channel: str) -> StoredTemplate | None:
         table = prompt_templates

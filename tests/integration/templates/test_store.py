@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.templating import (
@@ -112,3 +113,33 @@ async def test_a_stored_template_overrides_the_packaged_one(
     assert stored.text == "Gracias por estar. Responde STOP para salir."
     await store.delete("gratitude", "es", "sms")
     assert (await renderer.render_sms("gratitude", ctx)) == packaged
+
+
+async def test_a_burst_of_lookups_sends_one_query_and_a_save_is_never_shadowed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A batch renders hundreds of prompts at once: with the entry cold they share one
+    query; a save made while that query is under way is what the next lookup sees."""
+    store = SqlStoredTemplates(sessions, cache_ttl_s=0.0)  # every answer stale at once
+    queries = 0
+    engine = sessions.kw["bind"].sync_engine
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        nonlocal queries
+        queries += "FROM prompt_templates" in statement
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        found = await asyncio.gather(*(store.get("check_in", "en", "sms") for _ in range(200)))
+        assert found == [None] * 200
+        assert queries == 1
+
+        burst = [asyncio.create_task(store.get("check_in", "en", "sms")) for _ in range(50)]
+        await asyncio.sleep(0)  # the lookup is under way ...
+        await _put(store, "check_in", "en", "Saved while looking")  # ... when a save lands
+        await asyncio.gather(*burst)
+        latest = await store.get("check_in", "en", "sms")
+        assert latest is not None
+        assert latest.text_body == "Saved while looking"
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
