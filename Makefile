@@ -9,16 +9,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit integration fault bench clean
+.PHONY: install lock run test lint typecheck unit integration fault bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Everything comes from requirements/dev.lock (the runtime pins of requirements/runtime.lock,
+# which the image installs, plus the dev tools and the local servers), each file checked against
+# its hashes; then the project itself, editable, without touching the pins.
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Regenerates the three locks from pyproject.toml and requirements/build.in (needs PyPI), for
+# every platform and Python >= 3.11. Pins already in a lock are kept unless `make lock UPGRADE=1`.
+# dev.lock is constrained by the other two, so the tests run on exactly what the image ships.
+LOCK = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+lock: install
+	$(LOCK) requirements/build.in -o requirements/build.lock
+	$(LOCK) pyproject.toml -o requirements/runtime.lock
+	$(LOCK) pyproject.toml requirements/build.in --extra dev --extra devservers \
+		-c requirements/runtime.lock -c requirements/build.lock -o requirements/dev.lock
 
 run: install
 	$(BIN)/rituals demo

@@ -52,8 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "demo":
-        from services.demo.run import main as run_demo
-
+        try:
+            from services.demo.run import main as run_demo
+        except ModuleNotFoundError as missing:
+            # The image installs no development servers: say what is missing, not a traceback.
+            if (missing.name or "").partition(".")[0] != "aiosmtpd":
+                raise
+            print(
+                f"rituals demo: {missing.name} is not installed; the demo runs the local "
+                "servers: pip install 'connection-rituals[devservers]'",
+                file=sys.stderr,
+            )
+            return 2
         return run_demo(serve=args.serve)
     if args.command == "schedule":
         return _schedule_preview(args)
