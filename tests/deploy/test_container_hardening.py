@@ -27,6 +27,33 @@ def all_containers() -> list[Container]:
 
 @pytest.mark.parametrize("container", all_containers(), ids=lambda c: c.where)
 def test_container_is_hardened(container: Container) -> None:
+    check_hardened(container)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("readOnlyRootFilesystem", False),
+        ("allowPrivilegeEscalation", True),
+        ("capabilities", {"drop": ["NET_RAW"]}),
+        ("runAsUser", 0),
+    ],
+)
+def test_a_weakened_container_is_caught(key: str, value: object) -> None:
+    container = next(c for c in containers(documents("prod")) if not c.is_job)
+    container.spec["securityContext"][key] = value
+    with pytest.raises(AssertionError):
+        check_hardened(container)
+
+
+def test_a_container_without_a_probe_is_caught() -> None:
+    container = next(c for c in containers(documents("prod")) if not c.is_job)
+    del container.spec["readinessProbe"]
+    with pytest.raises(AssertionError, match="no readinessProbe"):
+        check_hardened(container)
+
+
+def check_hardened(container: Container) -> None:
     spec, pod = container.spec, container.pod
     context = spec["securityContext"]
     assert context["runAsNonRoot"] is True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from services.insights.settings import InsightsSettings
 from services.notifier.settings import NotifierSettings
@@ -101,40 +101,87 @@ def test_the_settings_classes_accept_the_manifests(
     overlay: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for service, container, docs in service_containers(overlay):
-        settings_type = SETTINGS[service]
-        prefix = settings_type.model_config.get("env_prefix", "")
-        env = resolve_env(container, docs)
-        known = {settings_type.env_name(field) for field in settings_type.model_fields}
-        unknown = {n for n in env.values if n.startswith(prefix)} - known
-        assert not unknown, f"{container.where}: no such setting: {sorted(unknown)}"
+        check_settings(overlay, service, container, docs, monkeypatch)
 
-        for field, info in settings_type.model_fields.items():
-            name = settings_type.env_name(field)
-            default = info.default
-            needed = (
-                info.is_required()
-                or field == "database_url"  # the default is SQLite, refused in prod
-                or (isinstance(default, SecretStr) and is_placeholder(default.get_secret_value()))
-            )
-            assert not needed or name in env.values, f"{container.where}: {name} not provided"
-            secret = info.annotation in (SecretStr, SecretStr | None) or field == "database_url"
-            if secret and name in env.values:
-                assert name in env.from_secret, f"{container.where}: {name} not from a Secret"
 
-        for name in [n for n in os.environ if n.startswith(prefix)]:
-            monkeypatch.delenv(name)
-        for name, value in env.values.items():
-            monkeypatch.setenv(name, value)
-        settings = settings_type()  # raises, naming every bad variable, if they do not fit
+@pytest.mark.parametrize(
+    ("variable", "complaint"),
+    [
+        ("NOTIFIER_RESPONDENT_KEY_SECRET", "NOTIFIER_RESPONDENT_KEY_SECRET not provided"),
+        ("NOTIFIER_TWILIO_AUTH_TOKEN", "NOTIFIER_TWILIO_ACCOUNT_SID and _AUTH_TOKEN are required"),
+    ],
+)
+def test_a_missing_setting_is_caught(
+    variable: str, complaint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prod notifier without a required secret, or without its SMS provider's token."""
+    ((_, container, docs),) = (
+        (s, c, d)
+        for s, c, d in service_containers("prod")
+        if c.where.startswith("Deployment/notifier")
+    )
+    container.spec["env"] = [e for e in container.spec["env"] if e["name"] != variable]
+    with pytest.raises((AssertionError, ValidationError), match=re.escape(complaint)):
+        check_settings("prod", "notifier", container, docs, monkeypatch)
 
-        expected = Environment.prod if overlay == "prod" else Environment.dev
-        assert settings.environment is expected, container.where
-        assert settings.stream_replicas == (3 if overlay == "prod" else 1), container.where
-        assert settings.database_url.startswith("postgresql+asyncpg://"), container.where
-        assert settings.migrate_on_start is False, f"{container.where}: the Job migrates"
-        assert settings.nats_url == "nats://nats:4222", container.where
-        if not container.is_job:
-            check_ports(service, settings, container)
+
+def test_a_secret_in_a_config_map_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    ((_, container, docs),) = (
+        (s, c, d)
+        for s, c, d in service_containers("prod")
+        if c.where.startswith("Deployment/scheduler")
+    )
+    container.spec["env"] = [
+        e for e in container.spec["env"] if e["name"] != "SCHEDULER_OPERATOR_TOKEN"
+    ]
+    config = named(docs, "ConfigMap", container.spec["envFrom"][0]["configMapRef"]["name"])
+    config["data"]["SCHEDULER_OPERATOR_TOKEN"] = secrets.token_hex(32)
+    with pytest.raises(AssertionError, match="SCHEDULER_OPERATOR_TOKEN not from a Secret"):
+        check_settings("prod", "scheduler", container, docs, monkeypatch)
+
+
+def check_settings(
+    overlay: str,
+    service: str,
+    container: Container,
+    docs: list[Doc],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service's settings class, given the container's environment, is satisfied."""
+    settings_type = SETTINGS[service]
+    prefix = settings_type.model_config.get("env_prefix", "")
+    env = resolve_env(container, docs)
+    known = {settings_type.env_name(field) for field in settings_type.model_fields}
+    unknown = {n for n in env.values if n.startswith(prefix)} - known
+    assert not unknown, f"{container.where}: no such setting: {sorted(unknown)}"
+
+    for field, info in settings_type.model_fields.items():
+        name = settings_type.env_name(field)
+        default = info.default
+        needed = (
+            info.is_required()
+            or field == "database_url"  # the default is SQLite, refused in prod
+            or (isinstance(default, SecretStr) and is_placeholder(default.get_secret_value()))
+        )
+        assert not needed or name in env.values, f"{container.where}: {name} not provided"
+        secret = info.annotation in (SecretStr, SecretStr | None) or field == "database_url"
+        if secret and name in env.values:
+            assert name in env.from_secret, f"{container.where}: {name} not from a Secret"
+
+    for name in [n for n in os.environ if n.startswith(prefix)]:
+        monkeypatch.delenv(name)
+    for name, value in env.values.items():
+        monkeypatch.setenv(name, value)
+    settings = settings_type()  # raises, naming every bad variable, if they do not fit
+
+    expected = Environment.prod if overlay == "prod" else Environment.dev
+    assert settings.environment is expected, container.where
+    assert settings.stream_replicas == (3 if overlay == "prod" else 1), container.where
+    assert settings.database_url.startswith("postgresql+asyncpg://"), container.where
+    assert settings.migrate_on_start is False, f"{container.where}: the Job migrates"
+    assert settings.nats_url == "nats://nats:4222", container.where
+    if not container.is_job:
+        check_ports(service, settings, container)
 
 
 def check_ports(service: str, settings: ServiceSettings, container: Container) -> None:
