@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run test lint typecheck unit integration fault bench clean
+.PHONY: install lock run test lint typecheck unit integration fault bench clean tools deploy-check
 
 install: $(STAMP)
 
@@ -44,7 +44,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck tools
 	$(BIN)/pytest
 
 unit: install
@@ -67,3 +67,20 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .run
+
+# The offline checks of the Kubernetes manifests (tests/deploy, part of `make test`) run two
+# tools, each in a virtualenv of its own under .tools/, pinned in deploy/k8s/checks/tools/, so
+# their dependencies never meet the services'.
+TOOLS := .tools
+
+tools: $(TOOLS)/kubernetes-validate/.installed $(TOOLS)/checkov/.installed
+
+$(TOOLS)/%/.installed: deploy/k8s/checks/tools/%.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required" >&2; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)/$*
+	$(TOOLS)/$*/bin/python -m pip install --quiet -r $<
+	touch $@
+
+# The manifests' checks alone: render, validate, policy, settings coverage, hardening.
+deploy-check: install tools
+	$(BIN)/pytest tests/deploy
