@@ -66,7 +66,7 @@ bench: install
 	$(BIN)/python bench/insights.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .run
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .run
 
 # The offline checks of the Kubernetes manifests (tests/deploy, part of `make test`) run two
 # tools, each in a virtualenv of its own under .tools/, pinned in deploy/k8s/checks/tools/, so

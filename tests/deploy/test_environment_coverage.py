@@ -194,7 +194,7 @@ def check_ports(service: str, settings: ServiceSettings, container: Container) -
 
 
 def test_every_secret_key_is_documented_in_the_runbook() -> None:
-    runbook = (K8S / "README.md").read_text()
+    runbook = (K8S.parent / "README.md").read_text()
     for overlay in OVERLAYS:
         for _service, container, _docs in service_containers(overlay):
             for entry in container.spec.get("env", []):
