@@ -198,6 +198,7 @@ async def apply_to_delivery(
         return "unknown_status"  # a kept status from a vocabulary since retired
     if rank <= row.provider_state_rank:
         return "stale"
+    ledger = Deliveries(session)
     values: dict[str, object] = {"provider_state": state}
     events: list[Event] = []
     job = row.job()
@@ -216,10 +217,10 @@ async def apply_to_delivery(
         if contact is not None:
             fallback, _ = contact.first_usable(after=channel)
             if fallback is not None:
-                await Deliveries(session).queue_fallback(row, fallback, now)
+                await ledger.queue_fallback(row, fallback, now)
     # Never backwards, even against a row read before another transaction moved it on (the
     # rank is in the UPDATE's WHERE).
-    await Deliveries(session).advance_provider_state(row.id, rank, values)
+    await ledger.advance_provider_state(row.id, rank, values)
     await stage_events(session, outbox, events, now)
     return state
 
