@@ -1,23 +1,89 @@
-"""Members' contact points and preferences, read for sending (``contacts`` table)."""
+"""Members' contact points, preferences and consents: the one place that reads and writes the
+``contacts`` table and its consent trail (``consent_records``), inside the caller's transaction
+(a repository never begins, commits or rolls back).
+
+Consent and opt-out state changes in one method only, ``record_consent``, which appends to the
+trail in the same statement sequence: no other method writes those columns after a member is
+added (``change_details`` takes a ``ContactChanges``, which has no consent field).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.tables import contacts
+from services.notifier.adapters.tables import consent_records, contacts
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.quiet_hours import QuietHours
 
 _CHUNK = 500
 
 
+@dataclass(frozen=True)
+class ContactRecord:
+    """A ``contacts`` row as stored (quiet hours as "HH:MM" text, instants of consent): what
+    the members API shows, the export holds and erasure derives keys from. For sending, see
+    ``Contact`` (the service's default quiet hours applied, opt-outs as flags)."""
+
+    member_id: str
+    email: str | None
+    phone: str | None
+    locale: str
+    preferred_channel: str
+    fallback_channel: str | None
+    quiet_start: str | None
+    quiet_end: str | None
+    sms_opted_out_at: datetime | None
+    email_opted_out_at: datetime | None
+    prompt_consent: bool
+    prompt_consent_at: datetime | None
+    prompt_consent_source: str | None
+    insights_consent: bool
+    insights_consent_at: datetime | None
+    insights_consent_source: str | None
+    pseudonym_seed: str
+    created_at: datetime
+    updated_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> ContactRecord:
+        return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
+
+
+class ContactChanges(TypedDict, total=False):
+    """What an operator may change of a member's contact points and preferences; a key
+    present with None clears the column. Consent is not here: see ``record_consent``."""
+
+    email: str | None
+    phone: str | None
+    locale: str
+    preferred_channel: str
+    fallback_channel: str | None
+    quiet_start: str | None
+    quiet_end: str | None
+
+
+@dataclass(frozen=True)
+class ConsentEntry:
+    kind: str  # prompts | insights | sms | email
+    given: bool
+    source: str
+    recorded_at: datetime
+
+
 class Contacts:
     def __init__(self, session: AsyncSession, default_quiet_hours: QuietHours | None) -> None:
+        """``default_quiet_hours``: what ``get``/``get_many`` apply to a member who set none
+        (the other methods return rows as stored and ignore it)."""
         self._session = session
         self._default_quiet_hours = default_quiet_hours
+
+    # -- for sending ----------------------------------------------------------------------
 
     async def get(self, member_id: str) -> Contact | None:
         return (await self.get_many([member_id])).get(member_id)
@@ -33,3 +99,111 @@ class Contacts:
             for row in rows:
                 found[row.member_id] = Contact.from_row(row, self._default_quiet_hours)
         return found
+
+    # -- records as stored ----------------------------------------------------------------
+
+    async def record(self, member_id: str) -> ContactRecord | None:
+        row = (
+            await self._session.execute(select(contacts).where(contacts.c.member_id == member_id))
+        ).first()
+        return ContactRecord.from_row(row) if row is not None else None
+
+    async def lock(self, member_id: str) -> ContactRecord | None:
+        """The member's row, locked (FOR UPDATE) until the caller's transaction ends."""
+        row = (
+            await self._session.execute(
+                select(contacts).where(contacts.c.member_id == member_id).with_for_update()
+            )
+        ).first()
+        return ContactRecord.from_row(row) if row is not None else None
+
+    async def by_phone(self, phone: str) -> ContactRecord | None:
+        """The member with this E.164 number (unique), if any."""
+        row = (
+            await self._session.execute(select(contacts).where(contacts.c.phone == phone))
+        ).first()
+        return ContactRecord.from_row(row) if row is not None else None
+
+    async def phone_taken(self, phone: str, except_member: str | None = None) -> bool:
+        """Whether a member (other than ``except_member``) has this number."""
+        query = select(contacts.c.member_id).where(contacts.c.phone == phone)
+        if except_member is not None:
+            query = query.where(contacts.c.member_id != except_member)
+        return (await self._session.execute(query)).first() is not None
+
+    async def consenting_seeds(self, member_ids: Collection[str]) -> dict[str, str]:
+        """member id -> pseudonym seed, for those of ``member_ids`` who consent to contribute
+        to insights now."""
+        ids = sorted(set(member_ids))
+        if not ids:
+            return {}
+        rows = await self._session.execute(
+            select(contacts.c.member_id, contacts.c.pseudonym_seed).where(
+                contacts.c.member_id.in_(ids) & contacts.c.insights_consent.is_(True)
+            )
+        )
+        return {row.member_id: row.pseudonym_seed for row in rows}
+
+    async def consent_trail(self, member_id: str) -> list[ConsentEntry]:
+        """Every consent given or withdrawn, in the order recorded."""
+        rows = await self._session.execute(
+            select(consent_records)
+            .where(consent_records.c.member_id == member_id)
+            .order_by(consent_records.c.id)
+        )
+        return [ConsentEntry(row.kind, row.given, row.source, row.recorded_at) for row in rows]
+
+    # -- changes --------------------------------------------------------------------------
+
+    async def add(self, record: ContactRecord) -> None:
+        """Insert a new member's row (its consents then go to the trail by ``record_consent``:
+        see ``handlers/use_cases/members.register``)."""
+        await self._session.execute(contacts.insert().values(**asdict(record)))
+
+    async def change_details(self, member_id: str, changes: ContactChanges, now: datetime) -> None:
+        await self._session.execute(
+            update(contacts)
+            .where(contacts.c.member_id == member_id)
+            .values(**changes, updated_at=now)
+        )
+
+    async def record_consent(
+        self, member_id: str, kind: str, given: bool, source: str, now: datetime
+    ) -> None:
+        """Append to the consent trail and set the member's current state to match: the only
+        statement that changes consent or an opt-out. ``kind``: prompts, insights, sms or
+        email (a channel: given False is an opt-out)."""
+        await self._session.execute(
+            consent_records.insert().values(
+                member_id=member_id, kind=kind, given=given, source=source, recorded_at=now
+            )
+        )
+        state: dict[str, object]
+        if kind == "prompts":
+            state = {
+                "prompt_consent": given,
+                "prompt_consent_at": now,
+                "prompt_consent_source": source,
+            }
+        elif kind == "insights":
+            state = {
+                "insights_consent": given,
+                "insights_consent_at": now,
+                "insights_consent_source": source,
+            }
+        elif kind == "sms":
+            state = {"sms_opted_out_at": None if given else now}
+        else:
+            state = {"email_opted_out_at": None if given else now}
+        await self._session.execute(
+            update(contacts)
+            .where(contacts.c.member_id == member_id)
+            .values(**state, updated_at=now)
+        )
+
+    async def erase(self, member_id: str) -> None:
+        """Delete the member's consent trail and their row (with it the pseudonym seed)."""
+        await self._session.execute(
+            delete(consent_records).where(consent_records.c.member_id == member_id)
+        )
+        await self._session.execute(delete(contacts).where(contacts.c.member_id == member_id))

@@ -15,11 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from services.notifier.adapters.delivery_log import (
-    DeliveryFilter,
-    Position,
-    read_delivery_page,
-)
+from services.notifier.adapters.deliveries import Deliveries, DeliveryFilter, Position
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.domain.delivery import DeliveryStatus
 from shared.contracts import Channel
@@ -173,7 +169,7 @@ async def list_deliveries(
     except InvalidCursor as error:
         raise cursor_problem(error) from None
     async with context.answers.sessions() as session:
-        page = await read_delivery_page(session, query.log_filter(), query.limit, after)
+        page = await Deliveries(session).log_page(query.log_filter(), query.limit, after)
     next_cursor = None
     if page.next_position is not None:
         position = page.next_position

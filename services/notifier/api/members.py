@@ -25,9 +25,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import select, update
 
-from services.notifier.adapters.tables import consent_records, contacts
+from services.notifier.adapters.contacts import ContactChanges, ContactRecord, Contacts
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.domain.phone import InvalidPhone, to_e164
 from services.notifier.handlers.use_cases import members as member_handlers
@@ -167,7 +166,7 @@ class ConsentRecordOut(BaseModel):
     recorded_at: datetime
 
 
-def _member_out(row: Any) -> MemberOut:
+def _member_out(row: ContactRecord) -> MemberOut:
     quiet = None
     if row.quiet_start is not None and row.quiet_end is not None:
         quiet = QuietHoursOut(
@@ -223,9 +222,7 @@ def _new_member(body: MemberIn, phone: str | None) -> member_handlers.NewMember:
 
 async def _load(context: ApiContext, member_id: str) -> MemberOut:
     async with context.answers.sessions() as session:
-        row = (
-            await session.execute(select(contacts).where(contacts.c.member_id == member_id))
-        ).first()
+        row = await Contacts(session, default_quiet_hours=None).record(member_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
     return _member_out(row)
@@ -253,17 +250,19 @@ async def get_member(member_id: str, context: Context) -> MemberOut:
 async def change_member(member_id: str, body: MemberPatch, context: Context) -> MemberOut:
     current = await _load(context, member_id)
     changes = body.model_dump(exclude_unset=True)
-    values: dict[str, Any] = {}
+    # Contact points and preferences only: consent changes go through record_consent (below).
+    values: ContactChanges = {}
     if "email" in changes:
         values["email"] = str(body.email) if body.email else None
     if "phone" in changes:
         values["phone"] = _phone(body.phone, body.phone_region, context)
     if "locale" in changes and body.locale:
         values["locale"] = body.locale
-    for field in ("preferred_channel", "fallback_channel"):
-        if field in changes:
-            channel = changes[field]
-            values[field] = channel.value if channel is not None else None
+    if "preferred_channel" in changes and body.preferred_channel is not None:
+        values["preferred_channel"] = body.preferred_channel.value
+    if "fallback_channel" in changes:
+        fallback = body.fallback_channel
+        values["fallback_channel"] = fallback.value if fallback is not None else None
     if "quiet_hours" in changes:
         quiet = body.quiet_hours
         values["quiet_start"] = _hhmm(quiet.start) if quiet else None
@@ -303,16 +302,13 @@ async def change_member(member_id: str, body: MemberPatch, context: Context) -> 
             )
     if values:
         async with context.answers.sessions() as session, session.begin():
-            if values.get("phone") and await member_handlers.phone_taken(
-                session, values["phone"], except_member=member_id
-            ):
+            phone = values.get("phone")
+            if phone and await member_handlers.phone_taken(session, phone, except_member=member_id):
                 raise HTTPException(
                     status.HTTP_409_CONFLICT, "phone number already registered to another member"
                 )
-            await session.execute(
-                update(contacts)
-                .where(contacts.c.member_id == member_id)
-                .values(**values, updated_at=context.answers.clock.now())
+            await Contacts(session, default_quiet_hours=None).change_details(
+                member_id, values, context.answers.clock.now()
             )
     return await _load(context, member_id)
 
@@ -331,13 +327,7 @@ async def change_consent(member_id: str, body: ConsentChange, context: Context) 
 @router.get("/{member_id}/consents", response_model=list[ConsentRecordOut])
 async def consent_history(member_id: str, context: Context) -> list[ConsentRecordOut]:
     async with context.answers.sessions() as session:
-        rows = (
-            await session.execute(
-                select(consent_records)
-                .where(consent_records.c.member_id == member_id)
-                .order_by(consent_records.c.id)
-            )
-        ).all()
+        rows = await Contacts(session, default_quiet_hours=None).consent_trail(member_id)
     return [ConsentRecordOut.model_validate(row, from_attributes=True) for row in rows]
 
 

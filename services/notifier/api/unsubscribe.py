@@ -12,9 +12,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
-from services.notifier.adapters.tables import contacts
+from services.notifier.adapters.contacts import Contacts
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.api.member_pages import MemberPageRoute, link_problem, page
 from services.notifier.domain.signed_links import InvalidLink
@@ -48,12 +47,9 @@ async def unsubscribe(token: str, context: Context) -> HTMLResponse:
     except InvalidLink as error:
         return link_problem(error)
     async with deps.sessions() as session, session.begin():
-        opted_out_at = (
-            await session.execute(
-                select(contacts.c.email_opted_out_at).where(contacts.c.member_id == member_id)
-            )
-        ).first()
-        if opted_out_at is not None and opted_out_at[0] is None:
+        contact = await Contacts(session, default_quiet_hours=None).record(member_id)
+        # Once: an address already opted out gets no second row in the consent trail.
+        if contact is not None and contact.email_opted_out_at is None:
             await record_consent(
                 session, member_id, "email", False, "one-click unsubscribe", deps.clock.now()
             )

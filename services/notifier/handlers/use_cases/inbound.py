@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import case, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.notifier.adapters.tables import contacts, deliveries, inbound_messages
-from services.notifier.domain.delivery import DeliveryStatus
+from services.notifier.adapters.contacts import Contacts
+from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.tables import inbound_messages
 from services.notifier.domain.keywords import InboundKind, InboundSms, classify_inbound_sms
 from services.notifier.domain.questionnaire import InvalidAnswer as QuestionnaireInvalidAnswer
 from services.notifier.domain.questionnaire import Questionnaire
@@ -43,31 +41,6 @@ class InboundResult:
     reply: str | None
 
 
-async def _latest_sms_prompt(session: AsyncSession, member_id: str) -> str | None:
-    """The delivery an SMS answer belongs to: the member's most recent prompt by SMS (a
-    nudge's answer goes to the prompt it nudged).
-
-    A prompt still marked as sending counts, and as the newest: the provider may have handed
-    it over (and the member replied) before the dispatcher recorded that it was sent.
-    """
-    in_flight_first = case((deliveries.c.status == DeliveryStatus.sending, 0), else_=1)
-    row = (
-        await session.execute(
-            select(deliveries.c.id, deliveries.c.answers_delivery_id)
-            .where(
-                (deliveries.c.member_id == member_id)
-                & (deliveries.c.channel == Channel.sms.value)
-                & deliveries.c.status.in_((DeliveryStatus.sent, DeliveryStatus.sending))
-            )
-            .order_by(in_flight_first, deliveries.c.sent_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return None
-    return str(row.answers_delivery_id or row.id)
-
-
 def _answer_values(message: InboundSms, questionnaire: Questionnaire | None) -> dict[str, int]:
     if message.kind is InboundKind.YES_NO:
         if questionnaire is not None:
@@ -87,9 +60,7 @@ async def handle_inbound_sms(
     now = deps.clock.now()
     message = classify_inbound_sms(body)
     async with deps.sessions() as session, session.begin():
-        contact = (
-            await session.execute(select(contacts).where(contacts.c.phone == from_e164))
-        ).first()
+        contact = await Contacts(session, default_quiet_hours=None).by_phone(from_e164)
         member_id = contact.member_id if contact else None
         first_time = await insert_ignoring_duplicates(
             session,
@@ -124,27 +95,20 @@ async def handle_inbound_sms(
             return InboundResult("help", await texts("sms_help", locale))
         if message.kind is InboundKind.FREE_TEXT:
             if deps.distress is not None and deps.distress.by_text(body):
-                latest = await _latest_sms_prompt(session, contact.member_id)
-                week_row = None
-                if latest is not None:
-                    week_row = (
-                        await session.execute(
-                            select(
-                                deliveries.c.community_id, deliveries.c.occurrence_local_date
-                            ).where(deliveries.c.id == latest)
-                        )
-                    ).first()
-                if week_row is not None:
+                ledger = Deliveries(session)
+                latest = await ledger.sms_prompt_to_answer(contact.member_id)
+                prompt = await ledger.get(latest) if latest is not None else None
+                if prompt is not None:
                     await record_signpost(
                         session,
                         contact.member_id,
-                        week_row.community_id,
-                        week_row.occurrence_local_date,
+                        prompt.community_id,
+                        prompt.occurrence_local_date,
                         now,
                     )
                 return InboundResult("signposted", deps.distress.support_message)
             return InboundResult("free_text", None)
-        delivery_id = await _latest_sms_prompt(session, contact.member_id)
+        delivery_id = await Deliveries(session).sms_prompt_to_answer(contact.member_id)
     # Answers: numbers or yes/no, recorded in their own transaction.
     if delivery_id is None:
         return InboundResult("no_open_prompt", await texts("sms_answer_invalid", locale))

@@ -12,14 +12,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifier.adapters.contacts import ContactRecord, Contacts
+from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.adapters.tables import (
-    answers,
-    consent_records,
-    contacts,
-    deliveries,
     erased_members,
     erasure_scrubs,
     inbound_messages,
@@ -55,11 +53,13 @@ class NewMember:
     insights_consent_source: str
 
 
+def _contacts(session: AsyncSession) -> Contacts:
+    # Nothing here reads contacts for sending: the default quiet hours do not apply.
+    return Contacts(session, default_quiet_hours=None)
+
+
 async def phone_taken(session: AsyncSession, phone: str, except_member: str | None = None) -> bool:
-    query = select(contacts.c.member_id).where(contacts.c.phone == phone)
-    if except_member is not None:
-        query = query.where(contacts.c.member_id != except_member)
-    return (await session.execute(query)).first() is not None
+    return await _contacts(session).phone_taken(phone, except_member)
 
 
 async def register(session: AsyncSession, member: NewMember, now: datetime) -> str:
@@ -67,8 +67,8 @@ async def register(session: AsyncSession, member: NewMember, now: datetime) -> s
     if member.phone and await phone_taken(session, member.phone):
         raise MemberConflict("phone number already registered to another member")
     member_id = new_member_id()
-    await session.execute(
-        contacts.insert().values(
+    await _contacts(session).add(
+        ContactRecord(
             member_id=member_id,
             email=member.email,
             phone=member.phone,
@@ -77,6 +77,8 @@ async def register(session: AsyncSession, member: NewMember, now: datetime) -> s
             fallback_channel=member.fallback_channel,
             quiet_start=member.quiet_start,
             quiet_end=member.quiet_end,
+            sms_opted_out_at=None,
+            email_opted_out_at=None,
             prompt_consent=member.prompt_consent,
             prompt_consent_at=now,
             prompt_consent_source=member.prompt_consent_source,
@@ -99,32 +101,14 @@ async def register(session: AsyncSession, member: NewMember, now: datetime) -> s
 async def record_consent(
     session: AsyncSession, member_id: str, kind: str, given: bool, source: str, now: datetime
 ) -> None:
-    """Append to the consent trail and update the member's current state.
+    """Append to the consent trail and update the member's current state: every consent
+    change goes through here (the API, SMS keywords, one-click unsubscribe, opt-outs providers
+    report).
 
     Consent to contribute counts as it stands when a week closes: withdrawn before, nothing of
     that week reaches insights.
     """
-    await session.execute(
-        consent_records.insert().values(
-            member_id=member_id, kind=kind, given=given, source=source, recorded_at=now
-        )
-    )
-    state: dict[str, object]
-    if kind == "prompts":
-        state = {"prompt_consent": given, "prompt_consent_at": now, "prompt_consent_source": source}
-    elif kind == "insights":
-        state = {
-            "insights_consent": given,
-            "insights_consent_at": now,
-            "insights_consent_source": source,
-        }
-    elif kind == "sms":
-        state = {"sms_opted_out_at": None if given else now}
-    else:
-        state = {"email_opted_out_at": None if given else now}
-    await session.execute(
-        update(contacts).where(contacts.c.member_id == member_id).values(**state, updated_at=now)
-    )
+    await _contacts(session).record_consent(member_id, kind, given, source, now)
 
 
 async def record_provider_sms_opt_out(
@@ -134,13 +118,7 @@ async def record_provider_sms_opt_out(
     through the consent trail like every other change, and once: a member already opted out
     (by keyword, by an earlier report) gets no second row for the same fact. Returns whether
     it was recorded."""
-    current = (
-        await session.execute(
-            select(contacts.c.sms_opted_out_at)
-            .where(contacts.c.member_id == member_id)
-            .with_for_update()
-        )
-    ).first()
+    current = await _contacts(session).lock(member_id)
     if current is None or current.sms_opted_out_at is not None:
         return False
     await record_consent(session, member_id, "sms", False, source, now)
@@ -185,19 +163,15 @@ async def erase(
     respondent-key tombstones for the next daily batch, and the scrub of their messages from
     the streams.
     """
-    contact = (
-        await session.execute(select(contacts).where(contacts.c.member_id == member_id))
-    ).first()
+    contacts = _contacts(session)
+    contact = await contacts.record(member_id)
     if contact is None:
         return False
     keys = every_respondent_key(contact, secret, now)
-    their_deliveries = select(deliveries.c.id).where(deliveries.c.member_id == member_id)
-    await session.execute(delete(answers).where(answers.c.delivery_id.in_(their_deliveries)))
-    await session.execute(delete(deliveries).where(deliveries.c.member_id == member_id))
+    await Deliveries(session).erase_member(member_id)
     await session.execute(delete(inbound_messages).where(inbound_messages.c.member_id == member_id))
     await session.execute(delete(signposts).where(signposts.c.member_id == member_id))
-    await session.execute(delete(consent_records).where(consent_records.c.member_id == member_id))
-    await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
+    await contacts.erase(member_id)
     await insert_ignoring_duplicates(
         session,
         erased_members,

@@ -10,18 +10,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifier.adapters.contacts import Contacts
 from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.adapters.sms.base import SmsState, StatusReport
-from services.notifier.adapters.tables import (
-    contacts,
-    deliveries,
-    outbox,
-    provider_status_backlog,
-)
-from services.notifier.domain.contact import Contact
+from services.notifier.adapters.tables import outbox, provider_status_backlog
 from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.events import prompt_delivered, prompt_failed
 from services.notifier.handlers.use_cases.members import record_provider_sms_opt_out
@@ -112,16 +107,8 @@ async def apply_reports(
     so two replicas' groups cannot deadlock); progress (accepted ... delivered, read) is
     written with one statement per shape of change; a failure takes the full path (events,
     opt-out, fallback) one status at a time."""
-    wanted = sorted({report.provider_message_id for _, report in items})
-    rows: dict[str, Row[Any]] = {}
-    for start in range(0, len(wanted), 500):
-        found = await session.execute(
-            select(deliveries)
-            .where(deliveries.c.provider_message_id.in_(wanted[start : start + 500]))
-            .order_by(deliveries.c.provider_message_id)
-            .with_for_update()
-        )
-        rows.update({row.provider_message_id: row for row in found})
+    ledger = Deliveries(session)
+    rows = await ledger.lock_by_message_ids({report.provider_message_id for _, report in items})
     ranks = {message_id: row.provider_state_rank for message_id, row in rows.items()}
     outcomes: list[str] = []
     kept: list[dict[str, Any]] = []
@@ -149,7 +136,7 @@ async def apply_reports(
         ranks[message_id] = rank
         if state in FAILED_STATES:
             if row.id in progress:  # what came before it in this group, first
-                await _write_progress(session, {row.id: progress.pop(row.id)})
+                await ledger.advance_provider_states({row.id: progress.pop(row.id)})
             outcomes.append(
                 await apply_to_delivery(
                     session, row, state, report.error_code, now, opt_out_source(provider)
@@ -160,30 +147,12 @@ async def apply_reports(
         values |= {"provider_state": state.value, "provider_state_rank": rank}
         if state == SmsState.DELIVERED:
             values["delivered_at"] = now
-            events.append(prompt_delivered(Delivery.from_row(row).job(), Channel(row.channel), now))
+            events.append(prompt_delivered(row.job(), row.channel, now))
         outcomes.append(state.value)
-    await _write_progress(session, progress)
+    await ledger.advance_provider_states(progress)
     await stage_events(session, outbox, events, now)
     await insert_ignoring_duplicates(session, provider_status_backlog, kept)
     return outcomes
-
-
-async def _write_progress(session: AsyncSession, progress: dict[str, dict[str, Any]]) -> None:
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for delivery_id, values in progress.items():
-        shapes.setdefault(tuple(sorted(values)), []).append(
-            {"row_id": delivery_id, **{f"new_{name}": value for name, value in values.items()}}
-        )
-    for names, params in shapes.items():
-        await session.execute(
-            update(deliveries)
-            .where(
-                (deliveries.c.id == bindparam("row_id"))
-                & (deliveries.c.provider_state_rank < bindparam("new_provider_state_rank"))
-            )
-            .values({name: bindparam(f"new_{name}") for name in names}),
-            params,
-        )
 
 
 async def apply_backlog(session: AsyncSession, provider_message_id: str, now: datetime) -> None:
@@ -198,13 +167,7 @@ async def apply_backlog(session: AsyncSession, provider_message_id: str, now: da
     ).all()
     for status in sorted(pending, key=lambda p: STATUS_RANK.get(p.state, 0)):
         # Locked: a status applied meanwhile by another transaction is seen, not overwritten.
-        row = (
-            await session.execute(
-                select(deliveries)
-                .where(deliveries.c.provider_message_id == provider_message_id)
-                .with_for_update()
-            )
-        ).one()
+        row = await Deliveries(session).lock_by_message_id(provider_message_id)
         await apply_to_delivery(
             session, row, status.state, status.error_code, now, BACKLOG_OPT_OUT_SOURCE
         )
@@ -222,7 +185,7 @@ async def apply_backlog(session: AsyncSession, provider_message_id: str, now: da
 
 async def apply_to_delivery(
     session: AsyncSession,
-    row: Row[Any],
+    row: Delivery,
     state: str,
     error_code: int | None,
     now: datetime,
@@ -235,10 +198,11 @@ async def apply_to_delivery(
         return "unknown_status"  # a kept status from a vocabulary since retired
     if rank <= row.provider_state_rank:
         return "stale"
-    values: dict[str, object] = {"provider_state": state, "provider_state_rank": rank}
+    ledger = Deliveries(session)
+    values: dict[str, object] = {"provider_state": state}
     events: list[Event] = []
-    job = Delivery.from_row(row).job()
-    channel = Channel(row.channel)
+    job = row.job()
+    channel = row.channel
     if state == SmsState.DELIVERED:
         values["delivered_at"] = now
         events.append(prompt_delivered(job, channel, now))
@@ -249,19 +213,14 @@ async def apply_to_delivery(
         events.append(prompt_failed(job, channel, reason, row.attempts, now, error_code))
         if opted_out and channel is Channel.sms:
             await record_provider_sms_opt_out(session, row.member_id, opt_out_source, now)
-        contact_row = (
-            await session.execute(select(contacts).where(contacts.c.member_id == row.member_id))
-        ).first()
-        if contact_row is not None:
-            fallback, _ = Contact.from_row(contact_row, None).first_usable(after=channel)
+        contact = await Contacts(session, default_quiet_hours=None).get(row.member_id)
+        if contact is not None:
+            fallback, _ = contact.first_usable(after=channel)
             if fallback is not None:
-                await Deliveries(session).queue_fallback(Delivery.from_row(row), fallback, now)
-    # Never backwards, even against a row read before another transaction moved it on.
-    await session.execute(
-        update(deliveries)
-        .where((deliveries.c.id == row.id) & (deliveries.c.provider_state_rank < rank))
-        .values(**values)
-    )
+                await ledger.queue_fallback(row, fallback, now)
+    # Never backwards, even against a row read before another transaction moved it on (the
+    # rank is in the UPDATE's WHERE).
+    await ledger.advance_provider_state(row.id, rank, values)
     await stage_events(session, outbox, events, now)
     return state
 
@@ -274,22 +233,7 @@ async def apply_kept_statuses(
     records sends: whichever of the two commits last finds the other's work, so a status
     kept while its send was being recorded never waits for the periodic sweep."""
     async with sessions() as session, session.begin():
-        matched = (
-            (
-                await session.execute(
-                    select(provider_status_backlog.c.provider_message_id)
-                    .join(
-                        deliveries,
-                        deliveries.c.provider_message_id
-                        == provider_status_backlog.c.provider_message_id,
-                    )
-                    .where(provider_status_backlog.c.provider_message_id.in_(message_ids))
-                    .distinct()
-                )
-            )
-            .scalars()
-            .all()
-        )
+        matched = await Deliveries(session).kept_statuses_now_recorded(message_ids)
         for message_id in sorted(matched):
             await apply_backlog(session, message_id, now)
     return len(matched)
@@ -301,22 +245,7 @@ async def apply_matched_backlog(
     """Kept statuses whose send has been recorded since (a callback that raced the record);
     forget ones that never matched within ``keep``. Returns how many messages were updated."""
     async with sessions() as session, session.begin():
-        matched = (
-            (
-                await session.execute(
-                    select(provider_status_backlog.c.provider_message_id)
-                    .join(
-                        deliveries,
-                        deliveries.c.provider_message_id
-                        == provider_status_backlog.c.provider_message_id,
-                    )
-                    .distinct()
-                    .limit(500)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        matched = await Deliveries(session).kept_statuses_now_recorded(limit=500)
         for provider_message_id in matched:
             await apply_backlog(session, provider_message_id, now)
         await session.execute(

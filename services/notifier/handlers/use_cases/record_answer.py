@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.adapters.tables import answers, contacts, deliveries, outbox, signposts
+from services.notifier.adapters.contacts import Contacts
+from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.tables import answers, outbox, signposts
+from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.questionnaire import ITEMS, Item, Questionnaire, questionnaire_for
 from shared.clock import Clock
@@ -47,13 +48,13 @@ class InvalidAnswer(ValueError):
     """The message says what is expected, never what was sent."""
 
 
-def questionnaire_of(delivery: Row[Any], channel: Channel) -> Questionnaire | None:
+def questionnaire_of(delivery: Delivery, channel: Channel) -> Questionnaire | None:
     """The questions a delivery asks through ``channel`` (the one an answer comes through: a
     nudge's SMS may answer an e-mail prompt): its template's module for the occurrence's week."""
     return questionnaire_for(delivery.template_key, delivery.occurrence_local_date, channel)
 
 
-def items_of(delivery: Row[Any], channel: Channel) -> Mapping[str, Item]:
+def items_of(delivery: Delivery, channel: Channel) -> Mapping[str, Item]:
     questionnaire = questionnaire_of(delivery, channel)
     return {item.key: item for item in questionnaire.items} if questionnaire else {}
 
@@ -87,16 +88,11 @@ class DeliveryQuestions:
 async def questions_for(deps: AnswerDeps, delivery_id: str, channel: Channel) -> DeliveryQuestions:
     """What an answer through ``channel`` to the delivery may answer, and the member's locale."""
     async with deps.sessions() as session:
-        row = (
-            await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
-        ).first()
+        row = await Deliveries(session).get(delivery_id)
         if row is None:
             raise UnknownDelivery(delivery_id)
-        locale = (
-            await session.execute(
-                select(contacts.c.locale).where(contacts.c.member_id == row.member_id)
-            )
-        ).scalar()
+        contact = await Contacts(session, default_quiet_hours=None).record(row.member_id)
+    locale = contact.locale if contact is not None else None
     return DeliveryQuestions(delivery_id, questionnaire_of(row, channel), locale or "en")
 
 
@@ -130,16 +126,10 @@ async def record_answers(
     imply (see the module)."""
     now = deps.clock.now()
     async with deps.sessions() as session, session.begin():
-        delivery = (
-            await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
-        ).first()
+        delivery = await Deliveries(session).get(delivery_id)
         contact = None
         if delivery is not None:
-            contact = (
-                await session.execute(
-                    select(contacts).where(contacts.c.member_id == delivery.member_id)
-                )
-            ).first()
+            contact = await Contacts(session, default_quiet_hours=None).record(delivery.member_id)
         if delivery is None or contact is None:
             raise UnknownDelivery(delivery_id)
         checked = _validated(items_of(delivery, channel), values, channel)

@@ -12,19 +12,15 @@ zone of each enrolment: ask it).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.tables import (
-    answers,
-    consent_records,
-    contacts,
-    deliveries,
-    inbound_messages,
-    signposts,
-)
+from services.notifier.adapters.contacts import Contacts
+from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.tables import inbound_messages, signposts
 
 CONTACT_FIELDS = (
     "member_id",
@@ -61,6 +57,8 @@ DELIVERY_FIELDS = (
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):  # a typed Delivery's channel, status, kind: as stored
+        return value.value
     return value.isoformat() if isinstance(value, datetime) else value
 
 
@@ -70,33 +68,14 @@ def _pick(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 async def export_member(session: AsyncSession, member_id: str) -> dict[str, Any] | None:
     """The member's data, or None if there is no such member (or they were erased)."""
-    contact = (
-        await session.execute(select(contacts).where(contacts.c.member_id == member_id))
-    ).first()
+    contacts = Contacts(session, default_quiet_hours=None)
+    contact = await contacts.record(member_id)
     if contact is None:
         return None
-    consents = (
-        await session.execute(
-            select(consent_records)
-            .where(consent_records.c.member_id == member_id)
-            .order_by(consent_records.c.id)
-        )
-    ).all()
-    sends = (
-        await session.execute(
-            select(deliveries)
-            .where(deliveries.c.member_id == member_id)
-            .order_by(deliveries.c.created_at, deliveries.c.id)
-        )
-    ).all()
-    given = (
-        await session.execute(
-            select(answers)
-            .join(deliveries, deliveries.c.id == answers.c.delivery_id)
-            .where(deliveries.c.member_id == member_id)
-            .order_by(answers.c.answered_at, answers.c.item_key)
-        )
-    ).all()
+    consents = await contacts.consent_trail(member_id)
+    ledger = Deliveries(session)
+    sends = await ledger.of_member(member_id)
+    given = await ledger.answers_of_member(member_id)
     texts = (
         await session.execute(
             select(inbound_messages)

@@ -20,23 +20,15 @@ week. Then:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.adapters.tables import (
-    answers,
-    contacts,
-    deliveries,
-    insights_weeks,
-    outbox,
-    signposts,
-)
-from services.notifier.domain.delivery import DeliveryStatus
+from services.notifier.adapters.contacts import ContactRecord, Contacts
+from services.notifier.adapters.deliveries import Deliveries, WeekAnswer
+from services.notifier.adapters.tables import insights_weeks, outbox, signposts
 from services.notifier.domain.insights_release import week_closes_at
 from services.notifier.domain.pseudonyms import legacy_respondent_key, respondent_key
 from services.notifier.domain.questionnaire import ANCHOR
@@ -76,59 +68,22 @@ def _days(weeks: list[str]) -> tuple[date, date]:
     return monday_of(weeks[0]), monday_of(weeks[-1]) + timedelta(days=6)
 
 
-async def _consenting(session: AsyncSession, member_ids: Iterable[str]) -> dict[str, Any]:
-    ids = sorted(set(member_ids))
-    if not ids:
-        return {}
-    rows = (
-        await session.execute(
-            select(contacts.c.member_id, contacts.c.pseudonym_seed).where(
-                contacts.c.member_id.in_(ids) & contacts.c.insights_consent.is_(True)
-            )
-        )
-    ).all()
-    return {row.member_id: row for row in rows}
-
-
 @dataclass(frozen=True)
 class _Records:
     """What the notifier holds of some weeks: prompts sent, answers (oldest first), support."""
 
     prompted: set[tuple[str, str]]  # (member, community)
-    answers: list[Any]  # rows: member_id, community_id, item_key, value; oldest first
+    answers: list[WeekAnswer]  # oldest first
     signposted: set[tuple[str, str]]
-    consenting: dict[str, Any]
+    consenting: dict[str, str]  # member id -> pseudonym seed
 
 
 async def _records(session: AsyncSession, weeks: list[str]) -> _Records:
     first, last = _days(weeks)
-    in_weeks = deliveries.c.occurrence_local_date.between(first, last)
-    prompted = {
-        (row.member_id, row.community_id)
-        for row in await session.execute(
-            select(deliveries.c.member_id, deliveries.c.community_id)
-            .where(
-                in_weeks
-                & (deliveries.c.status == DeliveryStatus.sent)
-                & (deliveries.c.nudge_number == 0)
-            )
-            .distinct()
-        )
-    }
-    given = (
-        await session.execute(
-            select(
-                deliveries.c.member_id,
-                deliveries.c.community_id,
-                answers.c.item_key,
-                answers.c.value,
-            )
-            .join(deliveries, deliveries.c.id == answers.c.delivery_id)
-            .where(in_weeks)
-            # Oldest first, so that the latest answer to an item is the one kept.
-            .order_by(deliveries.c.occurrence_local_date, answers.c.answered_at, answers.c.item_key)
-        )
-    ).all()
+    ledger = Deliveries(session)
+    prompted = await ledger.prompted_between(first, last)
+    # Oldest first, so that the latest answer to an item is the one kept.
+    given = await ledger.answers_between(first, last)
     signposted = {
         (row.member_id, row.community_id)
         for row in await session.execute(
@@ -140,11 +95,12 @@ async def _records(session: AsyncSession, weeks: list[str]) -> _Records:
     people = (
         {m for m, _ in prompted} | {row.member_id for row in given} | {m for m, _ in signposted}
     )
-    return _Records(prompted, list(given), signposted, await _consenting(session, people))
+    consenting = await Contacts(session, default_quiet_hours=None).consenting_seeds(people)
+    return _Records(prompted, given, signposted, consenting)
 
 
 def _key(records: _Records, member_id: str, scope: str) -> str:
-    return respondent_key(records.consenting[member_id].pseudonym_seed, scope)
+    return respondent_key(records.consenting[member_id], scope)
 
 
 async def week_facts(
@@ -224,12 +180,7 @@ async def period_facts(
 
 async def _had_prompts(session: AsyncSession, weeks: list[str]) -> bool:
     first, last = _days(weeks)
-    found = await session.execute(
-        select(deliveries.c.id)
-        .where(deliveries.c.occurrence_local_date.between(first, last))
-        .limit(1)
-    )
-    return found.first() is not None
+    return await Deliveries(session).any_between(first, last)
 
 
 async def release_closed_weeks(
@@ -323,7 +274,7 @@ async def announce_released_weeks(
     return len(markers)
 
 
-def every_respondent_key(contact: Row[Any], secret: bytes, now: datetime) -> list[str]:
+def every_respondent_key(contact: ContactRecord, secret: bytes, now: datetime) -> list[str]:
     """Every key insights may hold facts under for this member: one per week since a week
     before they registered (an occurrence's local date can precede it) until tomorrow, and the
     key of releases before per-week keys."""

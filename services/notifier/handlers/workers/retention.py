@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.adapters.tables import answers, deliveries, inbound_messages, signposts
+from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.tables import inbound_messages, signposts
 
 
 @dataclass(frozen=True)
@@ -31,25 +32,6 @@ class RetentionResult:
     answers: int = 0
     inbound_messages: int = 0
     signposts: int = 0
-
-
-async def _delete_old_deliveries(
-    session: AsyncSession, cutoff: datetime, limit: int
-) -> tuple[int, int]:
-    ids = (
-        (
-            await session.execute(
-                select(deliveries.c.id).where(deliveries.c.created_at < cutoff).limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if not ids:
-        return 0, 0
-    gone_answers = await session.execute(delete(answers).where(answers.c.delivery_id.in_(ids)))
-    await session.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
-    return len(ids), int(getattr(gone_answers, "rowcount", 0) or 0)
 
 
 async def _delete_old_inbound(session: AsyncSession, cutoff: datetime, limit: int) -> int:
@@ -78,8 +60,8 @@ async def apply_retention(
     result = RetentionResult()
     while True:
         async with sessions() as session, session.begin():
-            sends, answered = await _delete_old_deliveries(
-                session, now - policy.deliveries, policy.batch_size
+            sends, answered = await Deliveries(session).delete_created_before(
+                now - policy.deliveries, policy.batch_size
             )
         result.deliveries += sends
         result.answers += answered

@@ -1,5 +1,5 @@
-"""The delivery ledger: the one place that reads and writes the ``deliveries`` table for the
-send queue (claims, leases, outcomes, new rows), inside the caller's transaction.
+"""The send queue's part of the delivery ledger: claims, leases, outcomes, new rows and what the
+dispatcher reads for a batch, inside the caller's transaction.
 
 A claim leases its rows until ``lease_until`` and marks them with a fresh ``lease_token`` (a
 fencing token): every later write by that claimant (renewal, outcome) applies only where the
@@ -11,32 +11,21 @@ never the token, so an outcome committed while a renewal runs still finds its ro
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifier.adapters.deliveries.base import DeliveriesBase, chunks
 from services.notifier.adapters.tables import answers, deliveries
 from services.notifier.domain.delivery import Delivery, DeliveryStatus
 from services.notifier.domain.prompt_job import delivery_id_for
 from shared.contracts import Channel
 from shared.db import insert_ignoring_duplicates
 
-# Rows per IN (...) list: well inside every engine's limit on bound parameters.
-_CHUNK = 500
 
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-class Deliveries:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
+class SendQueue(DeliveriesBase):
     # -- the send queue -------------------------------------------------------------------
 
     async def claim_due(
@@ -80,7 +69,7 @@ class Deliveries:
         ids renewed (the others have been claimed by someone else since, or have their
         outcome)."""
         done: set[str] = set()
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             result = await self._session.execute(
                 update(deliveries)
                 .where(
@@ -102,7 +91,7 @@ class Deliveries:
         (a bulk UPDATE cannot say which of its rows matched), then updated in groups of the
         same columns, one statement a group, each row still guarded by its token."""
         held: dict[str, str | None] = {}
-        for chunk in _chunks(sorted(tokens)):
+        for chunk in chunks(sorted(tokens)):
             found = await self._session.execute(
                 select(deliveries.c.id, deliveries.c.lease_token)
                 .where(deliveries.c.id.in_(chunk))
@@ -137,7 +126,7 @@ class Deliveries:
     async def answered(self, delivery_ids: Collection[str]) -> set[str]:
         """Which of these deliveries have an answer."""
         found: set[str] = set()
-        for chunk in _chunks(sorted(delivery_ids)):
+        for chunk in chunks(sorted(delivery_ids)):
             result = await self._session.execute(
                 select(answers.c.delivery_id).where(answers.c.delivery_id.in_(chunk)).distinct()
             )
@@ -147,7 +136,7 @@ class Deliveries:
     async def due_event_ids_of(self, delivery_ids: Collection[str]) -> dict[str, str]:
         """delivery id -> the event its row answers to (a nudge's original RitualDue)."""
         found: dict[str, str] = {}
-        for chunk in _chunks(sorted(delivery_ids)):
+        for chunk in chunks(sorted(delivery_ids)):
             result = await self._session.execute(
                 select(deliveries.c.id, deliveries.c.due_event_id).where(deliveries.c.id.in_(chunk))
             )
@@ -157,7 +146,7 @@ class Deliveries:
     async def recorded_sends(self, send_event_ids: Collection[str]) -> set[str]:
         """Which of these due events already have a delivery row."""
         found: set[str] = set()
-        for chunk in _chunks(sorted(send_event_ids)):
+        for chunk in chunks(sorted(send_event_ids)):
             result = await self._session.execute(
                 select(deliveries.c.due_event_id).where(deliveries.c.due_event_id.in_(chunk))
             )
@@ -175,6 +164,12 @@ class Deliveries:
                 )
                 .order_by(deliveries.c.sent_at.desc())
             )
+        ).first()
+        return Delivery.from_row(row) if row is not None else None
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        row = (
+            await self._session.execute(select(deliveries).where(deliveries.c.id == delivery_id))
         ).first()
         return Delivery.from_row(row) if row is not None else None
 

@@ -1,4 +1,5 @@
-"""The delivery log, read side: what was sent, to whom (by pseudonymous id), how it went.
+"""The delivery log, read side: what was sent, to whom (by pseudonymous id), how it went
+(``Deliveries.log_page``, for ``GET /v1/deliveries``).
 
 Only reads ``deliveries``. The columns it selects are listed here on purpose: the stored source
 event, the template and anything else a row may come to hold stay out of every page; the table
@@ -16,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifier.adapters.deliveries.base import DeliveriesBase
 from services.notifier.adapters.tables import deliveries
 from services.notifier.domain.delivery import DeliveryStatus
 
@@ -94,17 +95,23 @@ def _conditions(log_filter: DeliveryFilter, after: Position | None) -> list[Any]
     return conditions
 
 
-async def read_delivery_page(
-    session: AsyncSession, log_filter: DeliveryFilter, limit: int, after: Position | None
-) -> DeliveryPage:
-    """Up to ``limit`` deliveries matching ``log_filter``, newest first, after ``after``."""
-    query = (
-        select(*LOGGED_COLUMNS)
-        .where(*_conditions(log_filter, after))
-        .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
-        .limit(limit + 1)  # one more than asked: whether a next page exists, without a count
-    )
-    rows = [dict(row) for row in (await session.execute(query)).mappings().all()]
+class DeliveryLog(DeliveriesBase):
+    async def log_page(
+        self, log_filter: DeliveryFilter, limit: int, after: Position | None
+    ) -> DeliveryPage:
+        """Up to ``limit`` deliveries matching ``log_filter``, newest first, after ``after``;
+        each row holds the ``LOGGED_COLUMNS`` only."""
+        query = (
+            select(*LOGGED_COLUMNS)
+            .where(*_conditions(log_filter, after))
+            .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
+            .limit(limit + 1)  # one more than asked: whether a next page exists, without a count
+        )
+        rows = [dict(row) for row in (await self._session.execute(query)).mappings().all()]
+        return _page(rows, limit)
+
+
+def _page(rows: list[dict[str, Any]], limit: int) -> DeliveryPage:
     if len(rows) <= limit:
         return DeliveryPage(rows, None)
     last = rows[limit - 1]
