@@ -4,7 +4,15 @@ from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI
 
-from services.notifier.api import deliveries, members, replies, templates, unsubscribe, webhooks
+from services.notifier.api import (
+    deliveries,
+    member_import,
+    members,
+    replies,
+    templates,
+    unsubscribe,
+    webhooks,
+)
 from services.notifier.api.dependencies import ApiContext
 from services.notifier.api.webhooks import WebhookContext
 from services.notifier.settings import NotifierSettings
@@ -35,13 +43,14 @@ def create_operator_api(
         readiness,
         title="Connection Rituals notifier",
         description="Members' contact and consent, and prompt templates (operators).",
-        larger_bodies={(members.IMPORT_PATH, "text/csv"): settings.member_import_max_bytes},
+        larger_bodies={(member_import.IMPORT_PATH, "text/csv"): settings.member_import_max_bytes},
     )
     app.state.context = context
     app.state.templates = template_context.renderer
     app.state.template_store = template_context.store
     app.state.clock = template_context.clock
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
+    app.include_router(member_import.router, dependencies=operator)
     app.include_router(members.router, dependencies=operator)
     app.include_router(templates.router, dependencies=operator)
     app.include_router(deliveries.router, dependencies=operator)

@@ -5,14 +5,10 @@ Member ids are minted here and are the only identity other services ever see.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import itertools
 from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import (
@@ -20,7 +16,6 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
-    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -32,14 +27,10 @@ from services.notifier.domain.phone import InvalidPhone, to_e164
 from services.notifier.handlers.use_cases import members as member_handlers
 from services.notifier.handlers.use_cases.subject_access import export_member as export_member_data
 from shared.contracts import Channel
-from shared.http.errors import UNPROCESSABLE
-from shared.messaging.consumer import describe_validation_error
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 Context = Annotated[ApiContext, Depends(api_context)]
 LOCALE = r"^[a-z]{2,3}(-[A-Z]{2})?$"
-MAX_IMPORT_ROWS = 10_000
-IMPORT_PATH = "/v1/members/import"  # allowed a larger body than the rest (see app.py)
 
 
 class ConsentIn(BaseModel):
@@ -203,7 +194,7 @@ def _hhmm(value: time | None) -> str | None:
     return value.strftime("%H:%M") if value is not None else None
 
 
-def _new_member(body: MemberIn, phone: str | None) -> member_handlers.NewMember:
+def new_member(body: MemberIn, phone: str | None) -> member_handlers.NewMember:
     quiet = body.quiet_hours
     return member_handlers.NewMember(
         email=str(body.email) if body.email else None,
@@ -235,7 +226,7 @@ async def register_member(body: MemberIn, context: Context) -> MemberOut:
     now = context.answers.clock.now()
     try:
         async with context.answers.sessions() as session, session.begin():
-            member_id = await member_handlers.register(session, _new_member(body, phone), now)
+            member_id = await member_handlers.register(session, new_member(body, phone), now)
     except member_handlers.MemberConflict as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     return await _load(context, member_id)
@@ -364,173 +355,3 @@ async def erase_member(member_id: str, context: Context) -> Response:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
     deps.relay.kick()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-class ImportRow(BaseModel):
-    row: int
-    member_id: str | None = None
-    errors: list[str] = Field(default_factory=list)
-
-
-class ImportReport(BaseModel):
-    created: int
-    failed: int
-    rows: list[ImportRow]
-
-
-CSV_COLUMNS = (
-    "email, phone, phone_region, locale, preferred_channel, fallback_channel, quiet_start, "
-    "quiet_end, prompt_consent (yes/no), insights_consent (yes/no), consent_source"
-)
-
-
-def _yes(value: str | None) -> bool | None:
-    if value is None or not value.strip():
-        return None
-    lowered = value.strip().lower()
-    if lowered in {"yes", "y", "true", "1"}:
-        return True
-    if lowered in {"no", "n", "false", "0"}:
-        return False
-    raise ValueError("expected yes or no")
-
-
-def _row_to_member(row: dict[str, str | None]) -> MemberIn:
-    def cell(name: str) -> str | None:
-        value = row.get(name)
-        return value.strip() if value and value.strip() else None
-
-    errors: list[str] = []
-    consents: dict[str, bool] = {}
-    for name in ("prompt_consent", "insights_consent"):
-        try:
-            given = _yes(cell(name))
-        except ValueError as error:
-            errors.append(f"{name}: {error}")
-            continue
-        if given is None:
-            errors.append(f"{name}: required (yes or no)")
-        else:
-            consents[name] = given
-    if errors:
-        raise ValueError("; ".join(errors))
-    source = cell("consent_source") or "csv import"
-    quiet = None
-    if cell("quiet_start") or cell("quiet_end"):
-        quiet = {"start": cell("quiet_start"), "end": cell("quiet_end")}
-    fields: dict[str, Any] = {
-        "email": cell("email"),
-        "phone": cell("phone"),
-        "phone_region": cell("phone_region"),
-        "locale": cell("locale") or "en",
-        "preferred_channel": cell("preferred_channel") or ("email" if cell("email") else "sms"),
-        "fallback_channel": cell("fallback_channel"),
-        "quiet_hours": quiet,
-        "prompt_consent": {"given": consents["prompt_consent"], "source": source},
-        "insights_consent": {"given": consents["insights_consent"], "source": source},
-    }
-    return MemberIn.model_validate(fields)
-
-
-# Excel's "CSV UTF-8" starts with a byte-order mark; its plain "CSV" is windows-1252 on most
-# Western systems. Guessing the encoding from the bytes would turn a file in any other 8-bit
-# encoding into wrong letters in members' names and addresses without a word, so the file is
-# UTF-8 unless the request's Content-Type names one of these charsets (decoded as named).
-DECLARABLE_CHARSETS = {  # codecs.lookup() name -> how to decode
-    "utf-8": "utf-8-sig",
-    "cp1252": "cp1252",
-    "iso8859-1": "latin-1",
-    "iso8859-15": "iso8859-15",
-    "ascii": "ascii",
-}
-CHARSET_NAMES = "UTF-8, windows-1252, ISO-8859-1 or ISO-8859-15"
-
-
-def decode_csv(body: bytes, content_type: str) -> str:
-    """The CSV's text: UTF-8 (with or without BOM) or the declared charset; otherwise a 4xx
-    that says how to send it (naming no byte of its content)."""
-    declared = next(
-        (
-            value.strip().strip('"').lower()
-            for name, _, value in (p.partition("=") for p in content_type.split(";")[1:])
-            if name.strip().lower() == "charset"
-        ),
-        "utf-8",
-    )
-    try:
-        codec = DECLARABLE_CHARSETS[codecs.lookup(declared).name]
-    except (LookupError, KeyError):
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"the CSV's charset is not supported: send it as {CHARSET_NAMES}",
-        ) from None
-    try:
-        return body.decode(codec)
-    except UnicodeDecodeError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"the file is not valid {'UTF-8' if codec == 'utf-8-sig' else declared} (at byte "
-            f'{error.start}): save it as "CSV UTF-8", or declare its encoding in the '
-            "Content-Type, e.g. text/csv; charset=windows-1252",
-        ) from None
-
-
-@router.post(
-    IMPORT_PATH.removeprefix(router.prefix),
-    response_model=ImportReport,
-    summary="Bulk import members from CSV",
-    responses=UNPROCESSABLE,
-    description=f"A text/csv body with a header row; columns: {CSV_COLUMNS}. Each valid row "
-    "becomes a member; each invalid one is reported with its row number and the reasons, "
-    "without echoing its values. Valid rows are kept even when others fail. UTF-8 (with or "
-    f"without BOM), or the charset the Content-Type names ({CHARSET_NAMES}).",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        }
-    },
-)
-async def import_members(context: Context, request: Request) -> ImportReport:
-    text = decode_csv(await request.body(), request.headers.get("content-type", ""))
-    reader = csv.DictReader(io.StringIO(text))
-    try:  # the whole file is read first: a malformed one is refused before anything is stored
-        fieldnames = reader.fieldnames
-        rows = list(itertools.islice(reader, MAX_IMPORT_ROWS + 1))
-    except csv.Error as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"not valid CSV (line {reader.line_num}): {error}",
-        ) from None
-    if not fieldnames or not {"email", "phone"} & set(fieldnames):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"a header row is required; columns: {CSV_COLUMNS}",
-        )
-    if len(rows) > MAX_IMPORT_ROWS:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"at most {MAX_IMPORT_ROWS} rows per import"
-        )
-    report = ImportReport(created=0, failed=0, rows=[])
-    now = context.answers.clock.now()
-    for number, row in enumerate(rows, start=2):
-        try:
-            member = _row_to_member(row)
-            phone = (
-                to_e164(member.phone, member.phone_region or context.phone_region)
-                if member.phone
-                else None
-            )
-            async with context.answers.sessions() as session, session.begin():
-                member_id = await member_handlers.register(session, _new_member(member, phone), now)
-        except ValidationError as error:
-            report.rows.append(
-                ImportRow(row=number, errors=[describe_validation_error(error, prefix="")])
-            )
-        except ValueError as error:  # includes InvalidPhone and MemberConflict
-            report.rows.append(ImportRow(row=number, errors=[str(error)]))
-        else:
-            report.rows.append(ImportRow(row=number, member_id=member_id))
-    report.created = sum(1 for r in report.rows if r.member_id)
-    report.failed = len(report.rows) - report.created
-    return report
