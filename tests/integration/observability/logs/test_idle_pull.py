@@ -55,7 +55,8 @@ async def _idle_consumer_with_one_failed_fetch(
     await ensure_streams(broker.config.connection_state.stream, 1)
     await broker.start()
     try:
-        await eventually(lambda: len(calls) >= 2)  # failed once, and pulled again
+        # nats-py asks for the deadline once a pull request was answered: within its 5 s.
+        await eventually(lambda: len(calls) >= 2, timeout_s=45)  # failed once, pulled again
         await asyncio.sleep(0.1)
     finally:
         await broker.stop()
