@@ -26,12 +26,20 @@ from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from shared import subjects
 from shared.streams import ALL_STREAMS
 from shared.subjects import DEAD_LETTER_PREFIX
 
 log = logging.getLogger(__name__)
 
 Sampler = Callable[[], Awaitable[None]]
+# Every event subject (``shared.subjects``): the dead-letter series exist from the start, at 0,
+# so an alert on their increase sees the first dead letter too.
+EVENT_SUBJECTS = tuple(
+    value
+    for name, value in vars(subjects).items()
+    if name.isupper() and isinstance(value, str) and value != DEAD_LETTER_PREFIX
+)
 SAMPLE_TIMEOUT_S = 3.0  # a scrape must answer well within Prometheus's default 10 s timeout
 
 
@@ -48,6 +56,8 @@ class ServiceMetrics:
             ["subject"],
             registry=self.registry,
         )
+        for subject in EVENT_SUBJECTS:
+            self.dead_letters.labels(subject=subject)
         self.consumer_lag = Gauge(
             "rituals_consumer_lag",
             "Messages in the stream not yet delivered to this service's durable consumer "

@@ -94,7 +94,7 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ).subscribe(plumbing.broker)
 
     policy = settings.release_policy()
-    metrics.watch_budget(sessions, policy, clock)
+    metrics.watch_releases(sessions, policy, clock)
     caught_up = consumers_caught_up(jetstream, tuple(durable for durable, _ in facts))
 
     async def release() -> list[ReleaseOutcome]:

@@ -10,12 +10,13 @@ what releases are published for), never a person.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.insights.adapters.tables import budget_ledger, communities
+from services.insights.adapters.tables import budget_ledger, communities, releases
 from services.insights.handlers.release import ReleaseOutcome, ReleasePolicy
 from shared.clock import Clock
 from shared.metrics import ServiceMetrics
@@ -43,6 +44,12 @@ class InsightsMetrics(ServiceMetrics):
             ["community"],
             registry=self.registry,
         )
+        self.last_release = Gauge(
+            "rituals_insights_last_release_timestamp_seconds",
+            "When the latest release was computed (Unix time, the service's clock), from the "
+            "stored releases at scrape: it survives restarts, so an overdue release shows.",
+            registry=self.registry,
+        )
         self.budget_limit = Gauge(
             "rituals_insights_budget_limit",
             "The privacy budget (zCDP ρ) each community has per horizon.",
@@ -60,7 +67,7 @@ class InsightsMetrics(ServiceMetrics):
             self.releases.labels(cadence=cadence).inc()
             self.refused.labels(cadence=cadence).inc(len(outcome.refused))
 
-    def watch_budget(
+    def watch_releases(
         self, sessions: async_sessionmaker[AsyncSession], policy: ReleasePolicy, clock: Clock
     ) -> None:
         self.budget_limit.set(policy.budget_limit)
@@ -83,3 +90,14 @@ class InsightsMetrics(ServiceMetrics):
                 self.budget_remaining.labels(community=community).set(remaining)
 
         self.add_sampler("budget_remaining", sample)
+
+        async def latest_release() -> None:
+            async with sessions() as session:
+                latest = (
+                    await session.execute(select(func.max(releases.c.computed_at)))
+                ).scalar_one_or_none()
+            if latest is not None:
+                aware = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+                self.last_release.set(aware.timestamp())
+
+        self.add_sampler("last_release", latest_release)

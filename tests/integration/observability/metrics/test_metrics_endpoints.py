@@ -110,7 +110,7 @@ async def test_each_service_exposes_its_series_after_a_prompt_went_out(
 
     scheduler = await eventually(scheduler_settled)
     assert value(scheduler, "rituals_scheduler_occurrences_emitted_total") == 2
-    assert value(scheduler, "rituals_dead_letters_total", subject="rituals.due.v1") is None
+    assert value(scheduler, "rituals_dead_letters_total", subject="rituals.due.v1") == 0
     # FastStream's own series, by subject: the PromptSents it consumed, the RitualDues it
     # published through its broker.
     assert (
@@ -126,7 +126,7 @@ async def test_each_service_exposes_its_series_after_a_prompt_went_out(
     assert {"faststream_published_messages_total"} <= names(scheduler)
 
     # Insights: a release after the week closed, and what it spent of the community's budget.
-    await system.close_week("2027-W01")
+    closed_at = await system.close_week("2027-W01")
 
     spent = system.insights_settings.release_rho_week
 
@@ -138,6 +138,10 @@ async def test_each_service_exposes_its_series_after_a_prompt_went_out(
 
     insights = await eventually(insights_released, timeout_s=60)
     assert value(insights, "rituals_insights_budget_limit") == 2.0
+    # The release was computed at the week's close, on the injected clock.
+    assert (
+        value(insights, "rituals_insights_last_release_timestamp_seconds") == closed_at.timestamp()
+    )
     assert value(insights, "rituals_insights_releases_total", cadence="period") == 0
     assert (
         value(
