@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -23,13 +24,15 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts.base import Event
 from shared.db import UtcDateTime, insert_ignoring_duplicates
-from shared.messaging.publisher import RawPublisher, encode_event
+from shared.messaging.publisher import RawPublisher, crosses_anonymity_line, encode_event
+from shared.tracing import continued_from, current_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(36), primary_key=True),
         Column("subject", String(200), nullable=False),
         Column("payload", LargeBinary, nullable=False),
-        # Extra headers as JSON (dead letters carry their reason); null for plain events.
+        # Extra headers as JSON (dead letters carry their reason, events the trace context
+        # they were staged in); null for the rest.
         Column("headers", Text, nullable=True),
         Column("created_at", UtcDateTime(), nullable=False),
         Index("ix_outbox_created_at", "created_at"),
@@ -51,13 +55,18 @@ def outbox_table(metadata: MetaData) -> Table:
 async def stage_events(
     session: AsyncSession, table: Table, events: list[Event], now: datetime
 ) -> int:
-    """Add events to the outbox inside the caller's transaction; a known event id is skipped."""
+    """Add events to the outbox inside the caller's transaction; a known event id is skipped.
+
+    Each keeps the trace context it was staged in (an HTTP request, a consumed message), so
+    its publication continues that trace; events for insights never do (``publisher``)."""
+    trace = current_trace_headers()
+    traced = json.dumps(trace) if trace else None
     rows = [
         {
             "event_id": event.event_id,
             "subject": event.subject,
             "payload": body,
-            "headers": None,
+            "headers": None if crosses_anonymity_line(event.subject) else traced,
             "created_at": now,
         }
         for event in events
@@ -123,24 +132,29 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await asyncio.gather(
-                *(
-                    self._publisher.publish_raw(
-                        row.subject,
-                        row.payload,
-                        {
-                            **(json.loads(row.headers) if row.headers else {}),
-                            "Nats-Msg-Id": row.event_id,
-                            "content-type": "application/json",
-                        },
-                    )
-                    for row in rows
-                )
-            )
+            await asyncio.gather(*(self._publish(row) for row in rows))
             await session.execute(
                 delete(table).where(table.c.event_id.in_([row.event_id for row in rows]))
             )
         return len(rows)
+
+    async def _publish(self, row: Any) -> None:
+        headers: dict[str, str] = {
+            **(json.loads(row.headers) if row.headers else {}),
+            "Nats-Msg-Id": row.event_id,
+            "content-type": "application/json",
+        }
+        # Under the trace it was staged in (each publish runs in a task of its own, so the
+        # context attached here is this publish's alone).
+        with continued_from(headers):
+            await self._publisher.publish_raw(row.subject, row.payload, headers)
+
+    async def backlog(self) -> int:
+        """Rows staged and not yet published (metrics: ``rituals_outbox_backlog``)."""
+        async with self._sessions() as session:
+            return int(
+                (await session.execute(select(func.count()).select_from(self._table))).scalar_one()
+            )
 
     async def drain(self) -> int:
         total = 0

@@ -11,21 +11,26 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from faststream._internal.types import BrokerMiddleware
 from faststream.nats import NatsBroker
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, ping_database, session_factory
 from shared.http.health import ReadinessCheck
 from shared.http.server import HttpServer
+from shared.logs import quiet_routine_pull_timeouts
 from shared.messaging.publisher import JetStreamPublisher
+from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade_to_head
 from shared.settings import ServiceSettings
 from shared.streams import ensure_streams
+from shared.tracing import broker_middleware, build_tracer_provider, instrument_app
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,8 @@ class Plumbing:
     sessions: async_sessionmaker[AsyncSession]
     broker: NatsBroker
     publisher: JetStreamPublisher
+    metrics: ServiceMetrics
+    tracer_provider: TracerProvider
 
     def readiness(self) -> dict[str, ReadinessCheck]:
         async def nats() -> None:
@@ -66,8 +73,12 @@ class Plumbing:
 DATABASE_COMMAND_TIMEOUT_S = 15.0
 
 
-def build_broker(nats_url: str) -> NatsBroker:
+def build_broker(
+    nats_url: str, middlewares: Sequence[BrokerMiddleware[Any, Any]] = ()
+) -> NatsBroker:
     """The NATS connection every service uses (comma-separated servers)."""
+    logger = logging.getLogger("faststream.nats")
+    quiet_routine_pull_timeouts(logger)
     return NatsBroker(
         nats_url.split(","),
         max_reconnect_attempts=-1,  # a service outlives a NATS outage
@@ -78,20 +89,34 @@ def build_broker(nats_url: str) -> NatsBroker:
         max_outstanding_pings=2,
         graceful_timeout=15,
         # Our logger, so configure_logging governs it; per-message lines only at DEBUG.
-        logger=logging.getLogger("faststream.nats"),
+        logger=logger,
         log_level=logging.DEBUG,
+        middlewares=tuple(middlewares),
     )
 
 
-def build_plumbing(settings: ServiceSettings) -> Plumbing:
-    """Creates objects only; nothing connects until ``ServiceRuntime.start``."""
+def build_plumbing(settings: ServiceSettings, metrics: ServiceMetrics) -> Plumbing:
+    """Creates objects only; nothing connects until ``ServiceRuntime.start``. ``metrics``: the
+    service's own (``services/<name>/metrics.py``), in a registry of this runtime's."""
     engine = create_engine(
         settings.database_url,
         settings.database_schema,
         command_timeout_s=DATABASE_COMMAND_TIMEOUT_S,
     )
-    broker = build_broker(settings.nats_url)
-    return Plumbing(settings, engine, session_factory(engine), broker, JetStreamPublisher(broker))
+    tracer_provider = build_tracer_provider(metrics.service)
+    # Telemetry outermost: the Prometheus middleware's work is then part of the span.
+    broker = build_broker(
+        settings.nats_url,
+        (broker_middleware(tracer_provider), metrics.broker_middleware()),
+    )
+    metrics.watch_consumers(lambda: broker.config.connection_state.stream)
+    publisher = JetStreamPublisher(broker, on_published=metrics.published)
+    return Plumbing(
+        settings, engine, session_factory(engine), broker, publisher, metrics, tracer_provider
+    )
+
+
+OPERATORS_LISTENER = "operators"
 
 
 @dataclass
@@ -104,6 +129,13 @@ class ServiceRuntime:
     resources: list[Resource] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Every listener continues callers' traces; the operators' one also serves /metrics.
+        for listener in self.listeners:
+            instrument_app(listener.app, self.plumbing.tracer_provider)
+            if listener.name == OPERATORS_LISTENER:
+                listener.app.include_router(self.plumbing.metrics.router())
 
     @property
     def broker(self) -> NatsBroker:
@@ -149,6 +181,8 @@ class ServiceRuntime:
         for resource in reversed(self.resources):
             await resource.close()
         await self.plumbing.engine.dispose()
+        # Sends the spans still queued, when an exporter is configured.
+        self.plumbing.tracer_provider.shutdown()
         log.info("%s stopped", self.name)
 
     async def run_until_signalled(self) -> None:

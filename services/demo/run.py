@@ -343,7 +343,9 @@ async def serve_until_stopped(system: LocalSystem, say: Say) -> None:
     say("Stopping.")
 
 
-def main(serve: bool = False) -> int:
-    configure_logging("demo", "WARNING")
+def main(serve: bool = False, config: DemoConfig | None = None, log_level: str = "WARNING") -> int:
+    """``rituals demo``: the narrative on stdout, the services' logs (JSON lines, WARNING and
+    above unless ``log_level`` says otherwise) on stderr."""
+    configure_logging("demo", log_level)
     with tempfile.TemporaryDirectory(prefix="rituals-demo-") as workdir:
-        return asyncio.run(run_demo(Path(workdir), serve=serve))
+        return asyncio.run(run_demo(Path(workdir), config, serve=serve))

@@ -19,7 +19,9 @@ from services.insights.handlers.erasures import (
     purge_tombstoned_facts,
 )
 from services.insights.handlers.facts import store_fact, store_facts
+from services.insights.handlers.release import ReleaseOutcome
 from services.insights.handlers.release_job import consumers_caught_up, release_closed_windows
+from services.insights.metrics import InsightsMetrics
 from services.insights.settings import InsightsSettings
 from shared.clock import Clock
 from shared.contracts import (
@@ -49,7 +51,8 @@ FACT_BATCH = 500
 
 
 def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
-    plumbing = build_plumbing(settings)
+    metrics = InsightsMetrics()
+    plumbing = build_plumbing(settings, metrics)
     sessions = plumbing.sessions
 
     def jetstream() -> JetStreamContext:
@@ -91,15 +94,16 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ).subscribe(plumbing.broker)
 
     policy = settings.release_policy()
-    release = partial(
-        release_closed_windows,
-        sessions,
-        policy,
-        clock,
-        consumers_caught_up(jetstream, tuple(durable for durable, _ in facts)),
-    )
+    metrics.watch_releases(sessions, policy, clock)
+    caught_up = consumers_caught_up(jetstream, tuple(durable for durable, _ in facts))
+
+    async def release() -> list[ReleaseOutcome]:
+        outcomes = await release_closed_windows(sessions, policy, clock, caught_up)
+        metrics.released(outcomes)
+        return outcomes
+
     readiness = plumbing.readiness()
-    operators = create_operator_api(settings, sessions, clock, readiness)
+    operators = create_operator_api(settings, sessions, clock, readiness, metrics.released)
     analysts = create_analyst_api(settings, sessions, clock, readiness)
     return ServiceRuntime(
         name="insights",

@@ -31,6 +31,7 @@ from services.notifier.handlers.workers.erasure_scrub import scrub_erased_member
 from services.notifier.handlers.workers.insights_release import InsightsPolicy, release_closed_weeks
 from services.notifier.handlers.workers.retention import RetentionPolicy, apply_retention
 from services.notifier.handlers.workers.tombstones import release_tombstones
+from services.notifier.metrics import NotifierMetrics
 from services.notifier.settings import NotifierSettings
 from services.notifier.templating import (
     PromptRenderer,
@@ -95,9 +96,11 @@ def wire_notifier(
     sms: ManagedSmsSender | None = None,
 ) -> tuple[ServiceRuntime, Dispatcher]:
     """The runtime, and its dispatcher for callers that observe sends (demo, tests)."""
-    plumbing = build_plumbing(settings)
+    metrics = NotifierMetrics()
+    plumbing = build_plumbing(settings, metrics)
     sessions = plumbing.sessions
     relay = OutboxRelay(outbox, sessions, plumbing.publisher)
+    metrics.watch_outbox(relay.backlog)
     previous_key = settings.link_signing_previous_key
     signer = LinkSigner(
         settings.link_signing_key.get_secret_value().encode(),
@@ -141,6 +144,7 @@ def wire_notifier(
             max_in_doubt=settings.max_in_doubt,
         ),
         interval_s=settings.dispatch_interval_s,
+        metrics=metrics,
     )
     secret = settings.respondent_key_secret.get_secret_value().encode()
     insights = InsightsPolicy(
@@ -158,13 +162,19 @@ def wire_notifier(
     )
 
     async def on_ritual_due(event: RitualDueV1, _delivery: Delivery) -> str:
-        return await enqueue_ritual_due(enqueue, event)
+        result = await enqueue_ritual_due(enqueue, event)
+        metrics.enqueued([result])
+        return result
 
     async def on_ritual_dues(events: list[RitualDueV1]) -> list[str]:
-        return await enqueue_ritual_dues(enqueue, events)
+        results = await enqueue_ritual_dues(enqueue, events)
+        metrics.enqueued(results)
+        return results
 
     async def on_nudge_due(event: NudgeDueV1, _delivery: Delivery) -> str:
-        return await enqueue_nudge(enqueue, event)
+        result = await enqueue_nudge(enqueue, event)
+        metrics.enqueued([result])
+        return result
 
     # Due events come in thousands at 09:00 on a Monday: a batch a transaction.
     ritual_dues = BatchEventConsumer(

@@ -12,6 +12,7 @@ from services.scheduler.handlers.emit_due import EmissionPolicy
 from services.scheduler.handlers.erasure import ErasureReplay, on_member_erased
 from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent
 from services.scheduler.handlers.ticker import Ticker
+from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.settings import SchedulerSettings
 from shared.clock import Clock
 from shared.contracts import MemberErasedV1, PromptAnsweredV1, PromptSentV1
@@ -26,13 +27,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRuntime, Ticker]:
     """The runtime, and its ticker for callers that drive or observe ticks (demo, tests)."""
-    plumbing = build_plumbing(settings)
+    metrics = SchedulerMetrics()
+    plumbing = build_plumbing(settings, metrics)
     sessions = plumbing.sessions
     relay = OutboxRelay(outbox, sessions, plumbing.publisher)
+    metrics.watch_outbox(relay.backlog)
     emission = EmissionPolicy(
         batch_size=settings.tick_batch_size, late_after=timedelta(seconds=settings.late_after_s)
     )
-    ticker = Ticker(sessions, clock, relay, settings.tick_interval_s, emission)
+    ticker = Ticker(sessions, clock, relay, settings.tick_interval_s, emission, metrics.ticked)
 
     async def prompt_sent(event: PromptSentV1, _delivery: Delivery) -> str:
         return await on_prompt_sent(sessions, event)

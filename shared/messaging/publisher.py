@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from faststream.nats import NatsBroker
+from opentelemetry import context as otel_context
 
 from shared.contracts.base import Event
-from shared.streams import stream_for_subject
+from shared.streams import RESPONSES, stream_for_subject
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -34,12 +36,36 @@ def encode_event(event: Event) -> tuple[str, bytes, dict[str, str]]:
     )
 
 
-class JetStreamPublisher:
-    """Publishes through FastStream's broker, always to a stream (so a PubAck is awaited)."""
+def crosses_anonymity_line(subject: str) -> bool:
+    """Events for insights: nothing may link them to the identified events around them, a
+    trace id included (see "Privacy" in the README)."""
+    return stream_for_subject(subject) is RESPONSES
 
-    def __init__(self, broker: NatsBroker, timeout_s: float = 5.0) -> None:
+
+@contextlib.contextmanager
+def outside_any_trace() -> Iterator[None]:
+    """The block runs with no current span: a publish in it starts a trace of its own."""
+    token = otel_context.attach(otel_context.Context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+class JetStreamPublisher:
+    """Publishes through FastStream's broker, always to a stream (so a PubAck is awaited).
+
+    ``on_published(subject)`` is told of every publish the stream acknowledged (metrics)."""
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        timeout_s: float = 5.0,
+        on_published: Callable[[str], None] | None = None,
+    ) -> None:
         self._broker = broker
         self._timeout_s = timeout_s
+        self._on_published = on_published
 
     async def publish(self, event: Event) -> None:
         subject, body, headers = encode_event(event)
@@ -47,13 +73,17 @@ class JetStreamPublisher:
 
     async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         # FastStream sets no Nats-Msg-Id of its own: the header carries our deterministic id.
-        await self._broker.publish(
-            payload,
-            subject,
-            headers=headers,
-            stream=stream_for_subject(subject).name,
-            timeout=self._timeout_s,
-        )
+        anonymous = crosses_anonymity_line(subject)
+        with outside_any_trace() if anonymous else contextlib.nullcontext():
+            await self._broker.publish(
+                payload,
+                subject,
+                headers=headers,
+                stream=stream_for_subject(subject).name,
+                timeout=self._timeout_s,
+            )
+        if self._on_published is not None:
+            self._on_published(subject)
 
 
 class RecordingPublisher:

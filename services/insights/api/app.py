@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -7,6 +9,7 @@ from services.insights.api import methodology, operators, releases
 from services.insights.api.access import Sessions, analyst_access
 from services.insights.api.dashboard import dashboard_router
 from services.insights.api.methodology import methodology_html
+from services.insights.handlers.release import ReleaseOutcome
 from services.insights.settings import InsightsSettings
 from shared.clock import Clock
 from shared.http.auth import require_bearer_token
@@ -19,8 +22,10 @@ def create_operator_api(
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
     readiness: dict[str, ReadinessCheck],
+    on_release: Callable[[Iterable[ReleaseOutcome]], None] = lambda _: None,
 ) -> FastAPI:
-    """Operators' listener (``INSIGHTS_HTTP_PORT``): probes, and releases on demand."""
+    """Operators' listener (``INSIGHTS_HTTP_PORT``): probes, and releases on demand.
+    ``on_release``: told of each release made here (metrics)."""
     app = listener_app(
         settings,
         clock,
@@ -31,6 +36,7 @@ def create_operator_api(
     app.state.sessions = sessions
     app.state.clock = clock
     app.state.release_policy = settings.release_policy()
+    app.state.on_release = on_release
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
     app.include_router(operators.router, dependencies=operator)
     return app

@@ -49,6 +49,7 @@ async def release_now(body: ReleaseRequest, request: Request) -> JSONResponse:
     outcome: ReleaseOutcome = await compute_release(
         context.sessions, context.release_policy, context.clock, cadence, body.period
     )
+    context.on_release([outcome])
     result = ReleaseResult(
         release_id=outcome.release_id,
         computed_now=outcome.stored,

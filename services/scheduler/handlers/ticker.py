@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,12 +29,14 @@ class Ticker:
         relay: OutboxRelay,
         interval_s: float,
         policy: EmissionPolicy,
+        on_tick: Callable[[TickResult], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._relay = relay
         self._interval_s = interval_s
         self._policy = policy
+        self._on_tick = on_tick  # metrics
         self._housekept_at: datetime | None = None
         self.last_tick_at: datetime | None = None
 
@@ -50,6 +53,8 @@ class Ticker:
             await forget_old_nudge_timers(self._sessions, now, NUDGE_TIMER_RETENTION)
             self._housekept_at = now
         self.last_tick_at = now
+        if self._on_tick is not None:
+            self._on_tick(result)
         if result.emitted or result.nudges:
             self._relay.kick()
         return result

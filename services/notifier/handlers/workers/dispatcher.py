@@ -44,6 +44,7 @@ from services.notifier.handlers.workers.batch_context import BatchContext, read_
 from services.notifier.handlers.workers.channel_gate import ChannelGate
 from services.notifier.handlers.workers.leases import BatchLease
 from services.notifier.handlers.workers.outcome_writer import OutcomeWriter, Written
+from services.notifier.metrics import NotifierMetrics
 from shared.clock import Clock
 from shared.contracts import Channel, FailureReason
 from shared.messaging.consumer import RetryPolicy
@@ -97,6 +98,7 @@ class Dispatcher:
         policy: DispatchPolicy,
         interval_s: float = 1.0,
         rng: random.Random | None = None,
+        metrics: NotifierMetrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -112,6 +114,7 @@ class Dispatcher:
         self._in_doubt = asyncio.Semaphore(policy.max_in_doubt)
         self._gates = {channel: ChannelGate() for channel in Channel}
         self._writer = OutcomeWriter(sessions, clock, relay, senders.sms_provider)
+        self._metrics = metrics or NotifierMetrics()
         self.last_run_at: datetime | None = None
 
     def owes_run_at(self, instant: datetime) -> bool:
@@ -260,6 +263,9 @@ class Dispatcher:
     async def _write(
         self, delivery: Delivery, outcome: Outcome, lease: BatchLease, contact: Contact | None
     ) -> str:
+        decided_at = self._clock.now()  # metrics: when the provider answered
         written = await self._writer.write(Written(delivery, outcome, lease.token, contact))
         lease.finished(delivery.id)
+        if written:
+            self._metrics.outcome(delivery, outcome, decided_at)
         return outcome.kind.value if written else LEASE_LOST
