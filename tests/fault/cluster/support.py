@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -214,21 +213,6 @@ def notifier_env(
         "NOTIFIER_EMAIL_BURST": "200",
         "NOTIFIER_DISPATCH_INTERVAL_S": "0.2",
     }
-
-
-async def start_notifier(
-    env: dict[str, str], cwd: Path, log_path: Path
-) -> asyncio.subprocess.Process:
-    with log_path.open("wb") as log:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.notifier",
-            cwd=cwd,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-        )
 
 
 # JetStream leaders -----------------------------------------------------------------------------

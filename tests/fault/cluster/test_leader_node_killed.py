@@ -28,6 +28,7 @@ import asyncio
 import functools
 import itertools
 import json
+import sys
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
@@ -68,16 +69,14 @@ from tests.fault.cluster.support import (
     seed_community,
     seed_contacts,
     seed_wave,
-    start_notifier,
 )
 from tests.fault.support import MIGRATIONS as SCHEDULER_MIGRATIONS
 from tests.fault.support import (
     cancel_all,
+    probe,
     scheduler_env,
-    start_scheduler,
     stop,
     tail,
-    wait_until_ready,
 )
 from tests.support import eventually
 
@@ -93,6 +92,7 @@ WAVE_DEADLINE_S = 60.0
 ALL_IN_DEADLINE_S = 100.0
 DELIVERED_DEADLINE_S = 30.0
 QUIET_S = 2.0  # of nothing new at the sink after the last expected prompt: room for a duplicate
+MAX_EXITS_AT_START = 3  # per service (see Service.until_ready)
 
 # Raft groups the services must have declared before the leaders move (each service declares
 # its consumers as it starts; the test waits for these so none is created after the move).
@@ -102,12 +102,54 @@ REQUIRED_CONSUMERS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Service:
+    """One service process (``python -m <module>``), its listener and its log."""
+
     name: str
-    process: asyncio.subprocess.Process
-    log: Path
+    module: str
+    env: dict[str, str]
     port: int
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+    exits_at_start: int = 0
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:  # appended: a restart keeps what the last life said
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                self.module,
+                cwd=self.log.parent,
+                env=self.env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
+
+    async def until_ready(self, http: aiohttp.ClientSession, timeout_s: float) -> None:
+        """Until /health/ready answers 200. A process that exits first is started again, as
+        the orchestrator would: declaring streams and consumers on a cluster formed seconds
+        ago can outlast nats-py's 5 s request timeout on a loaded machine (seen: FastStream's
+        ``pull_subscribe`` -> ``consumer_info``: nats: timeout), and the service exits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            assert self.process is not None
+            if self.process.returncode is not None:
+                assert self.exits_at_start < MAX_EXITS_AT_START, (
+                    f"{self.name} exited at start {self.exits_at_start + 1} times:\n"
+                    f"{tail(self.log)}"
+                )
+                self.exits_at_start += 1
+                await self.start()
+            if (await probe(http, f"http://127.0.0.1:{self.port}/health/ready", 5)).status == 200:
+                return
+            assert loop.time() < deadline, f"{self.name} not ready:\n{tail(self.log)}"
+            await asyncio.sleep(0.05)
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.returncode
 
 
 class Waves:
@@ -151,15 +193,16 @@ async def start_services(
     nats_url: str, url: str, schemas: dict[str, str], sink: SmtpSink, tmp_path: Path
 ) -> list[Service]:
     """Two schedulers and two notifiers, all started before any is waited for (start-up is
-    mostly imports: on 2 cores they overlap)."""
+    mostly imports: on 2 cores they overlap), then each until it is ready."""
     services: list[Service] = []
     for n in range(REPLICAS):
         port = free_port()
         env = scheduler_env(nats_url, url, schemas["scheduler"], port, batch_size=50)
         env["SCHEDULER_STREAM_REPLICAS"] = "3"  # as the prod overlay sets it
-        log = tmp_path / f"scheduler{n}.log"
         services.append(
-            Service(f"scheduler{n}", await start_scheduler(env, tmp_path, log), log, port)
+            Service(
+                f"scheduler{n}", "services.scheduler", env, port, tmp_path / f"scheduler{n}.log"
+            )
         )
     for n in range(REPLICAS):
         port = free_port()
@@ -167,21 +210,14 @@ async def start_services(
             nats_url, url, schemas["notifier"], port, free_port(), sink, MESSAGE_ID_DOMAIN
         )
         env["NOTIFIER_STREAM_REPLICAS"] = "3"
-        log = tmp_path / f"notifier{n}.log"
         services.append(
-            Service(f"notifier{n}", await start_notifier(env, tmp_path, log), log, port)
+            Service(f"notifier{n}", "services.notifier", env, port, tmp_path / f"notifier{n}.log")
         )
-    return services
-
-
-async def wait_all_ready(services: list[Service]) -> None:
+    for service in services:
+        await service.start()
     async with aiohttp.ClientSession() as http:
-        await asyncio.gather(
-            *(
-                wait_until_ready(http, f"http://127.0.0.1:{s.port}", s.process, s.log)
-                for s in services
-            )
-        )
+        await asyncio.gather(*(service.until_ready(http, timeout_s=90) for service in services))
+    return services
 
 
 async def connect(cluster: EmbeddedNatsCluster) -> Client:
@@ -252,9 +288,7 @@ async def backlog(js: JetStreamContext, groups: list[RaftGroup]) -> dict[str, tu
 
 
 def service_logs(services: list[Service]) -> str:
-    return "\n".join(
-        f"--- {s.name} (exit {s.process.returncode}):\n{tail(s.log, 15)}" for s in services
-    )
+    return "\n".join(f"--- {s.name} (exit {s.exit_code}):\n{tail(s.log, 15)}" for s in services)
 
 
 # 67-100 s measured on 2 cores shared with other work (load average 11-13): ~25 s to start
@@ -293,7 +327,6 @@ async def test_killing_the_node_that_leads_everything_mid_burst_loses_and_repeat
             await seed_community(scheduler_db, COMMUNITY, MEMBERS, now)
             await seed_contacts(notifier_db, COMMUNITY, MEMBERS, now)
             services = await start_services(cluster.url, url, schemas, smtp_sink, tmp_path)
-            await wait_all_ready(services)
             services_ready_s = loop.time() - started
 
             # The services declared the streams and their consumers: R3, as configured.
@@ -390,13 +423,15 @@ async def test_killing_the_node_that_leads_everything_mid_burst_loses_and_repeat
             scheduler_left = await outbox_rows(scheduler_db, scheduler_outbox)
             ritual_dues_stored = await stored(js, RITUALS.name, RITUAL_DUE)
             prompts_sent_stored = await stored(js, PROMPTS.name, PROMPT_SENT)
-            crashed = {s.name: s.process.returncode for s in services if s.process.returncode}
+            # Not restarted once ready: an exit during the burst is a failure.
+            crashed = {s.name: s.exit_code for s in services if s.exit_code is not None}
         finally:
             if elected is not None:
                 elected.cancel()
             await cancel_all(tasks)
             for service in services:
-                await stop(service.process)
+                if service.process is not None:
+                    await stop(service.process)
             await client.close()
             await scheduler_db.dispose()
             await notifier_db.dispose()
@@ -414,6 +449,7 @@ async def test_killing_the_node_that_leads_everything_mid_burst_loses_and_repeat
         f"\nNATS cluster fault: nodes=3 stream_replicas=3 killed={doomed} (SIGKILL; leader of "
         f"{len(groups)} streams and consumers, {stepdowns} step-downs to get there) "
         f"schedulers={REPLICAS} notifiers={REPLICAS} service_connections={connected} "
+        f"exits_at_start={sum(s.exits_at_start for s in services)} "
         f"expected={len(expected)} sent={len(mails)} delivered={len(received)} lost={len(lost)} "
         f"duplicates={duplicates} unexpected={len(unexpected)} "
         f"setup_s={ready_s:.1f} (services ready {services_ready_s:.1f}) "
