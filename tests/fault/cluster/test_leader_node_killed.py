@@ -262,7 +262,7 @@ async def service_connections(cluster: EmbeddedNatsCluster, client: Client) -> d
 
     ours = client.connected_url.port if client.connected_url else None
     return {
-        str(node.name): await asyncio.to_thread(fetch, node) - (node.port == ours)
+        str(node.name): await asyncio.to_thread(fetch, node) - int(node.port == ours)
         for node in cluster.nodes
     }
 
