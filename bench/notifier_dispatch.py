@@ -180,6 +180,7 @@ async def email_run(workdir: Path, postgres: str | None, count: int) -> tuple[fl
         overrides = UNLIMITED | {"smtp_host": host, "smtp_port": int(port)}
         async with _system(workdir, postgres, overrides) as system:
             member_ids = await _members(system, count, "email")
+            print("  members registered; due events going out", file=sys.stderr, flush=True)
             started = time.perf_counter()
             await _publish_due(system, member_ids)
             await _until(lambda: _done(system, deliveries.c.status == "sent", count))
@@ -267,6 +268,7 @@ async def sms_run(workdir: Path, postgres: str | None, count: int) -> tuple[floa
         }
         async with _system(workdir, postgres, overrides) as system:
             member_ids = await _members(system, count, "sms")
+            print("  members registered; due events going out", file=sys.stderr, flush=True)
             started = time.perf_counter()
             await _publish_due(system, member_ids)
             await _until(lambda: _done(system, deliveries.c.status == "sent", count))
