@@ -43,6 +43,9 @@ async def _idle_consumer_with_one_failed_fetch(
         return result
 
     monkeypatch.setattr(JetStreamContext, "_time_until", staticmethod(deadline_passed_once))
+    # What is tested is FastStream's supervisor at work: on, whatever the caller's shell says
+    # (benchmarks turn it off; a test run inheriting that would wait for a restart in vain).
+    monkeypatch.setenv("FASTSTREAM_SUPERVISOR_DISABLED", "0")
     broker = build_broker(nats_server.url)
 
     async def handle(_event: PromptSentV1, _delivery: Delivery) -> str:
