@@ -62,15 +62,25 @@ _YAML_TO_JSON = (
 
 
 @cache
-def _parsed(overlay: str) -> str:
+def _yaml_as_json(text: str) -> str:
     result = subprocess.run(
         [str(tool("kubernetes-validate", "python")), "-c", _YAML_TO_JSON],
-        input=render(overlay),
+        input=text,
         capture_output=True,
         text=True,
         check=True,
     )
     return result.stdout
+
+
+def _parsed(overlay: str) -> str:
+    return _yaml_as_json(render(overlay))
+
+
+def yaml_documents(path: Path) -> list[Doc]:
+    """The documents of a YAML file in the repository (read as the overlays are)."""
+    docs: list[Doc] = json.loads(_yaml_as_json(path.read_text()))
+    return docs
 
 
 def documents(overlay: str) -> list[Doc]:

@@ -4,13 +4,11 @@ in could be applied from the repository by accident)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from tests.deploy.manifests import _YAML_TO_JSON, K8S, OVERLAYS, containers, documents, tool
+from tests.deploy.manifests import K8S, OVERLAYS, containers, documents, yaml_documents
 
 TEMPLATES = K8S / "secret-templates"
 # Made by others: CloudNativePG (the database users' passwords) and dev-secrets.sh.
@@ -18,14 +16,7 @@ NOT_OURS = {"scheduler-db-app", "notifier-db-app", "insights-db-app", "rituals-d
 
 
 def _template(path: Path) -> Any:
-    result = subprocess.run(
-        [str(tool("kubernetes-validate", "python")), "-c", _YAML_TO_JSON],
-        input=path.read_text(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (secret,) = json.loads(result.stdout)
+    (secret,) = yaml_documents(path)
     return secret
 
 
