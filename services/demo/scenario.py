@@ -14,6 +14,8 @@ from shared.devsmtp import ReceivedMail
 
 # One-tap links preselect one answer: /r/<token>?<item>=<code>
 ANSWER_LINK = re.compile(r"(https?://\S+/r/[A-Za-z0-9_.-]+)\?([a-z0-9_]+)=(\d+)")
+# The bare form link (an SMS carries this one, for the questions beyond the anchor).
+FORM_LINK = re.compile(r"https?://\S+/r/[A-Za-z0-9_.-]+")
 ANCHOR_ITEM = "ons_loneliness"  # asked every week; the demo answers it
 
 
@@ -150,7 +152,20 @@ async def answer_form(
     """Tap the link of the first answer in ``codes`` (item key -> code), then send the page's
     form with every one of them (the week's other questions are skipped)."""
     item, value = next(iter(codes.items()))
-    url = answer_links(mail, item)[value]
+    return await submit_form(session, answer_links(mail, item)[value], codes)
+
+
+def form_link(text: str) -> str:
+    """The answer form's link in a text message."""
+    found = FORM_LINK.search(text)
+    if found is None:
+        raise ValueError("the text links no answer form")
+    return found.group(0)
+
+
+async def submit_form(session: aiohttp.ClientSession, url: str, codes: Mapping[str, int]) -> str:
+    """Open the answer form at ``url`` (a bare or one-tap link), then send it with ``codes``
+    (item key -> code); the page's other questions are skipped."""
     async with session.get(url) as page:
         if page.status != 200:
             raise RuntimeError(f"answer page answered {page.status}")
