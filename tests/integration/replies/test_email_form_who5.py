@@ -116,7 +116,8 @@ async def test_the_text_asks_the_anchor_links_the_form_and_cannot_answer_who5(
     async with aiohttp.ClientSession() as browser, browser.get(form_link(prompt)) as page:
         assert page.status == 200
         assert "How would you describe your sense of belonging" in await page.text()
-    # Three numbers, one per question asked by text, are still understood; eight numbers (the three questions and the five statements) are refused, not guessed.
+    # Three numbers, one per question asked by text, are still understood; eight numbers
+    # (the three questions and the five statements) are refused, not guessed.
     assert await _reply(system, "3 2 1 5 5 5 5 5") == 200
     await eventually(lambda: len(_sms_texts(system)) == 2)
     assert "couldn't read that" in _sms_texts(system)[1]
