@@ -19,8 +19,9 @@ from services.demo.scenario import (
     answer_links,
     form_link,
     submit_form,
+    text_from,
 )
-from services.demo.system import SMS_NUMBER, LocalSystem
+from services.demo.system import LocalSystem
 from shared.devsmtp import ReceivedMail
 from shared.messaging.consumer import ConsumerSpec
 
@@ -162,11 +163,7 @@ async def _answer(
         # The text asks the anchor question: one number in reply. The week's other questions
         # are on the form it links, which those who answer them open.
         anchor, *others = answers.items()
-        status = await system.twilio.send_inbound(
-            system.sms_webhook("inbound"), person.phone or "", SMS_NUMBER, str(anchor[1])
-        )
-        if status != 200:
-            raise RuntimeError(f"the SMS webhook answered {status}")
+        await text_from(system, person.phone or "", str(anchor[1]))
         if others:
             await submit_form(browser, form_link(inbox.texts(person)[-1]), dict(others))
     else:

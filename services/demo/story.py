@@ -24,8 +24,9 @@ from services.demo.scenario import (
     Person,
     answer,
     set_up_weekly_check_in,
+    text_from,
 )
-from services.demo.system import SMS_NUMBER, LocalSystem
+from services.demo.system import LocalSystem
 from shared.devsmtp import ReceivedMail
 from shared.devtwilio import ScriptedReply
 
@@ -115,7 +116,7 @@ async def play_story(system: LocalSystem, say: Say, timeout_s: float = 60.0) -> 
 
         hana_prompt = await _within(_texts_to(system, HANA, 1), timeout_s, "Hana's text")
         say(f"  09:00 Hana  SMS: {hana_prompt[0][:48]}...; she texts STOP and is told:")
-        await _text(system, HANA, "STOP")
+        await text_from(system, HANA.phone or "", "STOP")
         confirmation = await _within(_texts_to(system, HANA, 2), timeout_s, "the STOP reply")
         result.expect("START" in confirmation[1], "the STOP reply does not say how to restart")
         say(f"              {confirmation[1]}")
@@ -152,14 +153,6 @@ def _texts_to(
         return bodies if len(bodies) >= count else []
 
     return probe
-
-
-async def _text(system: LocalSystem, person: Person, body: str) -> None:
-    status = await system.twilio.send_inbound(
-        system.sms_webhook("inbound"), person.phone or "", SMS_NUMBER, body
-    )
-    if status != 200:
-        raise RuntimeError(f"the SMS webhook answered {status}")
 
 
 def _timers_started(
