@@ -115,7 +115,8 @@ async def play_story(system: LocalSystem, say: Say, timeout_s: float = 60.0) -> 
         await answer(browser, ivo_mail, IVO_ANSWER)
 
         hana_prompt = await _within(_texts_to(system, HANA, 1), timeout_s, "Hana's text")
-        say(f"  09:00 Hana  SMS: {hana_prompt[0][:48]}...; she texts STOP and is told:")
+        opening = hana_prompt[0].split(". ")[0]
+        say(f'  09:00 Hana  SMS "{opening}. ..."; she texts STOP, and is told:')
         await text_from(system, HANA.phone or "", "STOP")
         confirmation = await _within(_texts_to(system, HANA, 2), timeout_s, "the STOP reply")
         result.expect("START" in confirmation[1], "the STOP reply does not say how to restart")
