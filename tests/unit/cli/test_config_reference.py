@@ -50,3 +50,10 @@ def test_no_secret_value_is_printed(service: str, settings: type[ServiceSettings
     assert secrets, f"{service} has a secret with a default to check"
     for secret in secrets:
         assert secret not in text
+
+
+@pytest.mark.parametrize(("service", "settings"), SERVICES)
+def test_every_setting_says_what_it_does(service: str, settings: type[ServiceSettings]) -> None:
+    """The reference is only as good as the descriptions it is made of."""
+    undescribed = [name for name, info in settings.model_fields.items() if not info.description]
+    assert undescribed == [], f"{service}: give these Field(description=...): {undescribed}"
