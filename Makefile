@@ -27,14 +27,16 @@ install: $(DEV_STAMP)
 
 install-demo: $(DEMO_STAMP)
 
-# The virtualenv, and uv in it from requirements/installer.lock (hashes checked) by the
-# virtualenv's own pip: the one step pip does.
+# The virtualenv without pip (ensurepip took ~50 s of a loaded 2-core machine), and uv in it
+# from requirements/installer.lock, hashes checked, by the pip of $(PYTHON) (--python needs pip
+# >= 22.3); failing that, by a pip of its own. pip itself comes later, from the locks.
+PIP_BOOTSTRAP = install --disable-pip-version-check --require-hashes -r requirements/installer.lock
 $(UV): requirements/installer.lock
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required" >&2; exit 1; }
 	@echo "==> [1/2] virtualenv $(VENV) and the installer (uv, requirements/installer.lock)"
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check --require-hashes \
-		-r requirements/installer.lock
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python $(PIP_BOOTSTRAP) \
+		|| { $(BIN)/python -m ensurepip && $(BIN)/python -m pip $(PIP_BOOTSTRAP); }
 	touch $@
 
 $(DEMO_STAMP): pyproject.toml requirements/demo.lock | $(UV)
