@@ -116,13 +116,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _schedule_preview(args: argparse.Namespace) -> int:
-    from services.scheduler.domain.recurrence import ScheduleError
+    from services.scheduler.domain.recurrence import ScheduleError, UnknownTimeZone
     from services.scheduler.preview import preview_lines
 
     try:
         lines = preview_lines(
             args.rrule, args.dtstart, args.tz, args.after, args.count, args.exdate
         )
+    except UnknownTimeZone as error:
+        print(f"rituals: {error}{error.did_you_mean}", file=sys.stderr)
+        return 2
     except ScheduleError as error:
         print(f"rituals: {error}", file=sys.stderr)
         return 2

@@ -65,22 +65,36 @@ RRULE_PARTS = (
 _EXAMPLE_RULE = "e.g. FREQ=WEEKLY;BYDAY=MO"
 
 
+class UnknownTimeZone(ScheduleError):
+    """A zone name that is not an IANA name. The message leaves out the closest IANA name:
+    the API never repeats what was submitted, and a close match mostly does (its echo filter
+    would cut it out); the CLI adds it (``did_you_mean``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown time zone {name!r} (use an IANA name)")
+        self.name = name
+
+    @property
+    def did_you_mean(self) -> str:
+        """``; did you mean 'Europe/London'?``, or nothing (looked up only when asked)."""
+        suggestion = closest_zone(self.name)
+        return f"; did you mean {suggestion!r}?" if suggestion else ""
+
+
 def load_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ScheduleError(
-            f"unknown time zone {name!r} (use an IANA name{_zone_hint(name)})"
-        ) from error
+        raise UnknownTimeZone(name) from error
 
 
-def _zone_hint(name: str) -> str:
-    """``; did you mean 'Europe/London'?`` for the closest IANA name, or nothing. Compared
-    case-insensitively: 'europe/london' is a typo of the right zone, not another one. Only
-    reached on a mistake, so the zone list (read from disk) costs nothing on the good path."""
+def closest_zone(name: str) -> str | None:
+    """The IANA name closest to ``name``, if any is close. Compared case-insensitively:
+    'europe/london' is a typo of the right zone, not another one. Only reached on a mistake,
+    so the zone list (read from disk) costs nothing on the good path."""
     by_folded = {zone.casefold(): zone for zone in available_timezones()}
     matches = get_close_matches(name.casefold(), by_folded, n=1, cutoff=0.6)
-    return f"; did you mean {by_folded[matches[0]]!r}?" if matches else ""
+    return by_folded[matches[0]] if matches else None
 
 
 def check_rule_syntax(rule_text: str) -> str:

@@ -132,3 +132,10 @@ def test_the_preview_refuses_what_the_api_refuses_with_the_same_words(
 
 def test_the_preview_uses_the_scheduler_default_pace() -> None:
     assert default_min_prompt_interval() == timedelta(hours=1)
+
+
+def test_the_closest_zone_is_suggested_only_when_one_is_close(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _code, _out, err = preview(capsys, tz="Xq/Zzzz")
+    assert err == "rituals: unknown time zone 'Xq/Zzzz' (use an IANA name)\n"
