@@ -97,16 +97,22 @@ def closest_zone(name: str) -> str | None:
     return by_folded[matches[0]] if matches else None
 
 
-def check_rule_syntax(rule_text: str) -> str:
-    """The rule without an ``RRULE:`` prefix if it is written as RFC 5545 writes one
-    (``NAME=VALUE`` parts joined by ``;``, known names, each once, FREQ given); otherwise a
-    ``ScheduleError`` saying what is wrong in words an operator can act on (dateutil's own
-    messages, such as "not enough values to unpack", say nothing of the rule)."""
+def _bare_rule(rule_text: str) -> str:
+    """The rule without an ``RRULE:`` prefix; a ``ScheduleError`` if it carries more."""
     text = rule_text.strip()
     if text.upper().startswith("RRULE:"):
         text = text[len("RRULE:") :]
     if "DTSTART" in text.upper() or "\n" in text:
         raise ScheduleError("give the RRULE alone; DTSTART, EXDATE and the zone are fields")
+    return text
+
+
+def check_rule_syntax(rule_text: str) -> str:
+    """The rule without an ``RRULE:`` prefix if it is written as RFC 5545 writes one
+    (``NAME=VALUE`` parts joined by ``;``, known names, each once, FREQ given); otherwise a
+    ``ScheduleError`` saying what is wrong in words an operator can act on (dateutil's own
+    messages, such as "not enough values to unpack", say nothing of the rule)."""
+    text = _bare_rule(rule_text)
     if not text:
         raise ScheduleError(f"invalid RRULE: it is empty ({_EXAMPLE_RULE})")
     seen: set[str] = set()
@@ -148,11 +154,14 @@ def parse_exdates(texts: list[str] | tuple[str, ...]) -> tuple[datetime, ...]:
 
 @lru_cache(maxsize=4096)
 def _compiled(rule_text: str, dtstart: datetime, zone_name: str) -> RecurrenceRule:
-    """Parsed once per (rule, start, zone); ``cache=True`` keeps generated occurrences."""
-    text = check_rule_syntax(rule_text)
+    """Parsed once per (rule, start, zone); ``cache=True`` keeps generated occurrences. Only
+    what dateutil refuses is refused here, so rules stored before ``check_rule_syntax`` existed
+    still load; new ones are held to it (``schedule_check``)."""
+    text = _bare_rule(rule_text)
     try:
         rule = rrulestr(text, dtstart=dtstart.replace(tzinfo=ZoneInfo(zone_name)), cache=True)
     except (ValueError, TypeError, KeyError) as error:
+        check_rule_syntax(rule_text)  # says what is wrong, if it is the way it is written
         message = str(error)
         if "UNTIL" in message and "UTC" in message:
             message = "UNTIL must be a UTC instant ending in Z (DTSTART has a zone)"

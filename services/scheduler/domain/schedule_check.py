@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from services.scheduler.domain.recurrence import (
     Schedule,
     ScheduleError,
+    check_rule_syntax,
     parse_exdates,
     parse_local_datetime,
 )
@@ -51,6 +52,7 @@ def check_schedule(
     except ScheduleError as error:
         raise ScheduleFieldError("exdates", str(error)) from error
     try:
+        check_rule_syntax(rrule)  # stricter than dateutil (a part twice, COUNT with UNTIL)
         schedule = Schedule(rrule, start, skipped)
         schedule.require_occurrence()
         schedule.require_human_pace(minimum)
