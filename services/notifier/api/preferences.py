@@ -137,6 +137,7 @@ def _read_form(form: FormData, preferences: MemberPreferences) -> ChosenPreferen
     return ChosenPreferences(
         rituals=rituals,
         channel=channel,
+        quiet_hours_sent="quiet_start" in form or "quiet_end" in form,
         quiet_start=parse_local_time(text("quiet_start"), "the start of quiet hours"),
         quiet_end=parse_local_time(text("quiet_end"), "the end of quiet hours"),
         language=text("language") or None,

@@ -201,6 +201,16 @@ async def test_pausing_a_ritual_stops_its_prompts_until_resumed(prompted: Prompt
     assert [(e.kind, e.given, e.source, e.ritual_id, e.detail) for e in trail[2:]] == [
         ("ritual", False, "preferences page: paused", CHECK_IN, "paused")
     ]
+    # Operators see it on the member's consent trail.
+    listed = await prompted.system.clients["notifier"].get(
+        f"/v1/members/{prompted.member_id}/consents"
+    )
+    assert {key: listed[-1][key] for key in ("kind", "given", "ritual_id", "detail")} == {
+        "kind": "ritual",
+        "given": False,
+        "ritual_id": CHECK_IN,
+        "detail": "paused",
+    }
     (event,) = await eventually(prompted.choice_events)
     assert (event.member_id, event.ritual_id, event.choice) == (
         prompted.member_id,
@@ -289,12 +299,19 @@ async def test_channel_quiet_hours_and_language_are_saved_and_on_the_trail(
         "07:00",
         "es",
     )
+    assert record.fallback_channel == "email"  # SMS was the fallback: now e-mail is
     assert choices == {}
     assert [(e.kind, e.given, e.source, e.detail) for e in trail[2:]] == [
         ("channel", True, "preferences page", "sms"),
         ("locale", True, "preferences page", "es"),
         ("quiet_hours", True, "preferences page", "21:30-07:00"),
     ]
+    # A form without the quiet-hours fields leaves them as they are (empty ones clear them).
+    async with aiohttp.ClientSession() as http:
+        status, _, _ = await _save(http, prompted.preferences_url, {"language": "es"})
+    assert status == 303
+    record, again, _ = await prompted.contact()
+    assert (record.quiet_start, record.quiet_end, len(again)) == ("21:30", "07:00", len(trail))
     assert prompted.choice_events() == []  # the scheduler needs none of these
     # The next Monday's prompts go by SMS, in Spanish.
     await prompted.system.advance_to(MONDAY_0900 + WEEK)

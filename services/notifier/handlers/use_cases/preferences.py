@@ -45,6 +45,7 @@ class MemberPreferences:
     rituals: tuple[RitualPreference, ...]
     channels: tuple[Channel, ...]  # those the member has a contact point for
     preferred_channel: Channel
+    fallback_channel: Channel | None
     quiet_start: str | None
     quiet_end: str | None
     locale: str
@@ -60,6 +61,8 @@ class ChosenPreferences:
 
     rituals: Mapping[str, RitualChoice] = field(default_factory=dict)
     channel: Channel | None = None
+    # Whether the form had the quiet-hours fields at all: both empty then means "none".
+    quiet_hours_sent: bool = False
     quiet_start: str | None = None
     quiet_end: str | None = None
     language: str | None = None
@@ -88,6 +91,7 @@ async def load_preferences(session: AsyncSession, member_id: str) -> MemberPrefe
         ),
         channels=available_channels(record),
         preferred_channel=Channel(record.preferred_channel),
+        fallback_channel=Channel(record.fallback_channel) if record.fallback_channel else None,
         quiet_start=record.quiet_start,
         quiet_end=record.quiet_end,
         locale=record.locale,
@@ -121,10 +125,15 @@ def _changes(current: MemberPreferences, chosen: ChosenPreferences) -> ContactCh
                 f"we have no {missing} for you, so {chosen.channel.value} cannot be chosen"
             )
         changes["preferred_channel"] = chosen.channel.value
-    check_quiet_hours(chosen.quiet_start, chosen.quiet_end)
-    if (chosen.quiet_start, chosen.quiet_end) != (current.quiet_start, current.quiet_end):
-        changes["quiet_start"] = chosen.quiet_start
-        changes["quiet_end"] = chosen.quiet_end
+        if current.fallback_channel is chosen.channel:
+            # The old fallback is now the first choice: the old first choice becomes the
+            # fallback, so the member keeps two ways to be reached.
+            changes["fallback_channel"] = current.preferred_channel.value
+    if chosen.quiet_hours_sent:
+        check_quiet_hours(chosen.quiet_start, chosen.quiet_end)
+        if (chosen.quiet_start, chosen.quiet_end) != (current.quiet_start, current.quiet_end):
+            changes["quiet_start"] = chosen.quiet_start
+            changes["quiet_end"] = chosen.quiet_end
     if chosen.language is not None and chosen.language != current.language:
         if chosen.language not in LANGUAGES:
             raise InvalidPreferences(f"language must be one of {', '.join(LANGUAGES)}")
