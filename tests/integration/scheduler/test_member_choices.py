@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from services.scheduler.adapters.tables import member_ritual_choices
+from services.scheduler.handlers.erasure import on_member_erased
 from services.scheduler.handlers.member_choices import on_member_ritual_choice
-from shared.contracts import MemberRitualChoiceV1, RitualChoice, keyed_event_id
+from shared.contracts import (
+    MemberErasedV1,
+    MemberRitualChoiceV1,
+    RitualChoice,
+    deterministic_event_id,
+    keyed_event_id,
+)
 from tests.integration.scheduler.harness import SchedulerHarness, member
 
 MONDAY_0900_LONDON = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -79,3 +89,19 @@ async def test_a_resume_plans_a_cursor_retired_while_everyone_there_was_paused(
     assert [e.occurrence_at for e in scheduler.due_events()] == [
         MONDAY_0900_LONDON + timedelta(days=7)
     ]
+
+
+async def test_erasure_forgets_the_members_choices(scheduler: SchedulerHarness) -> None:
+    now = MONDAY_0900_LONDON
+    for who in (member(1), member(2)):
+        event = choice(who, "monday", RitualChoice.stopped, now, 0)
+        await on_member_ritual_choice(scheduler.sessions, event, now)
+    erased = MemberErasedV1(
+        event_id=deterministic_event_id("member.erased", member(1)),
+        occurred_at=now,
+        member_id=member(1),
+    )
+    await on_member_erased(scheduler.sessions, erased)
+    async with scheduler.sessions() as session:
+        left = (await session.execute(select(member_ritual_choices.c.member_id))).scalars()
+        assert list(left) == [member(2)]
