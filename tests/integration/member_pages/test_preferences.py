@@ -61,7 +61,7 @@ class Prompted:
     @property
     def preferences_url(self) -> str:
         (url,) = set(PREFERENCES_LINK.findall(self.mail.text()))
-        return url
+        return str(url)
 
     @property
     def base(self) -> str:
