@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from shared import subjects
 from shared.contracts.base import Event, MemberId, RitualId
 
@@ -29,8 +31,8 @@ class RitualChoice(StrEnum):
 class MemberRitualChoiceV1(Event):
     """A member chose to receive, pause or stop one ritual, at ``occurred_at``.
 
-    Consumers keep the latest choice per (member, ritual) by ``occurred_at``: an older one that
-    arrives late (a redelivery after a newer one) changes nothing.
+    Consumers keep the latest choice per (member, ritual) by ``sequence``: an older one that
+    arrives late (a redelivery after a newer one) changes nothing, even within one second.
     """
 
     subject: ClassVar[str] = subjects.RITUAL_CHOICE
@@ -40,3 +42,6 @@ class MemberRitualChoiceV1(Event):
     member_id: MemberId
     ritual_id: RitualId
     choice: RitualChoice
+    sequence: int = Field(
+        ge=0, description="How many choices about this ritual the member made before this one."
+    )

@@ -2,7 +2,8 @@
 
 The choice is stored per (member, ritual); ``repository.members_by_cursor`` leaves out members
 whose choice holds the ritual, so no due event is emitted for them while it lasts. Idempotent on
-the event id, and the latest choice wins: a redelivered or older event changes nothing.
+the event id, and the latest choice wins (by the member's sequence of choices about the
+ritual): a redelivered or older event changes nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ async def _store(session: AsyncSession, event: MemberRitualChoiceV1) -> str:
     values = {
         "choice": event.choice.value,
         "chosen_at": event.occurred_at,
+        "sequence": event.sequence,
         "event_id": event.event_id,
     }
     inserted = await insert_ignoring_duplicates(
@@ -50,7 +52,7 @@ async def _store(session: AsyncSession, event: MemberRitualChoiceV1) -> str:
     ).one()
     if current.event_id == event.event_id:
         return "duplicate"
-    if current.chosen_at > event.occurred_at:
+    if current.sequence >= event.sequence:
         return "stale"
     await session.execute(update(member_ritual_choices).where(key).values(**values))
     return "applied"

@@ -244,9 +244,9 @@ async def test_pausing_a_ritual_stops_its_prompts_until_resumed(prompted: Prompt
     await prompted.system.smtp.wait_for(5)
     assert len(prompted.due_events(CHECK_IN)) == 2
     assert len(prompted.mails_for("/r/")) == 2
-    assert [event.choice for event in prompted.choice_events()] == [
-        RitualChoice.paused,
-        RitualChoice.active,
+    assert [(event.choice, event.sequence) for event in prompted.choice_events()] == [
+        (RitualChoice.paused, 0),
+        (RitualChoice.active, 1),
     ]
 
 

@@ -32,6 +32,7 @@ def choice(
         member_id=who,
         ritual_id=ritual,
         choice=what,
+        sequence=sequence,
     )
 
 
@@ -40,7 +41,7 @@ async def test_a_choice_is_applied_once_and_an_older_one_changes_nothing(
 ) -> None:
     now = MONDAY_0900_LONDON - timedelta(days=1)
     paused = choice(member(1), "monday", RitualChoice.paused, now, 0)
-    resumed = choice(member(1), "monday", RitualChoice.active, now + timedelta(minutes=1), 1)
+    resumed = choice(member(1), "monday", RitualChoice.active, now, 1)  # within the second
     outcomes = [
         await on_member_ritual_choice(scheduler.sessions, paused, now),
         await on_member_ritual_choice(scheduler.sessions, paused, now),  # redelivered

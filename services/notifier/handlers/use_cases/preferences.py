@@ -158,6 +158,7 @@ def ritual_choice_event(
         member_id=member_id,
         ritual_id=ritual_id,
         choice=choice,
+        sequence=sequence,
     )
 
 

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("ritual_id", sa.String(length=64), primary_key=True),
         sa.Column("choice", sa.String(length=16), nullable=False),
         sa.Column("chosen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.String(length=36), nullable=False),
     )
     op.create_index("ix_member_ritual_choices_ritual", "member_ritual_choices", ["ritual_id"])
