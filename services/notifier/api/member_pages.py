@@ -38,7 +38,7 @@ _STYLE = (
 )
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{title}</title>
@@ -52,10 +52,10 @@ def security_headers() -> dict[str, str]:
     return page_security_headers(_STYLE)
 
 
-def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    """A member page. ``body`` is HTML: whatever it quotes must already be escaped. (The
-    security headers come from ``MemberPageRoute``.)"""
-    html = _PAGE.format(title=escape(title), style=_STYLE, body=body)
+def page(title: str, body: str, status_code: int = 200, lang: str = "en") -> HTMLResponse:
+    """A member page in language ``lang``. ``body`` is HTML: whatever it quotes must already
+    be escaped. (The security headers come from ``MemberPageRoute``.)"""
+    html = _PAGE.format(lang=escape(lang), title=escape(title), style=_STYLE, body=body)
     return HTMLResponse(html, status_code=status_code)
 
 

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.api.member_pages import MemberPageRoute, link_problem, page
+from services.notifier.api.preferences_text import page_language, text
 from services.notifier.domain.signed_links import ExpiredLink, InvalidLink
 from services.notifier.handlers.compose import PREFERENCES_FORM_PURPOSE, PREFERENCES_PURPOSE
 from services.notifier.handlers.use_cases.preferences import (
@@ -32,27 +33,14 @@ from services.notifier.handlers.use_cases.preferences import (
     parse_local_time,
     save_preferences,
 )
-from shared.contracts import Channel, RitualChoice
+from shared.contracts import Channel, RitualChoice, RitualKind
 
 router = APIRouter(tags=["preferences"], route_class=MemberPageRoute)
 Context = Annotated[ApiContext, Depends(api_context)]
 
 # Long enough to read and fill the form; short enough that a copied page is soon useless.
 FORM_TOKEN_LIFETIME = timedelta(hours=2)
-
-RITUAL_NAMES = {
-    "check_in": "Check-in",
-    "shared_activity": "Shared activity",
-    "reach_out": "Reach-out reminder",
-    "gratitude": "Gratitude moment",
-    "group_event": "Group event",
-}
-CHOICE_LABELS = {
-    RitualChoice.active: "Keep receiving it",
-    RitualChoice.paused: "Pause it for now (resume here any time)",
-    RitualChoice.stopped: "Stop this one (the others go on)",
-}
-CHANNEL_LABELS = {Channel.email: "E-mail", Channel.sms: "Text message (SMS)"}
+KINDS = {f"kind.{kind.value}" for kind in RitualKind}
 
 
 def _radio(name: str, value: str, label: str, checked: bool) -> str:
@@ -64,27 +52,35 @@ def _radio(name: str, value: str, label: str, checked: bool) -> str:
     )
 
 
-def _ritual_fieldsets(preferences: MemberPreferences) -> str:
+def _ritual_fieldsets(preferences: MemberPreferences, lang: str) -> str:
     if not preferences.rituals:
-        return "<p>You have no rituals yet: they appear here after their first message.</p>"
+        return f"<p>{escape(text('no_rituals', lang))}</p>"
     parts = []
     for ritual in preferences.rituals:
         name = f"ritual-{ritual.ritual_id}"
-        title = f"{RITUAL_NAMES.get(ritual.kind, ritual.kind)} ({ritual.ritual_id})"
+        kind = f"kind.{ritual.kind}"
+        title = f"{text(kind, lang) if kind in KINDS else ritual.kind} ({ritual.ritual_id})"
         choices = "".join(
-            _radio(name, choice.value, label, ritual.choice is choice)
-            for choice, label in CHOICE_LABELS.items()
+            _radio(
+                name, choice.value, text(f"choice.{choice.value}", lang), ritual.choice is choice
+            )
+            for choice in RitualChoice
         )
         parts.append(f"<fieldset><legend>{escape(title)}</legend>{choices}</fieldset>")
     return "".join(parts)
 
 
 def _form(token: str, form_token: str, preferences: MemberPreferences, notice: str) -> str:
+    lang = page_language(preferences.language)
+
+    def say(key: str) -> str:
+        return escape(text(key, lang))
+
     channels = "".join(
         _radio(
             "channel",
             channel.value,
-            CHANNEL_LABELS[channel],
+            text(f"channel.{channel.value}", lang),
             channel is preferences.preferred_channel,
         )
         for channel in preferences.channels
@@ -94,58 +90,59 @@ def _form(token: str, form_token: str, preferences: MemberPreferences, notice: s
         for code, label in LANGUAGES.items()
     )
     return (
-        f"<h1>Your preferences</h1>{notice}"
+        f"<h1>{say('title')}</h1>{notice}"
         f'<form method="post" action="/p/{escape(token)}">'
         f'<input type="hidden" name="form_token" value="{escape(form_token)}">'
-        "<h2>Your rituals</h2>"
-        f"{_ritual_fieldsets(preferences)}"
-        "<h2>How we reach you</h2>"
-        f"<fieldset><legend>Send my messages by</legend>{channels}</fieldset>"
-        '<fieldset aria-describedby="quiet-hint"><legend>Quiet hours</legend>'
-        '<p id="quiet-hint">No messages between these times, in your own time zone (they wait '
-        "until the quiet hours end). Leave both empty for none.</p>"
-        '<label for="quiet_start">From (for example 22:00)'
+        f"<h2>{say('rituals')}</h2>"
+        f"{_ritual_fieldsets(preferences, lang)}"
+        f"<h2>{say('reach')}</h2>"
+        f"<fieldset><legend>{say('channel_legend')}</legend>{channels}</fieldset>"
+        f'<fieldset aria-describedby="quiet-hint"><legend>{say("quiet_legend")}</legend>'
+        f'<p id="quiet-hint">{say("quiet_hint")}</p>'
+        f'<label for="quiet_start">{say("from")}'
         f'<input type="time" id="quiet_start" name="quiet_start" '
         f'value="{escape(preferences.quiet_start or "")}"></label>'
-        '<label for="quiet_end">Until (for example 07:30)'
+        f'<label for="quiet_end">{say("until")}'
         f'<input type="time" id="quiet_end" name="quiet_end" '
         f'value="{escape(preferences.quiet_end or "")}"></label></fieldset>'
-        f"<fieldset><legend>Language of your messages</legend>{languages}</fieldset>"
-        '<button type="submit">Save my choices</button></form>'
+        f"<fieldset><legend>{say('language_legend')}</legend>{languages}</fieldset>"
+        f'<button type="submit">{say("save")}</button></form>'
     )
 
 
 def _read_form(form: FormData, preferences: MemberPreferences) -> ChosenPreferences:
-    def text(name: str) -> str | None:
+    def field(name: str) -> str | None:
         value = form.get(name)
         return value if isinstance(value, str) else None
 
     rituals: dict[str, RitualChoice] = {}
     for ritual in preferences.rituals:
-        raw = text(f"ritual-{ritual.ritual_id}")
+        raw = field(f"ritual-{ritual.ritual_id}")
         if raw is None:
             continue
         try:
             rituals[ritual.ritual_id] = RitualChoice(raw)
         except ValueError as error:
-            raise InvalidPreferences("choose keep, pause or stop for each ritual") from error
-    channel_text = text("channel")
+            raise InvalidPreferences(
+                "ritual_choice", "choose keep, pause or stop for each ritual"
+            ) from error
+    channel_text = field("channel")
     try:
         channel = Channel(channel_text) if channel_text else None
     except ValueError as error:
-        raise InvalidPreferences("the channel must be e-mail or text message") from error
+        raise InvalidPreferences("channel", "the channel must be e-mail or text message") from error
     return ChosenPreferences(
         rituals=rituals,
         channel=channel,
         quiet_hours_sent="quiet_start" in form or "quiet_end" in form,
-        quiet_start=parse_local_time(text("quiet_start"), "the start of quiet hours"),
-        quiet_end=parse_local_time(text("quiet_end"), "the end of quiet hours"),
-        language=text("language") or None,
+        quiet_start=parse_local_time(field("quiet_start"), "start"),
+        quiet_end=parse_local_time(field("quiet_end"), "end"),
+        language=field("language") or None,
     )
 
 
 def _gone() -> HTMLResponse:
-    return page("Not found", "<h1>We could not find your preferences</h1>", 404)
+    return page("Not found", f"<h1>{escape(text('not_found', 'en'))}</h1>", 404)
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
@@ -159,11 +156,12 @@ async def preferences_form(token: str, request: Request, context: Context) -> HT
         preferences = await load_preferences(session, member_id)
     if preferences is None:
         return _gone()
+    lang = page_language(preferences.language)
     notice = ""
     if request.query_params.get("saved") == "1":
-        notice = '<p role="status" class="saved">Your choices are saved.</p>'
+        notice = f'<p role="status" class="saved">{escape(text("saved", lang))}</p>'
     form_token = context.signer.sign(PREFERENCES_FORM_PURPOSE, member_id, now + FORM_TOKEN_LIFETIME)
-    return page("Your preferences", _form(token, form_token, preferences, notice))
+    return page(text("title", lang), _form(token, form_token, preferences, notice), lang=lang)
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
@@ -175,6 +173,11 @@ async def save(token: str, request: Request, context: Context) -> HTMLResponse:
         return link_problem(error)
     form = await request.form()
     form_token = form.get("form_token")
+    async with context.answers.sessions() as session:
+        preferences = await load_preferences(session, member_id)
+    if preferences is None:
+        return _gone()
+    lang = page_language(preferences.language)
     try:
         if not isinstance(form_token, str):
             raise InvalidLink("no form token")
@@ -182,34 +185,43 @@ async def save(token: str, request: Request, context: Context) -> HTMLResponse:
         if signed_for != member_id:
             raise InvalidLink("form token of another member")
     except InvalidLink as error:
-        what = "has expired" if isinstance(error, ExpiredLink) else "could not be checked"
+        what = "form_expired" if isinstance(error, ExpiredLink) else "form_unchecked"
         return page(
-            "Please try again",
-            f"<h1>This form {what}</h1><p>Nothing was changed. "
-            f'<a href="/p/{escape(token)}">Open your preferences again</a> and save once more.</p>',
+            text("retry_title", lang),
+            f"<h1>{escape(text(what, lang))}</h1><p>{escape(text('nothing_changed', lang))} "
+            f'<a href="/p/{escape(token)}">{escape(text("open_again", lang))}</a> '
+            f"{escape(text('and_save', lang))}</p>",
             403,
+            lang=lang,
         )
     async with context.answers.sessions() as session, session.begin():
-        preferences = await load_preferences(session, member_id)
-        if preferences is None:
-            return _gone()
         try:
             chosen = _read_form(form, preferences)
             await save_preferences(session, member_id, chosen, context.secret, now)
         except InvalidPreferences as error:
             # Raised before anything is written: the transaction commits nothing.
+            reason = text(f"error.{error.code}", lang)
             notice = (
-                '<div role="alert" class="error"><p>Nothing was saved: '
-                f"{escape(str(error))}.</p></div>"
+                '<div role="alert" class="error"><p>'
+                f"{escape(text('not_saved', lang).format(reason=reason))}</p></div>"
             )
             fresh = context.signer.sign(
                 PREFERENCES_FORM_PURPOSE, member_id, now + FORM_TOKEN_LIFETIME
             )
-            return page("Please check your choices", _form(token, fresh, preferences, notice), 422)
+            body = _form(token, fresh, preferences, notice)
+            return page(text("check_title", lang), body, 422, lang=lang)
+        except LookupError:
+            return _gone()
     context.answers.relay.kick()
     # 303: the browser shows the page again with GET, so a reload never posts twice. The body
     # is for a client that does not follow redirects.
     saved = f"/p/{escape(token)}?saved=1"
-    response = page("Saved", f'<p>Saved. <a href="{saved}">Back to your preferences</a></p>', 303)
+    response = page(
+        text("saved_short", lang),
+        f'<p>{escape(text("saved_short", lang))} <a href="{saved}">'
+        f"{escape(text('back', lang))}</a></p>",
+        303,
+        lang=lang,
+    )
     response.headers["Location"] = f"/p/{token}?saved=1"
     return response

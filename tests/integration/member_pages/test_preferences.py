@@ -312,6 +312,16 @@ async def test_channel_quiet_hours_and_language_are_saved_and_on_the_trail(
     assert status == 303
     record, again, _ = await prompted.contact()
     assert (record.quiet_start, record.quiet_end, len(again)) == ("21:30", "07:00", len(trail))
+    # The page now speaks Spanish, errors included.
+    async with aiohttp.ClientSession() as http:
+        status, page = await _open(http, prompted.preferences_url)
+        assert status == 200
+        assert '<html lang="es">' in page
+        assert "<h1>Tus preferencias</h1>" in page
+        assert "<legend>Horas de silencio</legend>" in page
+        status, page, _ = await _save(http, prompted.preferences_url, {"quiet_start": "22:00"})
+    assert status == 422
+    assert "No se guardó nada: las horas de silencio necesitan un inicio y un final" in page
     assert prompted.choice_events() == []  # the scheduler needs none of these
     # The next Monday's prompts go by SMS, in Spanish.
     await prompted.system.advance_to(MONDAY_0900 + WEEK)

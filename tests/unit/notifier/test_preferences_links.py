@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from services.notifier.api.member_pages import _STYLE
+from services.notifier.api.preferences_text import _TEXT, page_language
 from services.notifier.domain.keywords import (
     PREFERENCES_KEYWORDS,
     InboundKind,
@@ -21,9 +22,23 @@ from services.notifier.handlers.use_cases.preferences import (
     check_quiet_hours,
     parse_local_time,
 )
+from shared.contracts import RitualKind
 from tests.unit.notifier.test_compose import NOW, SIGNER, _parts, _token, compose
 
 PREFERENCES = re.compile(r"https://rituals\.example/p/[A-Za-z0-9_.-]+")
+# Every code InvalidPreferences is raised with (handlers/use_cases/preferences, api/preferences).
+ERROR_CODES = (
+    "start_time",
+    "end_time",
+    "quiet_half",
+    "quiet_same",
+    "no_phone",
+    "no_email",
+    "language",
+    "unknown_ritual",
+    "ritual_choice",
+    "channel",
+)
 
 
 @pytest.mark.parametrize(("locale", "words"), [("en-GB", "Pause"), ("es", "Pausar")])
@@ -79,3 +94,12 @@ def test_the_notices_contrast_at_least_7_to_1(rule: str) -> None:
     assert found is not None
     lighter, darker = sorted(map(_luminance, found.groups()), reverse=True)
     assert (lighter + 0.05) / (darker + 0.05) >= 7
+
+
+def test_the_page_says_everything_in_both_languages_and_names_every_error() -> None:
+    assert set(_TEXT["en"]) == set(_TEXT["es"])
+    for code in ERROR_CODES:
+        assert f"error.{code}" in _TEXT["en"], code
+    assert {f"kind.{kind.value}" for kind in RitualKind} <= set(_TEXT["en"])
+    assert page_language("es") == "es"
+    assert page_language("fr") == "en"  # a language the page does not speak: English

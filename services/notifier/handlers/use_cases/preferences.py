@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,12 @@ LANGUAGES = {"en": "English", "es": "Español"}
 
 
 class InvalidPreferences(ValueError):
-    """What the member sent cannot be saved; the message says what is wrong (never echoes)."""
+    """What the member sent cannot be saved. ``code`` says what is wrong (the page words it in
+    the member's language); the message, in English, never echoes what was sent."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -98,22 +104,27 @@ async def load_preferences(session: AsyncSession, member_id: str) -> MemberPrefe
     )
 
 
-def parse_local_time(text: str | None, name: str) -> str | None:
-    """``"22:00"`` (or ``"22:00:00"``, as some browsers send) -> ``"22:00"``; empty -> None."""
+def parse_local_time(text: str | None, edge: Literal["start", "end"]) -> str | None:
+    """``"22:00"`` (or ``"22:00:00"``, as some browsers send) -> ``"22:00"``; empty -> None.
+    ``edge``: which end of the quiet hours it is."""
     if text is None or not text.strip():
         return None
     try:
         parsed = time.fromisoformat(text.strip())
     except ValueError as error:
-        raise InvalidPreferences(f"{name} must be a time of day such as 22:00") from error
+        raise InvalidPreferences(
+            f"{edge}_time", f"the {edge} of quiet hours must be a time of day such as 22:00"
+        ) from error
     return parsed.strftime("%H:%M")
 
 
 def check_quiet_hours(start: str | None, end: str | None) -> None:
     if (start is None) != (end is None):
-        raise InvalidPreferences("quiet hours need both a start and an end (or neither)")
+        raise InvalidPreferences(
+            "quiet_half", "quiet hours need both a start and an end (or neither)"
+        )
     if start is not None and start == end:
-        raise InvalidPreferences("quiet hours must start and end at different times")
+        raise InvalidPreferences("quiet_same", "quiet hours must start and end at different times")
 
 
 def _changes(current: MemberPreferences, chosen: ChosenPreferences) -> ContactChanges:
@@ -122,7 +133,8 @@ def _changes(current: MemberPreferences, chosen: ChosenPreferences) -> ContactCh
         if chosen.channel not in current.channels:
             missing = "phone number" if chosen.channel is Channel.sms else "e-mail address"
             raise InvalidPreferences(
-                f"we have no {missing} for you, so {chosen.channel.value} cannot be chosen"
+                "no_phone" if chosen.channel is Channel.sms else "no_email",
+                f"we have no {missing} for you, so {chosen.channel.value} cannot be chosen",
             )
         changes["preferred_channel"] = chosen.channel.value
         if current.fallback_channel is chosen.channel:
@@ -136,7 +148,7 @@ def _changes(current: MemberPreferences, chosen: ChosenPreferences) -> ContactCh
             changes["quiet_end"] = chosen.quiet_end
     if chosen.language is not None and chosen.language != current.language:
         if chosen.language not in LANGUAGES:
-            raise InvalidPreferences(f"language must be one of {', '.join(LANGUAGES)}")
+            raise InvalidPreferences("language", f"language must be one of {', '.join(LANGUAGES)}")
         changes["locale"] = chosen.language
     return changes
 
@@ -178,7 +190,7 @@ async def save_preferences(
     known = {ritual.ritual_id: ritual.choice for ritual in current.rituals}
     unknown = set(chosen.rituals) - set(known)
     if unknown:
-        raise InvalidPreferences("a ritual on the form is not one of yours")
+        raise InvalidPreferences("unknown_ritual", "a ritual on the form is not one of yours")
     changes = _changes(current, chosen)
     changed: list[str] = []
     events = []
