@@ -1,5 +1,6 @@
 """Turning a delivery into what goes out: the e-mail (text and HTML parts, signed answer
-links, RFC 8058 one-click unsubscribe) or the SMS text, rendered from the member's templates."""
+links, RFC 8058 one-click unsubscribe, the signed link to the member's preferences page) or the
+SMS text, rendered from the member's templates."""
 
 from __future__ import annotations
 
@@ -24,11 +25,23 @@ from shared.contracts import Channel
 ANSWER_PURPOSE = "answer"
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 UNSUBSCRIBE_LINK_LIFETIME = timedelta(days=400)
+# The preferences page: the link in every prompt (and the SMS keyword PREFS's reply) opens it;
+# its form carries a token of its own, short-lived, that the save must return (CSRF).
+PREFERENCES_PURPOSE = "preferences"
+PREFERENCES_FORM_PURPOSE = "preferences-form"
+PREFERENCES_LINK_LIFETIME = timedelta(days=400)
 # Reminders suggest asking for, or offering, one kind of support, turn by turn (the seed
 # article's four: no single relationship can or should meet every need).
 SUPPORT_FOCUS_ROTATION = ("emotional", "practical", "informational", "belonging")
 
-__all__ = ["ANSWER_PURPOSE", "UNSUBSCRIBE_PURPOSE", "Composer", "TemplateProblem"]
+__all__ = [
+    "ANSWER_PURPOSE",
+    "PREFERENCES_FORM_PURPOSE",
+    "PREFERENCES_PURPOSE",
+    "UNSUBSCRIBE_PURPOSE",
+    "Composer",
+    "TemplateProblem",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,15 @@ def answer_url(base_url: str, token: str, chosen: dict[str, int] | None = None) 
 
 def unsubscribe_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/u/{token}"
+
+
+def preferences_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/p/{token}"
+
+
+def signed_preferences_url(signer: LinkSigner, base_url: str, member_id: str, now: datetime) -> str:
+    token = signer.sign(PREFERENCES_PURPOSE, member_id, now + PREFERENCES_LINK_LIFETIME)
+    return preferences_url(base_url, token)
 
 
 def questionnaire_of(job: PromptJob, channel: Channel) -> Questionnaire | None:
@@ -108,6 +130,7 @@ class TemplatedComposer:
         locale: str,
         answer_token: str | None,
         unsubscribe: str | None,
+        preferences: str | None = None,
     ) -> PromptContext:
         questionnaire = questionnaire_of(job, channel)
         base = self._policy.public_base_url
@@ -133,6 +156,7 @@ class TemplatedComposer:
             answer_url=answer_url(base, answer_token) if answer_token else None,
             option_urls=option_urls,
             unsubscribe_url=unsubscribe,
+            preferences_url=preferences,
             ritual_kind=job.ritual_kind.value,
             nudge_number=job.nudge_number,
             support_focus=support_focus_of(job),
@@ -154,8 +178,12 @@ class TemplatedComposer:
             self._policy.public_base_url,
             self._signer.sign(UNSUBSCRIBE_PURPOSE, job.member_id, now + UNSUBSCRIBE_LINK_LIFETIME),
         )
+        preferences = signed_preferences_url(
+            self._signer, self._policy.public_base_url, job.member_id, now
+        )
         rendered = await self._renderer.render_email(
-            job.template_key, self._context(job, Channel.email, locale, answer_token, unsubscribe)
+            job.template_key,
+            self._context(job, Channel.email, locale, answer_token, unsubscribe, preferences),
         )
         headers = email_headers(
             delivery_id=delivery_id,
