@@ -1,0 +1,1 @@
+"""The scenario modules of `make bench`: each exposes ``scenarios(options)``."""
