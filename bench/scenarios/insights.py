@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -163,16 +164,21 @@ async def ingest_s(url: str, sessions: async_sessionmaker[AsyncSession], facts: 
     async def all_acknowledged() -> bool:
         # Acks follow the commit; asked of the server, so that the measurement does not
         # compete with the ingest for the database.
-        info = await js.consumer_info("RESPONSES", "bench-insights")
+        try:
+            info = await js.consumer_info("RESPONSES", "bench-insights")
+        except NotFoundError:
+            return False  # the consumer has not created its durable yet
         return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= facts
 
     started = time.perf_counter()
     running = asyncio.create_task(consumer.run(stop))
-    await until(all_acknowledged, "the ingest", every_s=0.02)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    await running
-    await client.close()
+    try:
+        await until(all_acknowledged, "the ingest", every_s=0.02)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        await running
+        await client.close()
     async with sessions() as session:
         query = select(func.count()).select_from(response_facts)
         stored = (await session.execute(query)).scalar_one()
