@@ -162,6 +162,21 @@ async def run_all(options: Options, only: list[str]) -> dict[str, dict[str, Any]
     return results
 
 
+def footnotes(results: dict[str, dict[str, Any]]) -> list[str]:
+    """What the table cannot show: failures, and figures that are only lower bounds."""
+    lines = []
+    for name, result in results.items():
+        if "error" in result:
+            lines.append(f"* {name}: failed ({result['error']})")
+        bounded = sum(1 for run in result["runs"] if run.get("lower_bound"))
+        if bounded:
+            lines.append(
+                f"* {name}: a lower bound in {bounded} of {len(result['runs'])} runs "
+                "(messages still unsent at the cut-off counted at the cut-off)"
+            )
+    return lines
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repetitions per scenario (median)")
@@ -204,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no scenario matches {arguments.only}", file=sys.stderr)
         return 2
     print(table(results))
+    for line in footnotes(results):
+        print(line)
     write_results(arguments.results, results)
     print(
         f"({time.perf_counter() - started:.0f} s; results in {arguments.results})",
