@@ -176,9 +176,15 @@ def scenario(options: Options, database: Database) -> Scenario:
 
     async def seed() -> Seeded:
         if database == "postgresql":
-            stores = [
-                await fill(options.postgres_url, new_schema(), size, due) for size in (small, large)
-            ]
+            schemas = [new_schema(), new_schema()]
+            try:
+                stores = [
+                    await fill(options.postgres_url, schema, size, due)
+                    for schema, size in zip(schemas, (small, large), strict=True)
+                ]
+            except BaseException:
+                await drop_schemas(options.postgres_url, schemas)  # a half-filled seed
+                raise
             return Seeded(stores[0], stores[1], None)
         directory = Path(tempfile.mkdtemp(prefix="bench-scale-"))
         stores = [
