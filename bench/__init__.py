@@ -1,2 +1,0 @@
-"""`make bench`: the one-table benchmark of issue 11 (``python -m bench``; see README,
-Performance)."""

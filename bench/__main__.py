@@ -1,7 +1,7 @@
 """`make bench`: every scenario, seeded once, measured ``--runs`` times; one table.
 
     .venv/bin/python -m bench [--runs 3] [--only NAME ...] [--quick] [--postgres URL]
-        [--nats-url URL] [--results bench/results.json]
+        [--results bench/results.json]
 
 Prints the table on stdout (progress on stderr) and writes ``bench/results.json``. A scenario
 that fails is reported on stderr and in the table with no value; the others still run.
@@ -190,13 +190,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="URL",
         help="PostgreSQL (sqlalchemy URL, asyncpg); fresh schemas, dropped afterwards",
     )
-    parser.add_argument(
-        "--nats-url",
-        default=os.environ.get("BENCH_NATS_URL"),
-        metavar="URL",
-        help="a JetStream server or cluster for the scenarios that accept one "
-        "(default: an embedded nats-server per scenario)",
-    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     return parser.parse_args(argv)
 
@@ -211,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
         runs=arguments.runs,
         postgres_url=arguments.postgres,
         quick=arguments.quick,
-        nats_url=arguments.nats_url,
     )
     started = time.perf_counter()
     results = asyncio.run(run_all(options, arguments.only))

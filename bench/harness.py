@@ -40,9 +40,6 @@ class Options:
     postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
     # Smaller sizes for a smoke run (`python -m bench --quick`): same code, minutes less.
     quick: bool = False
-    # A JetStream server or cluster to measure against (scenarios that publish to a broker of
-    # their own use it; None: an embedded nats-server per scenario).
-    nats_url: str | None = None
 
 
 @dataclass

@@ -1,1 +1,0 @@
-"""The scenario modules of `make bench`: each exposes ``scenarios(options)``."""
