@@ -44,7 +44,9 @@ class Composer(Protocol):
         self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
     ) -> OutgoingEmail: ...
 
-    async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms: ...
+    async def sms(
+        self, job: PromptJob, delivery_id: str, locale: str, now: datetime
+    ) -> RenderedSms: ...
 
 
 def answer_url(base_url: str, token: str, chosen: dict[str, int] | None = None) -> str:
@@ -110,7 +112,9 @@ class TemplatedComposer:
         questionnaire = questionnaire_of(job, channel)
         base = self._policy.public_base_url
         option_urls = {}
-        if questionnaire is not None and answer_token is not None:
+        # A text has no room for one-tap links: it links the form once, for the questions
+        # beyond the anchor (see ``sms``).
+        if questionnaire is not None and answer_token is not None and channel is Channel.email:
             # Form-only items (WHO-5) get none: they are answered together on the form, and
             # five statements of six answers each would be thirty more links.
             option_urls = {
@@ -134,15 +138,18 @@ class TemplatedComposer:
             support_focus=support_focus_of(job),
         )
 
-    async def email(
-        self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
-    ) -> OutgoingEmail:
+    def _answer_token(self, job: PromptJob, delivery_id: str) -> str:
         # A nudge's links answer the original prompt, so either records one answer.
-        answer_token = self._signer.sign(
+        return self._signer.sign(
             ANSWER_PURPOSE,
             job.answers_delivery_id or delivery_id,
             job.respond_by + self._policy.late_answer_grace,
         )
+
+    async def email(
+        self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
+    ) -> OutgoingEmail:
+        answer_token = self._answer_token(job, delivery_id)
         unsubscribe = unsubscribe_url(
             self._policy.public_base_url,
             self._signer.sign(UNSUBSCRIBE_PURPOSE, job.member_id, now + UNSUBSCRIBE_LINK_LIFETIME),
@@ -161,9 +168,16 @@ class TemplatedComposer:
         data = alternative_email(headers, rendered.text, rendered.html, delivery_id)
         return OutgoingEmail(self._envelope_sender, to_address, data)
 
-    async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms:
+    async def sms(
+        self, job: PromptJob, delivery_id: str, locale: str, now: datetime
+    ) -> RenderedSms:
+        """The text asks the anchor question, answered by replying one number; it links the
+        answer form (``answer_url``, the e-mail's form) for the rest of the week's questions,
+        which would not fit the segment limit in a text (README: "What a check-in asks")."""
+        asks = questionnaire_of(job, Channel.sms) is not None
+        answer_token = self._answer_token(job, delivery_id) if asks else None
         return await self._renderer.render_sms(
-            job.template_key, self._context(job, Channel.sms, locale, None, None)
+            job.template_key, self._context(job, Channel.sms, locale, answer_token, None)
         )
 
     async def service_text(self, key: str, locale: str, timezone: str, now: datetime) -> str:

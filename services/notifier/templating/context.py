@@ -14,7 +14,8 @@ Template variables (the contract operators write against):
 ``question_count``   len(questions)
 ``questionnaire_key``  e.g. ``weekly_w1``, or None
 ``sms_example``      a valid example SMS reply to the questions ("4 3 2 1"), or None
-``answer_url``       the e-mail answer form, or None
+``answer_url``       the answer form (an e-mail's, and a check-in text's for the questions
+                     beyond the anchor), or None
 ``unsubscribe_url``  or None (a standard line is added when a template leaves it out)
 ``respond_by``       aware datetime; show it with ``format_datetime`` (member's zone/locale)
 ``timezone``, ``locale``, ``language``  the member's zone and the rendering locale

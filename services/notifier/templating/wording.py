@@ -32,7 +32,9 @@ _WORDING: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "reminder_sms": "Recordatorio: ",
                 "unsubscribe_text": "Para dejar de recibir estos correos: {url}",
                 "unsubscribe_html": "Dejar de recibir estos correos",
-                "stop_sms": "Responde STOP para no recibir más.",
+                # No accent GSM-7 lacks: added to a GSM-7 text, it needs no folding to stay
+                # correctly spelled (the defaults end the same way).
+                "stop_sms": "Responde STOP para salir.",
             }
         ),
     }

@@ -193,7 +193,7 @@ class Dispatcher:
                     return self._senders.send_email(message)
 
             else:
-                sms = await self._composer.sms(job, contact.locale, now)
+                sms = await self._composer.sms(job, delivery.id, contact.locale, now)
                 await self._limiters[Channel.sms].take(sms.segments)  # providers meter segments
 
                 def hand_over() -> Awaitable[str | None]:
