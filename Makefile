@@ -90,13 +90,11 @@ integration: install
 fault: install
 	$(BIN)/pytest -s tests/fault
 
-# Speed is measured here, never asserted by timed tests: ratios against a baseline in one run.
+# Speed is measured here, never asserted by timed tests: ratios against a baseline in one run,
+# every scenario seeded once and measured 3 times, one table, bench/results.json (README:
+# Performance). BENCH_ARGS passes options: make bench BENCH_ARGS="--quick --runs 1".
 bench: install
-	$(BIN)/python bench/scheduler_tick.py
-	$(BIN)/python bench/http_clients.py
-	$(BIN)/python bench/notifier_dispatch.py
-	$(BIN)/python bench/template_render.py
-	$(BIN)/python bench/insights.py
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .run

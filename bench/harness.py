@@ -13,6 +13,10 @@ service process it watched. The harness takes medians, prints one table and writ
 
 NAME carries ``@sqlite`` for the SQLite run of a scenario that runs on both databases; the plain
 NAME is PostgreSQL. ``rss_peak_mb.<service>`` is the largest peak any scenario reported.
+
+A measurement that yields more than one figure (a p50 and a p99 of the same minute) declares
+its other figures as ``Companion`` results: each repetition's ``Run.companions`` holds one
+``Run`` per companion name, summarised into a row of its own.
 """
 
 from __future__ import annotations
@@ -46,6 +50,17 @@ class Run:
     rss_peak_mb: dict[str, float] = field(default_factory=dict)
     # Anything else worth keeping in results.json (counts, sizes), never in the table.
     details: dict[str, Any] = field(default_factory=dict)
+    # The other figures of the same measurement, by companion name (see ``Companion``).
+    companions: dict[str, Run] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A second figure of a scenario's measurement, with a row of its own in the table."""
+
+    name: str
+    unit: str
+    goal: str = ""
 
 
 @dataclass
@@ -60,10 +75,17 @@ class Scenario:
     # Shown beside the ratio: what the issue asks of it ("≥ 0.6", "≤ 1.3", "= 0").
     goal: str = ""
     note: str = ""
+    companions: tuple[Companion, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.name}@sqlite" if self.database == "sqlite" else self.name
+
+    def companion(self, companion: Companion) -> Scenario:
+        """The companion as a scenario of its own (same database), to summarise its runs."""
+        return Scenario(
+            companion.name, companion.unit, self.database, self.measure, goal=companion.goal
+        )
 
 
 def machine() -> dict[str, Any]:
