@@ -162,7 +162,7 @@ class RefuseUnstorableInput:
         found = url_problems(scope)
         kind = media_type(scope)
         if not found and (_is_json(kind) or kind == "text/csv"):
-            buffered = await _buffered(receive)
+            buffered = await buffered_body(receive)
             if buffered is None:
                 return  # the client left mid-body: nothing to answer, and half a body to no one
             body, receive = buffered
@@ -173,7 +173,7 @@ class RefuseUnstorableInput:
         await send_problem(send, 422, *validation_problem(found))
 
 
-async def _buffered(receive: Receive) -> tuple[bytes, Receive] | None:
+async def buffered_body(receive: Receive) -> tuple[bytes, Receive] | None:
     """The whole request body (``LimitRequestBodies`` caps it), and a ``receive`` replaying it;
     None if the client disconnected before the end (a truncated CSV must not be imported)."""
     chunks: list[bytes] = []
@@ -185,6 +185,11 @@ async def _buffered(receive: Receive) -> tuple[bytes, Receive] | None:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     body = b"".join(chunks)
+    return body, replaying(body, receive)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` whole, then whatever ``receive`` gives next."""
     replayed = False
 
     async def replay() -> Message:
@@ -194,4 +199,4 @@ async def _buffered(receive: Receive) -> tuple[bytes, Receive] | None:
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return body, replay
+    return replay

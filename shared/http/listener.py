@@ -11,8 +11,9 @@ docs only where the settings allow (off in prod by default).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -43,10 +44,12 @@ def listener_app(
     title: str,
     description: str,
     larger_bodies: Mapping[tuple[str, str], int] | None = None,
+    innermost: Sequence[type[Any]] = (),
 ) -> FastAPI:
     """An app for one listener; include its routers next. ``larger_bodies`` maps the (exact
     path, media type) pairs that accept more than ``settings.http_max_body_bytes`` to their
-    limit."""
+    limit. ``innermost``: ASGI middlewares (classes taking the app) inside the shared ones,
+    first listed outermost: they see requests already bounded, guarded and throttled."""
     docs = settings.openapi_docs_enabled
     app = FastAPI(
         title=title,
@@ -58,6 +61,8 @@ def listener_app(
     )
     app.include_router(health_router(readiness))
     # add_middleware wraps what is there: the last added runs first.
+    for middleware in reversed(innermost):
+        app.add_middleware(middleware)
     app.add_middleware(RefuseUnstorableInput)
     app.add_middleware(
         LimitRequestBodies, limits=BodyLimits(settings.http_max_body_bytes, larger_bodies or {})

@@ -15,6 +15,7 @@ from services.notifier.api import (
     webhooks,
 )
 from services.notifier.api.dependencies import ApiContext
+from services.notifier.api.status_callbacks import StatusCallbackFastPath
 from services.notifier.api.webhooks import WebhookContext
 from services.notifier.settings import NotifierSettings
 from services.notifier.templating import PromptRenderer, StoredTemplates
@@ -72,6 +73,7 @@ def create_public_api(
         readiness,
         title="Connection Rituals notifier (members and SMS providers)",
         description="Answer and unsubscribe pages behind signed links; SMS provider webhooks.",
+        innermost=(StatusCallbackFastPath,),
     )
     app.state.context = context
     app.state.webhooks = webhook_context
