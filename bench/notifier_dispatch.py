@@ -96,7 +96,7 @@ async def _members(system: LocalSystem, count: int, channel: str) -> list[str]:
                 "insights_consent": {"given": False, "source": "bench"},
             },
         )
-        return str(created["member_id"])
+        return str(created["id"])
 
     ids: list[str] = []
     for start in range(0, count, 50):
