@@ -31,7 +31,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, TypeDecorator, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
@@ -164,7 +164,17 @@ class SortKey:
         return or_(*alternatives)
 
     def kinds(self) -> tuple[type, ...]:
-        return tuple(column.type.python_type for column in self.columns)
+        """The Python type of each column's values (a decorated type's, e.g. UtcDateTime)."""
+        return tuple(_python_type(column.type) for column in self.columns)
+
+
+def _python_type(column_type: Any) -> type:
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    kind: type = column_type.python_type
+    if kind not in (str, int, datetime):
+        raise TypeError(f"a sort key column holds str, int or datetime, not {kind}")
+    return kind
 
 
 _ALTERED = "the cursor was not issued by this endpoint (or was altered)"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.demo.system import LocalSystem
+from shared.asyncapi import asyncapi_document
 from tests.integration.http_edge.support import PROBLEM_JSON, call
 
 OPERATOR_LISTENERS = ("scheduler", "notifier", "insights")
@@ -136,3 +137,13 @@ async def test_unknown_routes_methods_and_credentials_are_problems(system: Local
             assert (listener, path, answer.status) == (listener, path, status)
             assert answer.content_type == PROBLEM_JSON, answer
             assert answer.json()["status"] == status
+
+
+async def test_the_asyncapi_document_is_served_beside_the_openapi(system: LocalSystem) -> None:
+    for listener in OPERATOR_LISTENERS:
+        answer = await call(system, listener, "GET", "/asyncapi.json", token="")
+        assert (listener, answer.status) == (listener, 200), answer.text
+        assert answer.json() == asyncapi_document(listener)
+    for listener in ("notifier-public", "insights-analyst"):  # not on the public listeners
+        answer = await call(system, listener, "GET", "/asyncapi.json", token="")
+        assert (listener, answer.status) == (listener, 404)
