@@ -230,6 +230,27 @@ def next_cursor(
     return cursor
 
 
+async def keyset_fetch(
+    session: AsyncSession,
+    query: Select[Any],
+    key: SortKey,
+    after: Sequence[KeyValue] | None,
+    limit: int,
+) -> tuple[list[Any], list[KeyValue] | None]:
+    """Up to ``limit`` rows of ``query`` in ``key``'s order, strictly after ``after``, and the
+    sort key of the last one when more follow (None: this is the last page). ``query`` must
+    select ``key``'s columns. For repositories, which own their tables' queries."""
+    if after is not None:
+        query = query.where(key.after(after))
+    # One more than asked: whether a next page exists, without a count.
+    query = query.order_by(*key.order_by()).limit(limit + 1)
+    rows = list((await session.execute(query)).all())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]._mapping
+    return rows[:limit], [last[column] for column in key.columns]
+
+
 async def keyset_rows(
     session: AsyncSession,
     query: Select[Any],
@@ -237,19 +258,10 @@ async def keyset_rows(
     params: PageParams,
     filters: Mapping[str, str | None],
 ) -> tuple[list[Any], list[KeyValue] | None]:
-    """Up to ``params.limit`` rows of ``query`` in ``key``'s order after the cursor, and the
-    sort key of the last one when more follow (None: this is the last page). ``query`` must
-    select ``key``'s columns."""
+    """``keyset_fetch`` after the position the request's cursor names (a 400 if it is not
+    one of ours, for these ``filters``)."""
     after = read_cursor(params.cursor, key.kinds(), filters)
-    if after is not None:
-        query = query.where(key.after(after))
-    # One more than asked: whether a next page exists, without a count.
-    query = query.order_by(*key.order_by()).limit(params.limit + 1)
-    rows = list((await session.execute(query)).all())
-    if len(rows) <= params.limit:
-        return rows, None
-    last = rows[params.limit - 1]._mapping
-    return rows[: params.limit], [last[column] for column in key.columns]
+    return await keyset_fetch(session, query, key, after, params.limit)
 
 
 def list_page(

@@ -13,31 +13,24 @@ community): enrolments themselves live in the scheduler, which never holds conta
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, exists, select
 
-from services.notifier.adapters.contacts import ContactRecord
-from services.notifier.adapters.tables import contacts, deliveries
+from services.notifier.adapters.contacts import (
+    NEWEST_MEMBERS_FIRST,
+    ConsentKind,
+    Contacts,
+    MemberSearch,
+)
 from services.notifier.api.deliveries import Instant
 from services.notifier.api.members import Context, MemberOut, member_out
 from shared.contracts import Channel
 from shared.contracts.base import CommunityId
-from shared.http.pagination import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    Page,
-    PageParams,
-    SortKey,
-    keyset_rows,
-    next_cursor,
-)
+from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, next_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
-NEWEST_FIRST = SortKey((contacts.c.created_at, contacts.c.member_id), descending=True)
-ConsentKind = Literal["prompts", "insights"]
 
 
 class MemberQuery(BaseModel):
@@ -79,31 +72,16 @@ class MemberQuery(BaseModel):
             raise ValueError("a consent cannot be both given and withheld")
         return self
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        table = contacts.c
-        found: list[ColumnElement[bool]] = []
-        if self.community_id is not None:
-            found.append(
-                exists().where(
-                    (deliveries.c.member_id == table.member_id)
-                    & (deliveries.c.community_id == self.community_id)
-                )
-            )
-        if self.channel is not None:
-            found.append(table.preferred_channel == self.channel.value)
-        consent_column = {"prompts": table.prompt_consent, "insights": table.insights_consent}
-        if self.consent_given is not None:
-            found.append(consent_column[self.consent_given].is_(True))
-        if self.consent_withheld is not None:
-            found.append(consent_column[self.consent_withheld].is_(False))
-        if self.opted_out_of is not None:
-            opted = {Channel.sms: table.sms_opted_out_at, Channel.email: table.email_opted_out_at}
-            found.append(opted[self.opted_out_of].is_not(None))
-        if self.created_since is not None:
-            found.append(table.created_at >= self.created_since)
-        if self.created_until is not None:
-            found.append(table.created_at < self.created_until)
-        return found
+    def search(self) -> MemberSearch:
+        return MemberSearch(
+            community_id=self.community_id,
+            channel=self.channel.value if self.channel else None,
+            consent_given=self.consent_given,
+            consent_withheld=self.consent_withheld,
+            opted_out_of=self.opted_out_of.value if self.opted_out_of else None,
+            created_since=self.created_since,
+            created_until=self.created_until,
+        )
 
     def filters_for_cursor(self) -> dict[str, str | None]:
         """The filters a cursor is bound to, normalised (the same instant however written)."""
@@ -132,12 +110,12 @@ async def list_members(
     """Members matching every filter given, newest first, with their contact points (this is
     the notifier). There is deliberately no filter by e-mail or phone."""
     filters = query.filters_for_cursor()
-    select_members = select(contacts).where(*query.conditions())
+    after = read_cursor(query.cursor, NEWEST_MEMBERS_FIRST.kinds(), filters)
     async with context.answers.sessions() as session:
-        rows, last = await keyset_rows(
-            session, select_members, NEWEST_FIRST, PageParams(query.limit, query.cursor), filters
+        records, last = await Contacts(session, default_quiet_hours=None).search(
+            query.search(), after, query.limit
         )
     return Page[MemberOut](
-        items=[member_out(ContactRecord.from_row(row)) for row in rows],
+        items=[member_out(record) for record in records],
         next_cursor=next_cursor(last, filters, request, response),
     )

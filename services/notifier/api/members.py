@@ -20,10 +20,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import select
 
-from services.notifier.adapters.contacts import ContactChanges, ContactRecord, Contacts
-from services.notifier.adapters.tables import consent_records
+from services.notifier.adapters.contacts import (
+    CONSENTS_IN_ORDER_RECORDED,
+    ContactChanges,
+    ContactRecord,
+    Contacts,
+)
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.domain.phone import InvalidPhone, to_e164
 from services.notifier.handlers.use_cases import members as member_handlers
@@ -31,7 +34,7 @@ from services.notifier.handlers.use_cases.subject_access import export_member as
 from shared.contracts import Channel
 from shared.http.created import set_location
 from shared.http.errors import problem_response
-from shared.http.pagination import Page, PageQuery, SortKey, keyset_rows, next_cursor
+from shared.http.pagination import Page, PageQuery, next_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 Context = Annotated[ApiContext, Depends(api_context)]
@@ -324,20 +327,19 @@ async def change_consent(member_id: str, body: ConsentChange, context: Context) 
     return await _load(context, member_id)
 
 
-IN_ORDER_RECORDED = SortKey((consent_records.c.id,))
-
-
 @router.get("/{member_id}/consents", response_model=Page[ConsentRecordOut])
 async def consent_history(
     member_id: str, context: Context, page: PageQuery, request: Request, response: Response
 ) -> Page[ConsentRecordOut]:
     """Every consent given or withdrawn, in the order recorded."""
     await _load(context, member_id)
-    query = select(consent_records).where(consent_records.c.member_id == member_id)
+    after = read_cursor(page.cursor, CONSENTS_IN_ORDER_RECORDED.kinds(), {})
     async with context.answers.sessions() as session:
-        rows, last = await keyset_rows(session, query, IN_ORDER_RECORDED, page, {})
+        entries, last = await Contacts(session, default_quiet_hours=None).consent_page(
+            member_id, after, page.limit
+        )
     return Page[ConsentRecordOut](
-        items=[ConsentRecordOut.model_validate(row, from_attributes=True) for row in rows],
+        items=[ConsentRecordOut.model_validate(entry, from_attributes=True) for entry in entries],
         next_cursor=next_cursor(last, {}, request, response),
     )
 
