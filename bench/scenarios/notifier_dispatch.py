@@ -102,7 +102,7 @@ async def register_members(system: LocalSystem, count: int, channel: str) -> lis
                 "insights_consent": {"given": False, "source": "bench"},
             },
         )
-        return str(created["member_id"])
+        return str(created["id"])
 
     ids: list[str] = []
     for start in range(0, count, 50):

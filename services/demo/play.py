@@ -120,7 +120,7 @@ async def play_check_ins(
     inbox = Inbox(system)
     slots = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as browser:
-        while upcoming := await scheduler.get("/v1/schedule/upcoming?limit=1000"):
+        while upcoming := await scheduler.get_all("/v1/schedule/upcoming"):
             due = min(datetime.fromisoformat(row["due_at"]) for row in upcoming)
             firing = {
                 (row["ritual_id"], row["timezone"])

@@ -118,11 +118,11 @@ async def set_up_weekly_check_in(
                 "/v1/enrolments",
                 {
                     "community_id": community_id,
-                    "member_id": member["member_id"],
+                    "member_id": member["id"],
                     "timezone": person.timezone,
                 },
             )
-            community.member_ids[person.email] = member["member_id"]
+            community.member_ids[person.email] = member["id"]
 
     # One at a time (the default) registers them in order: the semaphore is first come, first
     # served.

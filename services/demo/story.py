@@ -164,7 +164,7 @@ def _timers_started(
 
     async def probe() -> bool:
         scheduler = system.clients["scheduler"]
-        timers = await scheduler.get(f"/v1/rituals/{community.ritual_id}/nudge-timers")
+        timers = await scheduler.get_all(f"/v1/rituals/{community.ritual_id}/nudge-timers")
         return len(timers) >= count
 
     return probe

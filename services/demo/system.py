@@ -75,6 +75,20 @@ class ApiClient:
                     raise
         raise AssertionError("unreachable")
 
+    async def get_all(self, path: str, **params: str) -> list[Any]:
+        """Every item of a paginated list (``items``), following ``next_cursor``."""
+        items: list[Any] = []
+        query = {"limit": "500", **params}
+        while True:
+            async with self._session.get(path, params=query) as response:
+                payload = await response.json()
+                if response.status >= 400:
+                    raise RuntimeError(f"GET {path} -> {response.status}: {payload}")
+            items += payload["items"]
+            if payload["next_cursor"] is None:
+                return items
+            query = {**query, "cursor": payload["next_cursor"]}
+
     async def delete(self, path: str) -> None:
         async with self._session.delete(path) as response:
             if response.status >= 400:

@@ -18,6 +18,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from shared.clock import Clock
+from shared.http.created import document_locations
+from shared.http.errors import document_route_problems
 from shared.http.health import ReadinessCheck, health_router
 from shared.http.input_guard import RefuseUnstorableInput
 from shared.http.limits import BodyLimits, LimitRequestBodies
@@ -71,5 +73,7 @@ def listener_app(
         ThrottleAuthFailures, tracker=AuthFailureTracker(throttle_policy(settings), clock)
     )
     app.add_middleware(SecurityHeaders)
-    install_problem_handlers(app)
+    install_problem_handlers(
+        app, lambda schema: document_locations(document_route_problems(schema))
+    )
     return app

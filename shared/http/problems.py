@@ -236,8 +236,12 @@ def log_unexpected(error: BaseException, scope: Scope) -> None:
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Every error ``app`` answers becomes a ProblemDetail, and its OpenAPI says so."""
+OpenApiStep = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def install_problem_handlers(app: FastAPI, document: OpenApiStep | None = None) -> None:
+    """Every error ``app`` answers becomes a ProblemDetail, and its OpenAPI says so.
+    ``document``: a step run on the OpenAPI first (declaring each route's error statuses)."""
     handlers: dict[type[Exception], Handler] = {
         HTTPException: _http_exception,
         RequestValidationError: _validation_error,
@@ -255,7 +259,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems_in_openapi(make_openapi())
+            schema = make_openapi()
+            if document is not None:
+                schema = document(schema)
+            app.openapi_schema = problems_in_openapi(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -11,6 +11,7 @@ from services.insights.api.dashboard import dashboard_router
 from services.insights.api.methodology import methodology_html
 from services.insights.handlers.release import ReleaseOutcome
 from services.insights.settings import InsightsSettings
+from shared.asyncapi import serve_asyncapi
 from shared.clock import Clock
 from shared.http.auth import require_bearer_token
 from shared.http.health import ReadinessCheck
@@ -39,6 +40,7 @@ def create_operator_api(
     app.state.on_release = on_release
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
     app.include_router(operators.router, dependencies=operator)
+    serve_asyncapi(app, "insights")
     return app
 
 

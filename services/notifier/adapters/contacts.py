@@ -12,19 +12,20 @@ language) go through ``change_own_preferences``, which leaves a row on the same 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, exists, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.tables import consent_records, contacts, ritual_choices
+from services.notifier.adapters.tables import consent_records, contacts, deliveries, ritual_choices
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.quiet_hours import QuietHours
 from shared.contracts import RitualChoice
 from shared.db import insert_ignoring_duplicates
+from shared.http.pagination import KeyValue, SortKey, keyset_fetch
 
 _CHUNK = 500
 
@@ -81,6 +82,51 @@ class ConsentEntry:
     recorded_at: datetime
     ritual_id: str | None = None
     detail: str | None = None
+
+
+# The orders of the operators' lists (``api/member_search.py``, ``api/members.py``).
+NEWEST_MEMBERS_FIRST = SortKey((contacts.c.created_at, contacts.c.member_id), descending=True)
+CONSENTS_IN_ORDER_RECORDED = SortKey((consent_records.c.id,))
+ConsentKind = Literal["prompts", "insights"]
+
+
+@dataclass(frozen=True)
+class MemberSearch:
+    """Members matching every field given (None: any)."""
+
+    community_id: str | None = None  # prompted for it (a delivery names it)
+    channel: str | None = None  # preferred
+    consent_given: ConsentKind | None = None
+    consent_withheld: ConsentKind | None = None
+    opted_out_of: str | None = None  # sms | email
+    created_since: datetime | None = None
+    created_until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        table = contacts.c
+        found: list[ColumnElement[bool]] = []
+        if self.community_id is not None:
+            found.append(
+                exists().where(
+                    (deliveries.c.member_id == table.member_id)
+                    & (deliveries.c.community_id == self.community_id)
+                )
+            )
+        if self.channel is not None:
+            found.append(table.preferred_channel == self.channel)
+        consent = {"prompts": table.prompt_consent, "insights": table.insights_consent}
+        if self.consent_given is not None:
+            found.append(consent[self.consent_given].is_(True))
+        if self.consent_withheld is not None:
+            found.append(consent[self.consent_withheld].is_(False))
+        if self.opted_out_of is not None:
+            opted = {"sms": table.sms_opted_out_at, "email": table.email_opted_out_at}
+            found.append(opted[self.opted_out_of].is_not(None))
+        if self.created_since is not None:
+            found.append(table.created_at >= self.created_since)
+        if self.created_until is not None:
+            found.append(table.created_at < self.created_until)
+        return found
 
 
 class Contacts:
@@ -150,6 +196,25 @@ class Contacts:
             )
         )
         return {row.member_id: row.pseudonym_seed for row in rows}
+
+    async def search(
+        self, search: MemberSearch, after: Sequence[KeyValue] | None, limit: int
+    ) -> tuple[list[ContactRecord], list[KeyValue] | None]:
+        """A page of members, ``NEWEST_MEMBERS_FIRST``, and the key of its last one if more
+        follow."""
+        query = select(contacts).where(*search.conditions())
+        rows, last = await keyset_fetch(self._session, query, NEWEST_MEMBERS_FIRST, after, limit)
+        return [ContactRecord.from_row(row) for row in rows], last
+
+    async def consent_page(
+        self, member_id: str, after: Sequence[KeyValue] | None, limit: int
+    ) -> tuple[list[ConsentEntry], list[KeyValue] | None]:
+        """A page of the consent trail, in the order recorded."""
+        query = select(consent_records).where(consent_records.c.member_id == member_id)
+        rows, last = await keyset_fetch(
+            self._session, query, CONSENTS_IN_ORDER_RECORDED, after, limit
+        )
+        return [ConsentEntry(r.kind, r.given, r.source, r.recorded_at) for r in rows], last
 
     async def consent_trail(self, member_id: str) -> list[ConsentEntry]:
         """Every consent given or withdrawn, in the order recorded."""

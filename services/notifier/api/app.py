@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from services.notifier.api import (
     deliveries,
     member_import,
+    member_search,
     members,
     preferences,
     replies,
@@ -19,6 +20,7 @@ from services.notifier.api.status_callbacks import StatusCallbackFastPath
 from services.notifier.api.webhooks import WebhookContext
 from services.notifier.settings import NotifierSettings
 from services.notifier.templating import PromptRenderer, StoredTemplates
+from shared.asyncapi import serve_asyncapi
 from shared.clock import Clock
 from shared.http.auth import require_bearer_token
 from shared.http.health import ReadinessCheck
@@ -45,17 +47,25 @@ def create_operator_api(
         readiness,
         title="Connection Rituals notifier",
         description="Members' contact and consent, and prompt templates (operators).",
-        larger_bodies={(member_import.IMPORT_PATH, "text/csv"): settings.member_import_max_bytes},
+        larger_bodies={
+            (member_import.IMPORT_PATH, member_import.CSV): settings.member_import_max_bytes,
+            (member_import.IMPORT_PATH, member_import.FORM): (
+                settings.member_import_max_bytes + member_import.FORM_ENVELOPE_BYTES
+            ),
+        },
     )
     app.state.context = context
     app.state.templates = template_context.renderer
     app.state.template_store = template_context.store
     app.state.clock = template_context.clock
+    app.state.member_import_max_bytes = settings.member_import_max_bytes
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
     app.include_router(member_import.router, dependencies=operator)
+    app.include_router(member_search.router, dependencies=operator)
     app.include_router(members.router, dependencies=operator)
     app.include_router(templates.router, dependencies=operator)
     app.include_router(deliveries.router, dependencies=operator)
+    serve_asyncapi(app, "notifier")
     return app
 
 

@@ -1,5 +1,11 @@
 """``POST /v1/members/import``: members in bulk from a CSV file, each row checked as the
-single-member API checks it, invalid rows reported by number without echoing their values."""
+single-member API checks it, invalid rows reported by number without echoing their values.
+
+The file comes as the body (``text/csv``) or as the ``file`` field of a form upload
+(``multipart/form-data``, what ``curl -F file=@members.csv`` and a browser send). Both are
+held to ``member_import_max_bytes``: the listener caps the raw body at that limit, and a
+form's whole body at it plus ``FORM_ENVELOPE_BYTES`` (boundaries and part headers), then the
+file in it at the limit itself."""
 
 from __future__ import annotations
 
@@ -10,17 +16,25 @@ import itertools
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
 
 from services.notifier.api.members import Context, MemberIn, new_member
 from services.notifier.domain.phone import to_e164
 from services.notifier.handlers.use_cases import members as member_handlers
-from shared.http.errors import UNPROCESSABLE
+from shared.http.errors import UNPROCESSABLE, problem_response
+from shared.http.input_guard import csv_body_problems
+from shared.http.limits import too_large_detail
 from shared.messaging.consumer import describe_validation_error
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 MAX_IMPORT_ROWS = 10_000
 IMPORT_PATH = "/v1/members/import"  # allowed a larger body than the rest (see app.py)
+CSV = "text/csv"
+FORM = "multipart/form-data"
+FILE_FIELD = "file"
+FORM_ENVELOPE_BYTES = 16 * 1024  # a form's boundaries, part headers and a few small fields
 
 
 class ImportRow(BaseModel):
@@ -132,24 +146,84 @@ def decode_csv(body: bytes, content_type: str) -> str:
         ) from None
 
 
+async def _uploaded_csv(request: Request) -> tuple[bytes, str]:
+    """The bytes and Content-Type of the form's ``file`` part (a 4xx if there is none, or
+    more than one, or it is larger than the import accepts)."""
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        parts = form.getlist(FILE_FIELD)
+        if len(parts) != 1 or not isinstance(parts[0], UploadFile):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"the form must hold the CSV as one file field named {FILE_FIELD!r}",
+            )
+        upload = parts[0]
+        limit: int = request.app.state.member_import_max_bytes
+        body = await upload.read(limit + 1)
+        if len(body) > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large_detail(limit))
+        kind = upload.content_type or CSV
+        if kind.split(";")[0].strip().lower() not in {CSV, "application/octet-stream"}:
+            raise HTTPException(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                f"the {FILE_FIELD!r} part must be text/csv",
+            )
+        return body, kind
+    finally:
+        await form.close()
+
+
+async def _csv_text(request: Request) -> str:
+    content_type = request.headers.get("content-type", CSV)
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == CSV:
+        return decode_csv(await request.body(), content_type)
+    if kind != FORM:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"send the CSV as a {CSV} body or as the {FILE_FIELD!r} field of a {FORM} upload",
+        )
+    body, part_type = await _uploaded_csv(request)
+    # The raw body was checked at the door (input_guard); a form's file part is checked here.
+    if found := csv_body_problems(body):
+        raise RequestValidationError(
+            [{"loc": ("body", FILE_FIELD), "msg": e.message, "type": e.type} for e in found]
+        )
+    return decode_csv(body, part_type)
+
+
 @router.post(
     IMPORT_PATH.removeprefix(router.prefix),
     response_model=ImportReport,
     summary="Bulk import members from CSV",
-    responses=UNPROCESSABLE,
-    description=f"A text/csv body with a header row; columns: {CSV_COLUMNS}. Each valid row "
+    responses={
+        **UNPROCESSABLE,
+        **problem_response(400, "The form upload is malformed."),
+        **problem_response(415, "Neither text/csv nor a form upload, or an unknown charset."),
+    },
+    description=f"A CSV with a header row, as a {CSV} body or as the {FILE_FIELD!r} field of a "
+    f"{FORM} upload; columns: {CSV_COLUMNS}. Each valid row "
     "becomes a member; each invalid one is reported with its row number and the reasons, "
     "without echoing its values. Valid rows are kept even when others fail. UTF-8 (with or "
     f"without BOM), or the charset the Content-Type names ({CHARSET_NAMES}).",
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {
+                CSV: {"schema": {"type": "string"}},
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                        "required": [FILE_FIELD],
+                    }
+                },
+            },
         }
     },
 )
 async def import_members(context: Context, request: Request) -> ImportReport:
-    text = decode_csv(await request.body(), request.headers.get("content-type", ""))
+    text = await _csv_text(request)
     reader = csv.DictReader(io.StringIO(text))
     try:  # the whole file is read first: a malformed one is refused before anything is stored
         fieldnames = reader.fieldnames

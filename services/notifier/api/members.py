@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import (
@@ -21,12 +21,20 @@ from pydantic import (
     model_validator,
 )
 
-from services.notifier.adapters.contacts import ContactChanges, ContactRecord, Contacts
+from services.notifier.adapters.contacts import (
+    CONSENTS_IN_ORDER_RECORDED,
+    ContactChanges,
+    ContactRecord,
+    Contacts,
+)
 from services.notifier.api.dependencies import ApiContext, api_context
 from services.notifier.domain.phone import InvalidPhone, to_e164
 from services.notifier.handlers.use_cases import members as member_handlers
 from services.notifier.handlers.use_cases.subject_access import export_member as export_member_data
 from shared.contracts import Channel
+from shared.http.created import set_location
+from shared.http.errors import problem_response
+from shared.http.pagination import Page, PageQuery, next_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 Context = Annotated[ApiContext, Depends(api_context)]
@@ -128,7 +136,7 @@ class QuietHoursOut(BaseModel):
 
 
 class MemberOut(BaseModel):
-    member_id: str
+    id: str = Field(description="The pseudonymous member id (mbr_…) other services know.")
     email: str | None
     phone: str | None
     locale: str
@@ -161,14 +169,14 @@ class ConsentRecordOut(BaseModel):
     detail: str | None = None
 
 
-def _member_out(row: ContactRecord) -> MemberOut:
+def member_out(row: ContactRecord) -> MemberOut:
     quiet = None
     if row.quiet_start is not None and row.quiet_end is not None:
         quiet = QuietHoursOut(
             start=time.fromisoformat(row.quiet_start), end=time.fromisoformat(row.quiet_end)
         )
     return MemberOut(
-        member_id=row.member_id,
+        id=row.member_id,
         email=row.email,
         phone=row.phone,
         locale=row.locale,
@@ -220,11 +228,14 @@ async def _load(context: ApiContext, member_id: str) -> MemberOut:
         row = await Contacts(session, default_quiet_hours=None).record(member_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
-    return _member_out(row)
+    return member_out(row)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
-async def register_member(body: MemberIn, context: Context) -> MemberOut:
+TAKEN = problem_response(409, "The phone number is registered to another member.")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberOut, responses=TAKEN)
+async def register_member(body: MemberIn, context: Context, response: Response) -> MemberOut:
     """Store a member's contact points and consent; returns the pseudonymous member id."""
     phone = _phone(body.phone, body.phone_region, context)
     now = context.answers.clock.now()
@@ -233,6 +244,7 @@ async def register_member(body: MemberIn, context: Context) -> MemberOut:
             member_id = await member_handlers.register(session, new_member(body, phone), now)
     except member_handlers.MemberConflict as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    set_location(response, router.prefix, member_id)
     return await _load(context, member_id)
 
 
@@ -241,7 +253,7 @@ async def get_member(member_id: str, context: Context) -> MemberOut:
     return await _load(context, member_id)
 
 
-@router.patch("/{member_id}", response_model=MemberOut)
+@router.patch("/{member_id}", response_model=MemberOut, responses=TAKEN)
 async def change_member(member_id: str, body: MemberPatch, context: Context) -> MemberOut:
     current = await _load(context, member_id)
     changes = body.model_dump(exclude_unset=True)
@@ -319,11 +331,21 @@ async def change_consent(member_id: str, body: ConsentChange, context: Context) 
     return await _load(context, member_id)
 
 
-@router.get("/{member_id}/consents", response_model=list[ConsentRecordOut])
-async def consent_history(member_id: str, context: Context) -> list[ConsentRecordOut]:
+@router.get("/{member_id}/consents", response_model=Page[ConsentRecordOut])
+async def consent_history(
+    member_id: str, context: Context, page: PageQuery, request: Request, response: Response
+) -> Page[ConsentRecordOut]:
+    """Every consent given or withdrawn, in the order recorded."""
+    await _load(context, member_id)
+    after = read_cursor(page.cursor, CONSENTS_IN_ORDER_RECORDED.kinds(), {})
     async with context.answers.sessions() as session:
-        rows = await Contacts(session, default_quiet_hours=None).consent_trail(member_id)
-    return [ConsentRecordOut.model_validate(row, from_attributes=True) for row in rows]
+        entries, last = await Contacts(session, default_quiet_hours=None).consent_page(
+            member_id, after, page.limit
+        )
+    return Page[ConsentRecordOut](
+        items=[ConsentRecordOut.model_validate(entry, from_attributes=True) for entry in entries],
+        next_cursor=next_cursor(last, {}, request, response),
+    )
 
 
 @router.get(

@@ -33,7 +33,8 @@ from services.notifier.templating.sources import Origin, ResolvedTemplate, Templ
 from services.notifier.templating.store import StoredTemplates
 from shared.clock import Clock
 from shared.contracts import Channel, RitualKind
-from shared.http.errors import UNPROCESSABLE
+from shared.http.errors import NEVER_NOT_FOUND, UNPROCESSABLE
+from shared.http.pagination import Page, PageQuery, list_page, next_cursor
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 
@@ -144,9 +145,21 @@ def _locale(locale: str) -> str:
     return canonical
 
 
-@router.get("", summary="Stored templates (operators' copies), with their versions")
-async def list_templates(store: Store) -> list[StoredTemplateSummary]:
-    return [
+def _summary_key(summary: StoredTemplateSummary) -> tuple[str, str, str]:
+    return (summary.key, summary.locale, summary.channel.value)
+
+
+@router.get(
+    "",
+    response_model=Page[StoredTemplateSummary],
+    summary="Stored templates (operators' copies), with their versions",
+)
+async def list_templates(
+    store: Store, page: PageQuery, request: Request, response: Response
+) -> Page[StoredTemplateSummary]:
+    """By key, locale and channel. Operators store a few dozen at most: the page is cut from
+    the whole list."""
+    stored = [
         StoredTemplateSummary(
             key=row.key,
             locale=row.locale,
@@ -156,6 +169,10 @@ async def list_templates(store: Store) -> list[StoredTemplateSummary]:
         )
         for row in await store.list()
     ]
+    items, last = list_page(stored, _summary_key, (str, str, str), page, {})
+    return Page[StoredTemplateSummary](
+        items=items, next_cursor=next_cursor(last, {}, request, response)
+    )
 
 
 @router.get(
@@ -188,6 +205,7 @@ async def get_template(
     "/{key}/{locale}/{channel}",
     summary="Validate and save; 422 with the reason when refused",
     responses={422: UNPROCESSABLE[422] | {"description": "refused: the detail says why"}},
+    openapi_extra=NEVER_NOT_FOUND,  # saving creates what the path names
 )
 async def put_template(
     key: Key,

@@ -37,6 +37,7 @@ from services.notifier.handlers.use_cases.inbound import (
 )
 from services.notifier.handlers.use_cases.provider_status import StatusDeps, apply_status
 from services.notifier.handlers.use_cases.record_answer import AnswerDeps
+from shared.http.errors import problem_response
 
 log = logging.getLogger(__name__)
 PREFIX = "/v1/webhooks/sms"
@@ -132,7 +133,16 @@ def _check_message_id(message_id: str) -> None:
         )
 
 
-@router.post("/{provider}/status", status_code=status.HTTP_204_NO_CONTENT)
+# The provider's document is read raw (its signature covers the exact bytes), so FastAPI sees
+# no body: what the edge and the provider packages refuse is declared here.
+REFUSALS = {
+    **problem_response(403, "The provider's signature is missing or does not verify."),
+    **problem_response(413, "The request body is larger than this route accepts."),
+    **problem_response(415, "Not the media type this provider posts."),
+}
+
+
+@router.post("/{provider}/status", status_code=status.HTTP_204_NO_CONTENT, responses=REFUSALS)
 async def status_callback(provider: str, request: Request, context: Context) -> Response:
     webhooks = _provider(context, provider)
     try:
@@ -144,7 +154,7 @@ async def status_callback(provider: str, request: Request, context: Context) -> 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{provider}/inbound")
+@router.post("/{provider}/inbound", responses=REFUSALS)
 async def inbound_sms(provider: str, request: Request, context: Context) -> Response:
     webhooks = _provider(context, provider)
     try:

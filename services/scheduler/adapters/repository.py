@@ -51,25 +51,26 @@ def join_exdates(exdates: list[str] | tuple[str, ...]) -> str:
     return ",".join(sorted(set(exdates)))
 
 
-def _ritual_query() -> Any:
+def ritual_query() -> Any:
+    """Rituals with their community's zone: what ``ritual_from_row`` reads."""
     return select(rituals, communities.c.timezone.label("community_timezone")).join(
         communities, communities.c.id == rituals.c.community_id
     )
 
 
 async def load_ritual(session: AsyncSession, ritual_id: str) -> Ritual | None:
-    row = (await session.execute(_ritual_query().where(rituals.c.id == ritual_id))).first()
+    row = (await session.execute(ritual_query().where(rituals.c.id == ritual_id))).first()
     return ritual_from_row(row) if row else None
 
 
 async def load_rituals(session: AsyncSession, ritual_ids: Sequence[str]) -> dict[str, Ritual]:
-    rows = (await session.execute(_ritual_query().where(rituals.c.id.in_(ritual_ids)))).all()
+    rows = (await session.execute(ritual_query().where(rituals.c.id.in_(ritual_ids)))).all()
     return {row.id: ritual_from_row(row) for row in rows}
 
 
 async def community_rituals(session: AsyncSession, community_id: str) -> list[Ritual]:
     rows = (
-        await session.execute(_ritual_query().where(rituals.c.community_id == community_id))
+        await session.execute(ritual_query().where(rituals.c.community_id == community_id))
     ).all()
     return [ritual_from_row(row) for row in rows]
 

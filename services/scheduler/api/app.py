@@ -5,6 +5,7 @@ from fastapi import Depends, FastAPI
 from services.scheduler.api import communities, enrolments, rituals, schedule
 from services.scheduler.api.dependencies import ApiContext
 from services.scheduler.settings import SchedulerSettings
+from shared.asyncapi import serve_asyncapi
 from shared.http.auth import require_bearer_token
 from shared.http.health import ReadinessCheck
 from shared.http.listener import listener_app
@@ -25,4 +26,5 @@ def create_api(
     operator = [Depends(require_bearer_token(settings.operator_token, "operator"))]
     for router in (communities.router, rituals.router, enrolments.router, schedule.router):
         app.include_router(router, dependencies=operator)
+    serve_asyncapi(app, "scheduler")
     return app

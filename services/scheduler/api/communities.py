@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy import delete, select, update
 
 from services.scheduler.adapters import repository
@@ -12,6 +12,9 @@ from services.scheduler.api.dependencies import ApiContext, api_context
 from services.scheduler.api.schemas import CommunityIn, CommunityOut, CommunityPatch
 from shared.contracts import CommunityChangedV1, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
+from shared.http.created import set_location
+from shared.http.errors import problem_response
+from shared.http.pagination import Page, PageQuery, SortKey, keyset_rows, next_cursor
 from shared.outbox import stage_events
 
 router = APIRouter(prefix="/v1/communities", tags=["communities"])
@@ -35,8 +38,13 @@ def community_changed(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CommunityOut)
-async def create_community(body: CommunityIn, context: Context) -> CommunityOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommunityOut,
+    responses=problem_response(409, "A community with this id exists."),
+)
+async def create_community(body: CommunityIn, context: Context, response: Response) -> CommunityOut:
     community_id = body.id or f"com_{secrets.token_hex(6)}"
     async with context.sessions() as session, session.begin():
         created = await insert_ignoring_duplicates(
@@ -59,7 +67,23 @@ async def create_community(body: CommunityIn, context: Context) -> CommunityOut:
     if not created:
         raise HTTPException(status.HTTP_409_CONFLICT, f"community {community_id} exists")
     context.relay.kick()
+    set_location(response, router.prefix, community_id)
     return CommunityOut(id=community_id, **body.model_dump(exclude={"id"}))
+
+
+BY_ID = SortKey((communities.c.id,))
+
+
+@router.get("", response_model=Page[CommunityOut], summary="Communities, by id")
+async def list_communities(
+    context: Context, page: PageQuery, request: Request, response: Response
+) -> Page[CommunityOut]:
+    async with context.sessions() as session:
+        rows, last = await keyset_rows(session, select(communities), BY_ID, page, {})
+    return Page[CommunityOut](
+        items=[CommunityOut.model_validate(row, from_attributes=True) for row in rows],
+        next_cursor=next_cursor(last, {}, request, response),
+    )
 
 
 async def _get(community_id: str, context: ApiContext) -> CommunityOut:

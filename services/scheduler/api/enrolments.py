@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.adapters import repository
 from services.scheduler.adapters.tables import communities, enrolments, nudge_timers
 from services.scheduler.api.dependencies import ApiContext, api_context
-from services.scheduler.api.schemas import EnrolmentIn, EnrolmentOut, EnrolmentPatch
+from services.scheduler.api.schemas import SLUG, EnrolmentIn, EnrolmentOut, EnrolmentPatch
 from services.scheduler.api.validation import unprocessable
 from shared.db import insert_ignoring_duplicates
+from shared.http.created import set_location
+from shared.http.errors import problem_response
+from shared.http.pagination import Page, PageQuery, SortKey, keyset_rows, next_cursor
 
 router = APIRouter(prefix="/v1/enrolments", tags=["enrolments"])
 Context = Annotated[ApiContext, Depends(api_context)]
@@ -26,8 +29,13 @@ async def _plan_community(session: AsyncSession, community_id: str, context: Api
         await repository.plan_cursors(session, ritual, now)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrolmentOut)
-async def enrol_member(body: EnrolmentIn, context: Context) -> EnrolmentOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrolmentOut,
+    responses=problem_response(409, "The member is already enrolled in this community."),
+)
+async def enrol_member(body: EnrolmentIn, context: Context, response: Response) -> EnrolmentOut:
     """Enrol a pseudonymous member; a zone new to the community gets its cursors planned."""
     async with context.sessions() as session, session.begin():
         community_zone = (
@@ -53,20 +61,46 @@ async def enrol_member(body: EnrolmentIn, context: Context) -> EnrolmentOut:
         if not created:
             raise HTTPException(status.HTTP_409_CONFLICT, "member already enrolled there")
         await _plan_community(session, body.community_id, context)
+    set_location(response, router.prefix, body.community_id, body.member_id)
     return EnrolmentOut(community_id=body.community_id, member_id=body.member_id, timezone=timezone)
 
 
-@router.get("", response_model=list[EnrolmentOut])
-async def list_enrolments(community_id: str, context: Context) -> list[EnrolmentOut]:
+BY_KEY = SortKey((enrolments.c.community_id, enrolments.c.member_id))
+
+
+@router.get("", response_model=Page[EnrolmentOut], summary="Enrolments, by community and member")
+async def list_enrolments(
+    context: Context,
+    page: PageQuery,
+    request: Request,
+    response: Response,
+    community_id: Annotated[
+        str | None, Query(pattern=SLUG, description="Only this community's enrolments.")
+    ] = None,
+) -> Page[EnrolmentOut]:
+    query = select(enrolments)
+    if community_id is not None:
+        query = query.where(enrolments.c.community_id == community_id)
+    filters = {"community_id": community_id}
     async with context.sessions() as session:
-        rows = (
+        rows, last = await keyset_rows(session, query, BY_KEY, page, filters)
+    return Page[EnrolmentOut](
+        items=[EnrolmentOut.model_validate(row, from_attributes=True) for row in rows],
+        next_cursor=next_cursor(last, filters, request, response),
+    )
+
+
+@router.get("/{community_id}/{member_id}", response_model=EnrolmentOut)
+async def get_enrolment(community_id: str, member_id: str, context: Context) -> EnrolmentOut:
+    async with context.sessions() as session:
+        row = (
             await session.execute(
-                select(enrolments)
-                .where(enrolments.c.community_id == community_id)
-                .order_by(enrolments.c.member_id)
+                select(enrolments).where(_key(community_id, member_id))  # type: ignore[arg-type]
             )
-        ).all()
-    return [EnrolmentOut.model_validate(row, from_attributes=True) for row in rows]
+        ).first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrolment")
+    return EnrolmentOut.model_validate(row, from_attributes=True)
 
 
 def _key(community_id: str, member_id: str) -> object:

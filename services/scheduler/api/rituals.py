@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,10 +34,13 @@ from services.scheduler.api.validation import checked_schedule, unprocessable
 from services.scheduler.domain.recurrence import load_zone
 from services.scheduler.domain.ritual import Ritual
 from services.scheduler.handlers.emit_due import emit_due_batch
-from shared.http.errors import UNPROCESSABLE
+from shared.http.created import set_location
+from shared.http.errors import UNPROCESSABLE, problem_response
+from shared.http.pagination import Page, PageQuery, SortKey, keyset_rows, next_cursor
 
 router = APIRouter(prefix="/v1/rituals", tags=["rituals"])
 Context = Annotated[ApiContext, Depends(api_context)]
+SLUG = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 
 
 def ritual_out(ritual: Ritual, title: str) -> RitualOut:
@@ -85,8 +88,13 @@ async def _flush_due_under_current_version(
         pass
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RitualOut)
-async def create_ritual(body: RitualIn, context: Context) -> RitualOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RitualOut,
+    responses=problem_response(409, "A ritual with this id exists."),
+)
+async def create_ritual(body: RitualIn, context: Context, response: Response) -> RitualOut:
     """Create a ritual; its first occurrence is planned at once for every member zone."""
     checked_schedule(body.rrule, body.dtstart, body.exdates or [], context.min_prompt_interval)
     now = context.clock.now()
@@ -132,20 +140,33 @@ async def create_ritual(body: RitualIn, context: Context) -> RitualOut:
         )
         ritual, title = await _load(session, ritual_id)
         await repository.plan_cursors(session, ritual, now)
+    set_location(response, router.prefix, ritual_id)
     return ritual_out(ritual, title)
 
 
-@router.get("", response_model=list[RitualOut])
+BY_ID = SortKey((rituals.c.id,))
+
+
+@router.get("", response_model=Page[RitualOut], summary="Rituals, by id")
 async def list_rituals(
-    context: Context, community_id: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
-) -> list[RitualOut]:
+    context: Context,
+    page: PageQuery,
+    request: Request,
+    response: Response,
+    community_id: Annotated[
+        str | None, Query(pattern=SLUG, description="Only this community's rituals.")
+    ] = None,
+) -> Page[RitualOut]:
+    query = repository.ritual_query()
+    if community_id is not None:
+        query = query.where(rituals.c.community_id == community_id)
+    filters = {"community_id": community_id}
     async with context.sessions() as session:
-        found = await repository.community_rituals(session, community_id)
-        rows = await session.execute(
-            select(rituals.c.id, rituals.c.title).where(rituals.c.community_id == community_id)
-        )
-        titles = {row.id: row.title for row in rows}
-    return [ritual_out(ritual, titles[ritual.id]) for ritual in found]
+        rows, last = await keyset_rows(session, query, BY_ID, page, filters)
+    return Page[RitualOut](
+        items=[ritual_out(repository.ritual_from_row(row), row.title) for row in rows],
+        next_cursor=next_cursor(last, filters, request, response),
+    )
 
 
 @router.get("/{ritual_id}", response_model=RitualOut)
@@ -219,12 +240,15 @@ async def _set_active(ritual_id: str, active: bool, context: ApiContext) -> Ritu
     return ritual_out(ritual, title)
 
 
-@router.post("/{ritual_id}/pause", response_model=RitualOut)
+ALREADY = problem_response(409, "The ritual is already in that state.")
+
+
+@router.post("/{ritual_id}/pause", response_model=RitualOut, responses=ALREADY)
 async def pause_ritual(ritual_id: str, context: Context) -> RitualOut:
     return await _set_active(ritual_id, False, context)
 
 
-@router.post("/{ritual_id}/resume", response_model=RitualOut)
+@router.post("/{ritual_id}/resume", response_model=RitualOut, responses=ALREADY)
 async def resume_ritual(ritual_id: str, context: Context) -> RitualOut:
     return await _set_active(ritual_id, True, context)
 
@@ -257,35 +281,39 @@ async def preview_ritual(
     return ritual.schedule.preview(zone, context.clock.now(), count)
 
 
-@router.get("/{ritual_id}/missed", response_model=list[MissedOccurrence])
+MISSED_ORDER = SortKey((missed_occurrences.c.occurrence_at, missed_occurrences.c.timezone), True)
+
+
+@router.get("/{ritual_id}/missed", response_model=Page[MissedOccurrence])
 async def missed(
-    ritual_id: str, context: Context, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[MissedOccurrence]:
-    """Occurrences not sent because the scheduler was down longer than the misfire grace."""
+    ritual_id: str, context: Context, page: PageQuery, request: Request, response: Response
+) -> Page[MissedOccurrence]:
+    """Occurrences not sent because the scheduler was down longer than the misfire grace,
+    latest first."""
+    query = select(missed_occurrences).where(missed_occurrences.c.ritual_id == ritual_id)
     async with context.sessions() as session:
-        rows = (
-            await session.execute(
-                select(missed_occurrences)
-                .where(missed_occurrences.c.ritual_id == ritual_id)
-                .order_by(missed_occurrences.c.occurrence_at.desc())
-                .limit(limit)
-            )
-        ).all()
-    return [MissedOccurrence.model_validate(row, from_attributes=True) for row in rows]
+        await _load(session, ritual_id)
+        rows, last = await keyset_rows(session, query, MISSED_ORDER, page, {})
+    return Page[MissedOccurrence](
+        items=[MissedOccurrence.model_validate(row, from_attributes=True) for row in rows],
+        next_cursor=next_cursor(last, {}, request, response),
+    )
 
 
-@router.get("/{ritual_id}/nudge-timers", response_model=list[NudgeTimerOut])
+TIMER_ORDER = SortKey((nudge_timers.c.due_event_id,))
+
+
+@router.get("/{ritual_id}/nudge-timers", response_model=Page[NudgeTimerOut])
 async def nudge_timers_of(
-    ritual_id: str, context: Context, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[NudgeTimerOut]:
-    """Prompts of this ritual being watched for an answer, most recent first."""
+    ritual_id: str, context: Context, page: PageQuery, request: Request, response: Response
+) -> Page[NudgeTimerOut]:
+    """Prompts of this ritual being watched for an answer, by due event id (``respond_by``
+    is null for a prompt answered before it was sent, so it cannot order a cursor)."""
+    query = select(nudge_timers).where(nudge_timers.c.ritual_id == ritual_id)
     async with context.sessions() as session:
-        rows = (
-            await session.execute(
-                select(nudge_timers)
-                .where(nudge_timers.c.ritual_id == ritual_id)
-                .order_by(nudge_timers.c.respond_by.desc())
-                .limit(limit)
-            )
-        ).all()
-    return [NudgeTimerOut.model_validate(row, from_attributes=True) for row in rows]
+        await _load(session, ritual_id)
+        rows, last = await keyset_rows(session, query, TIMER_ORDER, page, {})
+    return Page[NudgeTimerOut](
+        items=[NudgeTimerOut.model_validate(row, from_attributes=True) for row in rows],
+        next_cursor=next_cursor(last, {}, request, response),
+    )

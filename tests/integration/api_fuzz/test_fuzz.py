@@ -59,7 +59,7 @@ async def seed(system: LocalSystem) -> dict[str, dict[str, list[str]]]:
             "insights_consent": {"given": True, "source": "form"},
         },
     )
-    member_id = member["member_id"]
+    member_id = member["id"]
     await scheduler.post(
         "/v1/communities",
         {

@@ -94,7 +94,7 @@ async def test_a_member_edit_that_nulls_the_preferred_channel_is_refused(
 ) -> None:
     status, member = await call(system, "notifier", "POST", "/v1/members", MEMBER)
     assert status == 201, member
-    path = f"/v1/members/{member['member_id']}"
+    path = f"/v1/members/{member['id']}"
     status, payload = await call(
         system, "notifier", "PATCH", path, {"preferred_channel": None, "fallback_channel": "email"}
     )
@@ -108,7 +108,7 @@ async def test_a_member_edit_making_the_fallback_the_preferred_channel_is_refuse
 ) -> None:
     status, member = await call(system, "notifier", "POST", "/v1/members", MEMBER)
     assert status == 201, member
-    path = f"/v1/members/{member['member_id']}"
+    path = f"/v1/members/{member['id']}"
     status, payload = await call(system, "notifier", "PATCH", path, {"fallback_channel": "email"})
     assert status == 422, payload
     assert "differ" in reasons(payload)["fallback_channel"]

@@ -53,14 +53,14 @@ async def _post_status(system: LocalSystem, sid: str, status: str, error_code: s
 
 
 async def _member_id(system: LocalSystem) -> str:
-    rows: list[dict[str, str]] = await system.clients["scheduler"].get(
-        "/v1/enrolments?community_id=riverside"
+    rows: list[dict[str, str]] = await system.clients["scheduler"].get_all(
+        "/v1/enrolments", community_id="riverside"
     )
     return rows[0]["member_id"]
 
 
 async def _sms_consents(system: LocalSystem, member_id: str) -> list[tuple[bool, str]]:
-    trail: list[dict[str, Any]] = await system.clients["notifier"].get(
+    trail: list[dict[str, Any]] = await system.clients["notifier"].get_all(
         f"/v1/members/{member_id}/consents"
     )
     return [(row["given"], row["source"]) for row in trail if row["kind"] == "sms"]

@@ -202,7 +202,7 @@ async def test_pausing_a_ritual_stops_its_prompts_until_resumed(prompted: Prompt
         ("ritual", False, "preferences page: paused", CHECK_IN, "paused")
     ]
     # Operators see it on the member's consent trail.
-    listed = await prompted.system.clients["notifier"].get(
+    listed = await prompted.system.clients["notifier"].get_all(
         f"/v1/members/{prompted.member_id}/consents"
     )
     assert {key: listed[-1][key] for key in ("kind", "given", "ritual_id", "detail")} == {

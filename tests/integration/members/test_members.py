@@ -73,7 +73,7 @@ async def test_phone_numbers_are_validated_and_stored_as_e164(system: LocalSyste
 
 async def test_consent_changes_are_recorded_with_time_and_source(system: LocalSystem) -> None:
     _, member = await _post(system, "/v1/members", {"email": "c@example.org", **_consents()})
-    member_id = member["member_id"]
+    member_id = member["id"]
     system.clock.advance(timedelta(days=3))
     status, changed = await _post(
         system,
@@ -82,7 +82,7 @@ async def test_consent_changes_are_recorded_with_time_and_source(system: LocalSy
     )
     assert status == 200
     assert changed["insights_consent"] is False
-    trail = await system.clients["notifier"].get(f"/v1/members/{member_id}/consents")
+    trail = await system.clients["notifier"].get_all(f"/v1/members/{member_id}/consents")
     assert [(r["kind"], r["given"], r["source"]) for r in trail] == [
         ("prompts", True, "paper form"),
         ("insights", True, "paper form"),
@@ -192,8 +192,8 @@ async def test_erasure_removes_contact_data_everywhere(
     assert b"mbr_" not in forgotten.data
 
     async def enrolments() -> list[dict[str, str]]:
-        rows: list[dict[str, str]] = await system.clients["scheduler"].get(
-            f"/v1/enrolments?community_id={community.id}"
+        rows: list[dict[str, str]] = await system.clients["scheduler"].get_all(
+            "/v1/enrolments", community_id=community.id
         )
         return rows
 

@@ -17,7 +17,7 @@ MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
 async def _timers(system: LocalSystem, ritual_id: str) -> list[dict[str, object]]:
-    timers: list[dict[str, object]] = await system.clients["scheduler"].get(
+    timers: list[dict[str, object]] = await system.clients["scheduler"].get_all(
         f"/v1/rituals/{ritual_id}/nudge-timers"
     )
     return timers

@@ -324,15 +324,15 @@ async def test_a_restored_scheduler_forgets_erased_members_again(system: LocalSy
     assert await _enrolled(system, community.id, 2)
     await system.restart("scheduler")
     assert await _enrolled(system, community.id, 1)
-    rows: list[dict[str, str]] = await system.clients["scheduler"].get(
-        f"/v1/enrolments?community_id={community.id}"
+    rows: list[dict[str, str]] = await system.clients["scheduler"].get_all(
+        "/v1/enrolments", community_id=community.id
     )
     assert ana not in {row["member_id"] for row in rows}
 
 
 async def _enrolled(system: LocalSystem, community_id: str, count: int) -> bool:
-    rows: list[dict[str, str]] = await system.clients["scheduler"].get(
-        f"/v1/enrolments?community_id={community_id}"
+    rows: list[dict[str, str]] = await system.clients["scheduler"].get_all(
+        "/v1/enrolments", community_id=community_id
     )
     return len(rows) == count
 

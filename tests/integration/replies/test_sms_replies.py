@@ -87,8 +87,8 @@ async def test_forged_missing_or_misdirected_signatures_get_403_and_publish_noth
 
 
 async def _member_id(system: LocalSystem) -> str:
-    rows: list[dict[str, str]] = await system.clients["scheduler"].get(
-        "/v1/enrolments?community_id=riverside"
+    rows: list[dict[str, str]] = await system.clients["scheduler"].get_all(
+        "/v1/enrolments", community_id="riverside"
     )
     return rows[0]["member_id"]
 

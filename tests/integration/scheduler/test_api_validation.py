@@ -12,7 +12,7 @@ from tests.integration.scheduler.harness import SchedulerHarness, member
 async def _count(scheduler: SchedulerHarness, path: str) -> int:
     response = await scheduler.http.get(path)
     assert response.status_code == 200
-    return len(response.json())
+    return len(response.json()["items"])
 
 
 @pytest.mark.parametrize(

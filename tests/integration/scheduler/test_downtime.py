@@ -38,7 +38,7 @@ async def test_older_occurrences_are_recorded_as_missed_not_sent(
     assert {e.occurrence_at for e in events} == {MONDAY_0900 + timedelta(days=10)}
     assert all(e.late for e in events)
     assert (result.emitted, result.missed) == (2, 20)
-    missed = (await scheduler.http.get("/v1/rituals/monday/missed")).json()
+    missed = (await scheduler.http.get("/v1/rituals/monday/missed")).json()["items"]
     assert len(missed) == 10
     assert {m["members"] for m in missed} == {2}
     # And the schedule carries on normally.

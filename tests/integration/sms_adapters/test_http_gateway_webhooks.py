@@ -77,15 +77,15 @@ async def _status(system: LocalSystem, gateway: FakeGateway, document: dict[str,
 
 
 async def _member_id(system: LocalSystem) -> str:
-    rows: list[dict[str, str]] = await system.clients["scheduler"].get(
-        "/v1/enrolments?community_id=riverside"
+    rows: list[dict[str, str]] = await system.clients["scheduler"].get_all(
+        "/v1/enrolments", community_id="riverside"
     )
     return rows[0]["member_id"]
 
 
 async def _sms_consents(system: LocalSystem) -> list[tuple[bool, str]]:
     member_id = await _member_id(system)
-    trail: list[dict[str, Any]] = await system.clients["notifier"].get(
+    trail: list[dict[str, Any]] = await system.clients["notifier"].get_all(
         f"/v1/members/{member_id}/consents"
     )
     return [(row["given"], row["source"]) for row in trail if row["kind"] == "sms"]

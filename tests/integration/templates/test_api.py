@@ -60,7 +60,7 @@ async def test_reading_a_template_not_stored_gives_the_default_flagged(
 
 
 async def test_save_read_list_and_delete(client: httpx.AsyncClient, clock: ManualClock) -> None:
-    assert (await client.get("/v1/templates")).json() == []
+    assert (await client.get("/v1/templates")).json()["items"] == []
 
     saved = await client.put(SMS, json=GOOD_SMS)
     assert saved.status_code == 200
@@ -84,7 +84,7 @@ async def test_save_read_list_and_delete(client: httpx.AsyncClient, clock: Manua
         "Gracias. STOP",
     )
     assert current["updated_at"] == "2027-01-04T09:05:00Z"
-    listed = (await client.get("/v1/templates")).json()
+    listed = (await client.get("/v1/templates")).json()["items"]
     assert listed == [
         {
             "key": "gratitude",
@@ -98,7 +98,7 @@ async def test_save_read_list_and_delete(client: httpx.AsyncClient, clock: Manua
     assert (await client.delete(SMS)).status_code == 204
     assert (await client.get(SMS)).json()["source"] == "default"
     assert (await client.delete(SMS)).status_code == 404
-    assert (await client.get("/v1/templates")).json() == []
+    assert (await client.get("/v1/templates")).json()["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ async def test_a_refused_template_is_a_422_with_the_reason_and_nothing_is_stored
     response = await client.put(path, json=body)
     assert response.status_code == 422
     assert re.search(reason, response.json()["detail"]), response.json()["detail"]
-    assert (await client.get("/v1/templates")).json() == []
+    assert (await client.get("/v1/templates")).json()["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ async def test_preview_a_draft_email_without_saving(client: httpx.AsyncClient) -
     assert body["subject"] == "Hola gratitude"
     assert body["text"].startswith("miércoles, 29 de septiembre")
     assert body["html"].startswith("<p>0 &lt;</p>")
-    assert (await client.get("/v1/templates")).json() == []
+    assert (await client.get("/v1/templates")).json()["items"] == []
 
 
 async def test_preview_of_a_bad_draft_or_missing_template(client: httpx.AsyncClient) -> None:

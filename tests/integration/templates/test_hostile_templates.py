@@ -76,7 +76,7 @@ async def _refused(http: httpx.AsyncClient, body: str, reason: str) -> None:
     detail = response.json()["detail"]
     assert detail.startswith("draft template reach_out/en/sms: ")
     assert re.search(reason, detail), detail
-    assert (await http.get("/v1/templates")).json() == []
+    assert (await http.get("/v1/templates")).json()["items"] == []
 
 
 @pytest.mark.database
