@@ -14,25 +14,32 @@ route's OpenAPI description.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.notifier.adapters.sms.base import WebhookRefused
+from services.notifier.adapters.sms.base import StatusReport, WebhookRefused
 from services.notifier.api.webhooks import (
     MAX_MESSAGE_ID_LENGTH,
     PREFIX,
     WebhookContext,
     webhook_call,
 )
-from services.notifier.handlers.use_cases.provider_status import apply_status
+from services.notifier.handlers.use_cases.provider_status import StatusDeps, apply_status
 from shared.http.input_guard import buffered_body, replaying
 
 _SUFFIX = "/status"
 
 
+# Records one provider's report (``apply_status``; tests pass a recorder).
+ApplyStatus = Callable[[StatusDeps, str, StatusReport], Awaitable[object]]
+
+
 class StatusCallbackFastPath:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, apply: ApplyStatus = apply_status) -> None:
         self.app = app
+        self._apply = apply
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         provider = _status_provider(scope)
@@ -55,7 +62,7 @@ class StatusCallbackFastPath:
             # The route answers these, with the problem it describes in OpenAPI.
             await self.app(scope, replaying(body, receive), send)
             return
-        await apply_status(context.statuses, provider, report)
+        await self._apply(context.statuses, provider, report)
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
