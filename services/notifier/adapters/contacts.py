@@ -83,6 +83,10 @@ class ConsentEntry:
     ritual_id: str | None = None
     detail: str | None = None
 
+    @classmethod
+    def from_row(cls, row: Any) -> ConsentEntry:
+        return cls(row.kind, row.given, row.source, row.recorded_at, row.ritual_id, row.detail)
+
 
 # The orders of the operators' lists (``api/member_search.py``, ``api/members.py``).
 NEWEST_MEMBERS_FIRST = SortKey((contacts.c.created_at, contacts.c.member_id), descending=True)
@@ -214,7 +218,7 @@ class Contacts:
         rows, last = await keyset_fetch(
             self._session, query, CONSENTS_IN_ORDER_RECORDED, after, limit
         )
-        return [ConsentEntry(r.kind, r.given, r.source, r.recorded_at) for r in rows], last
+        return [ConsentEntry.from_row(row) for row in rows], last
 
     async def consent_trail(self, member_id: str) -> list[ConsentEntry]:
         """Every consent given or withdrawn, in the order recorded."""
@@ -223,12 +227,7 @@ class Contacts:
             .where(consent_records.c.member_id == member_id)
             .order_by(consent_records.c.id)
         )
-        return [
-            ConsentEntry(
-                row.kind, row.given, row.source, row.recorded_at, row.ritual_id, row.detail
-            )
-            for row in rows
-        ]
+        return [ConsentEntry.from_row(row) for row in rows]
 
     async def ritual_choices(self, member_id: str) -> dict[str, RitualChoice]:
         """ritual id -> the member's own choice, for the rituals they ever chose about."""

@@ -22,11 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.scheduler.adapters import repository
 from services.scheduler.adapters.tables import missed_occurrences, outbox, schedule_cursors
+from services.scheduler.domain.ritual import Ritual
 from shared.contracts import Event
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events
 
 log = logging.getLogger(__name__)
+
+# Cursors whose rituals and members a batch reads first (then as many again, doubling).
+FIRST_SLICE = 16
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,9 @@ async def emit_due_batch(
     ).all()
     if not claimed:
         return result
-    rituals = await repository.load_rituals(session, sorted({row.ritual_id for row in claimed}))
-    live = [(rituals[c.ritual_id], c.timezone) for c in claimed if c.ritual_id in rituals]
-    members_of = await repository.members_by_cursor(session, live)
+    rituals: dict[str, Ritual] = {}
+    members_of: dict[tuple[str, str], list[str]] = {}
+    read_up_to = 0
     events: list[Event] = []
     missed_rows: list[dict[str, object]] = []
     advances: list[tuple[str, str, datetime | None]] = []
@@ -93,6 +97,18 @@ async def emit_due_batch(
             # Still locked by this transaction until it commits; the next batch claims it.
             result.deferred_cursors = len(claimed) - handled_cursors
             break
+        if handled_cursors == read_up_to:
+            # Rituals and members are read a slice of cursors at a time, each slice as long as
+            # all before it: a batch that spends its event budget on its first cursors never
+            # reads the members of the other 480 (a burst of 100,000 in communities of 100
+            # read 2.5 million enrolment rows that way).
+            part = claimed[read_up_to : read_up_to + max(FIRST_SLICE, read_up_to)]
+            read_up_to += len(part)
+            rituals |= await repository.load_rituals(
+                session, sorted({row.ritual_id for row in part})
+            )
+            live = [(rituals[c.ritual_id], c.timezone) for c in part if c.ritual_id in rituals]
+            members_of |= await repository.members_by_cursor(session, live)
         result.cursors += 1
         ritual = rituals.get(cursor.ritual_id)
         if ritual is None or not ritual.active:
