@@ -58,9 +58,9 @@ class BurstShape:
         return self.communities * self.members_per_community
 
     @classmethod
-    def of(cls, events: int) -> BurstShape:
-        """Communities of 100 members (a neighbourhood), as many as ``events`` needs."""
-        members = min(100, events)
+    def of(cls, events: int, members: int = 100) -> BurstShape:
+        """Communities of ``members`` (100: a neighbourhood), as many as ``events`` needs."""
+        members = min(members, events)
         if events % members:
             raise ValueError(f"{events} events is not a whole number of communities of {members}")
         return cls(events // members, members)

@@ -18,24 +18,26 @@ the same N subjects, bodies and ``Nats-Msg-Id`` headers to a fresh stream, ``asy
 in chunks of ``PUBLISH_CHUNK``. Goal: ratio ≥ 0.6 (the scheduler's bookkeeping, claim, stage,
 advance and relay, costs at most 40 % of what the broker allows).
 
-``scheduler_vs_apscheduler`` (PostgreSQL): the same burst, ours against APScheduler 3 (one
-date-trigger job per event in its SQLAlchemy job store on the same PostgreSQL, each publishing the
-same event with nats-py, ``misfire_grace_time=None``, ``apscheduler_replica``), both counted at
-the sink: events/s to the last event stored. Value ours, baseline APScheduler's. Goal ≥ 1.2.
-APScheduler's jobs are written once per bench into a template table and copied into its job
-store before each repetition (setup, not burst).
+``scheduler_vs_apscheduler`` (PostgreSQL): the burst, ours against APScheduler 3 (one
+date-trigger job per event in its SQLAlchemy job store on the same PostgreSQL, each publishing
+the same event with nats-py, ``misfire_grace_time=None``; ``apscheduler_replica``), both counted
+at the sink: events/s to the last event stored. Value ours, baseline APScheduler's. Goal ≥ 1.2.
+Both sides get ``COMPARED_BURST`` events (10,000; 2,000 with ``--quick``): APScheduler needs
+over ten minutes a run for 100,000 here. Its jobs are written once per bench into a template
+table and copied into its job store before each repetition (setup, not burst).
 
-``replicas_duplicates`` (PostgreSQL): the same burst with two replicas side by side on one
-database (two processes, each with its own clock, both moved to the due instant), counted by a
-plain NATS subscriber on the events' subjects, which sees every publish before the stream's
-duplicate window drops a repeated ``Nats-Msg-Id``: value = messages published minus distinct
-event ids. Baseline: APScheduler with two schedulers (two processes) on one job store, counted the
-same way. Goal: ours 0.
+``replicas_duplicates`` (PostgreSQL): the ``COMPARED_BURST`` with two replicas side by side on
+one database (two processes, each with its own clock, both moved to the due instant), counted
+by a plain NATS subscriber on the events' subjects, which sees every publish before the
+stream's duplicate window drops a repeated ``Nats-Msg-Id``: value = messages published minus
+distinct event ids. Baseline: APScheduler with two schedulers (two processes) on one job store,
+counted the same way. Goal: ours 0.
 
 ``Run.rss_peak_mb["scheduler"]``: the largest peak resident set (VmHWM) of our scheduler's own
 processes during the burst; APScheduler's is in the run's details.
 
-    .venv/bin/python -m bench.scenarios.scheduler_emit [--events 5000] [--runs 1] [--only NAME]
+    .venv/bin/python -m bench.scenarios.scheduler_emit [--events 5000] [--compared-events N]
+        [--members 100] [--runs 1] [--only scheduler_emit@sqlite ...]
 """
 
 from __future__ import annotations
@@ -82,11 +84,17 @@ from shared.streams import RITUALS
 
 FULL_BURST = 100_000
 QUICK_BURST = 5_000
+# Where APScheduler runs too: it managed ~125 events/s here (a 2-core machine under load), so
+# 100,000 would take over ten minutes a run; both sides get this smaller burst instead.
+COMPARED_BURST = 10_000
+QUICK_COMPARED_BURST = 2_000
+# Members per community (each community has one ritual): a neighbourhood.
+MEMBERS = 100
 # Publishes in flight at once for the bare publisher: what a competent nats-py user gathers.
 PUBLISH_CHUNK = 500
 # The replicas start an hour before the burst (their first tick finds nothing due).
 START = DUE - timedelta(hours=1)
-BURST_TIMEOUT_S = 900.0
+BURST_TIMEOUT_S = 600.0
 # The database side finishes just after the stream (the relay deletes what it published).
 SETTLE_TIMEOUT_S = 60.0
 # Duplicates: the count is final once no message arrived for this long, every side idle.
@@ -112,9 +120,8 @@ def _new_schema() -> str:
     return f"bench_sched_{uuid.uuid4().hex[:8]}"
 
 
-async def _seed_postgres(options: Options, events: int, apscheduler: bool) -> Prepared:
+async def _seed_postgres(options: Options, shape: BurstShape, apscheduler: bool) -> Prepared:
     database = Database(options.postgres_url, _new_schema())
-    shape = BurstShape.of(events)
     await seed_schedule(database, shape)
     messages = expected_messages(shape)
     url = None
@@ -125,10 +132,9 @@ async def _seed_postgres(options: Options, events: int, apscheduler: bool) -> Pr
     return Prepared(database, shape, messages, apscheduler_url=url)
 
 
-async def _seed_sqlite(events: int) -> Prepared:
+async def _seed_sqlite(shape: BurstShape) -> Prepared:
     directory = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
     database = Database(f"sqlite+aiosqlite:///{directory / 'scheduler.sqlite3'}", None)
-    shape = BurstShape.of(events)
     await seed_schedule(database, shape)
     return Prepared(database, shape, expected_messages(shape), sqlite_dir=directory)
 
@@ -485,17 +491,23 @@ async def measure_duplicates(prepared: Prepared) -> Run:
     )
 
 
-def build_scenarios(options: Options, events: int, compared_events: int) -> list[Scenario]:
-    """``events`` for ``scheduler_emit``; ``compared_events`` where APScheduler runs too."""
-    full = f"{events:,} events at one instant"
-    compared = f"{compared_events:,} events at one instant"
+def build_scenarios(
+    options: Options, events: int, compared_events: int, members: int = MEMBERS
+) -> list[Scenario]:
+    """``events`` for ``scheduler_emit``; ``compared_events`` where APScheduler runs too; in
+    communities of ``members``."""
+    shape, compared_shape = BurstShape.of(events, members), BurstShape.of(compared_events, members)
+    full = f"{events:,} events at one instant ({shape.communities:,} rituals x {members} members)"
+    compared = f"{compared_events:,} events at one instant, both sides"
+    if compared_events < events:
+        compared += " (smaller: APScheduler takes minutes a run at full size)"
     process = "rss: the scheduler's own process"
     return [
         Scenario(
             name="scheduler_emit",
             unit="events/s",
             database="postgresql",
-            seed=lambda: _seed_postgres(options, events, apscheduler=False),
+            seed=lambda: _seed_postgres(options, shape, apscheduler=False),
             measure=measure_emit,
             cleanup=_cleanup,
             goal="≥ 0.6",
@@ -505,7 +517,7 @@ def build_scenarios(options: Options, events: int, compared_events: int) -> list
             name="scheduler_emit",
             unit="events/s",
             database="sqlite",
-            seed=lambda: _seed_sqlite(events),
+            seed=lambda: _seed_sqlite(shape),
             measure=measure_emit,
             cleanup=_cleanup,
             goal="≥ 0.6",
@@ -515,17 +527,17 @@ def build_scenarios(options: Options, events: int, compared_events: int) -> list
             name="scheduler_vs_apscheduler",
             unit="events/s",
             database="postgresql",
-            seed=lambda: _seed_postgres(options, compared_events, apscheduler=True),
+            seed=lambda: _seed_postgres(options, compared_shape, apscheduler=True),
             measure=measure_vs_apscheduler,
             cleanup=_cleanup,
             goal="≥ 1.2",
-            note=f"{compared}, both sides; baseline APScheduler 3 SQLAlchemyJobStore; {process}",
+            note=f"{compared}; baseline APScheduler 3 SQLAlchemyJobStore; {process}",
         ),
         Scenario(
             name="replicas_duplicates",
             unit="duplicates",
             database="postgresql",
-            seed=lambda: _seed_postgres(options, compared_events, apscheduler=True),
+            seed=lambda: _seed_postgres(options, compared_shape, apscheduler=True),
             measure=measure_duplicates,
             cleanup=_cleanup,
             goal="= 0",
@@ -535,16 +547,19 @@ def build_scenarios(options: Options, events: int, compared_events: int) -> list
 
 
 def scenarios(options: Options) -> list[Scenario]:
-    events = QUICK_BURST if options.quick else FULL_BURST
-    return build_scenarios(options, events, events)
+    if options.quick:
+        return build_scenarios(options, QUICK_BURST, QUICK_COMPARED_BURST)
+    return build_scenarios(options, FULL_BURST, COMPARED_BURST)
 
 
 # --- by hand --------------------------------------------------------------------------------
 
 
-async def _run_by_hand(options: Options, events: int, compared: int, only: set[str]) -> None:
+async def _run_by_hand(
+    options: Options, events: int, compared: int, members: int, only: set[str]
+) -> None:
     results: dict[str, dict[str, Any]] = {}
-    for scenario in build_scenarios(options, events, compared):
+    for scenario in build_scenarios(options, events, compared, members):
         if only and scenario.key not in only:
             continue
         prepared = await scenario.seed() if scenario.seed else None
@@ -567,12 +582,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=QUICK_BURST)
     parser.add_argument("--compared-events", type=int, default=None)
+    parser.add_argument("--members", type=int, default=MEMBERS, help="per community")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--only", action="append", default=[], help="scenario key; repeatable")
     arguments = parser.parse_args()
     options = Options(runs=arguments.runs)
     compared = arguments.compared_events or arguments.events
-    asyncio.run(_run_by_hand(options, arguments.events, compared, set(arguments.only)))
+    asyncio.run(
+        _run_by_hand(options, arguments.events, compared, arguments.members, set(arguments.only))
+    )
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ the clock differs, so the bench decides when the burst falls due without waiting
 Prints ``ready`` once started and its first tick (nothing due) ran. On ``advance ISO`` it sets
 the clock and prints ``ticked MONOTONIC`` once the tick at that instant finished
 (``time.monotonic()``, the same clock in every process of the machine): the outbox relay may
-still be publishing then. End of input stops it.
+still be publishing then; or ``failed MESSAGE`` if the tick failed, and stops. End of input
+stops it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import sys
 import time
@@ -34,14 +36,33 @@ from shared.settings import Environment
 POLL_S = 0.005
 
 
-async def ticked_by(ticker: Ticker, instant: datetime) -> None:
+class TickFailures(logging.Handler):
+    """The ticker survives a failed tick (a database outage) by logging it and trying again at
+    its next interval, which on a manual clock never comes: a failure is the burst's end."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.failures: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("tick failed"):
+            self.failures.append(message)
+
+
+async def ticked_by(ticker: Ticker, instant: datetime, failures: TickFailures) -> None:
     """Until a tick at ``instant`` (or later) finished. Polled: the ticker's only hook,
     ``on_tick``, belongs to the metrics."""
-    while True:
+    while not failures.failures:
         last = ticker.last_tick_at
         if last is not None and last >= instant:
             return
         await asyncio.sleep(POLL_S)
+    raise TickFailed(failures.failures[0])
+
+
+class TickFailed(Exception):
+    pass
 
 
 async def serve(database_url: str, schema: str | None, nats_url: str, start: datetime) -> None:
@@ -56,10 +77,12 @@ async def serve(database_url: str, schema: str | None, nats_url: str, start: dat
         operator_token=SecretStr(secrets.token_urlsafe(32)),
     )
     runtime, ticker = wire_scheduler(settings, clock)
+    failures = TickFailures()
+    logging.getLogger(Ticker.__module__).addHandler(failures)
     inbox = await commands()
     await runtime.start()
     try:
-        await ticked_by(ticker, start)
+        await ticked_by(ticker, start, failures)
         say("ready")
         while (command := await inbox.get()) != "stop":
             word, _, argument = command.partition(" ")
@@ -67,8 +90,10 @@ async def serve(database_url: str, schema: str | None, nats_url: str, start: dat
                 raise ValueError(f"unknown command {word!r}")
             instant = datetime.fromisoformat(argument)
             clock.set(instant)
-            await ticked_by(ticker, instant)
+            await ticked_by(ticker, instant, failures)
             say("ticked", time.monotonic())
+    except TickFailed as failure:
+        say("failed", failure)
     finally:
         await runtime.stop()
 
