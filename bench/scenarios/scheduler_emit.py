@@ -122,20 +122,31 @@ def _new_schema() -> str:
 
 async def _seed_postgres(options: Options, shape: BurstShape, apscheduler: bool) -> Prepared:
     database = Database(options.postgres_url, _new_schema())
-    await seed_schedule(database, shape)
-    messages = expected_messages(shape)
-    url = None
-    if apscheduler:
-        url = apscheduler_replica.sync_url(options.postgres_url)
-        assert database.schema is not None
-        await asyncio.to_thread(apscheduler_replica.seed_job_store, url, database.schema, messages)
+    try:
+        await seed_schedule(database, shape)
+        messages = expected_messages(shape)
+        url = None
+        if apscheduler:
+            url = apscheduler_replica.sync_url(options.postgres_url)
+            assert database.schema is not None
+            await asyncio.to_thread(
+                apscheduler_replica.seed_job_store, url, database.schema, messages
+            )
+    except BaseException:
+        # No cleanup comes for a seed that failed: leave no schema behind.
+        await drop_schema(database)
+        raise
     return Prepared(database, shape, messages, apscheduler_url=url)
 
 
 async def _seed_sqlite(shape: BurstShape) -> Prepared:
     directory = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
     database = Database(f"sqlite+aiosqlite:///{directory / 'scheduler.sqlite3'}", None)
-    await seed_schedule(database, shape)
+    try:
+        await seed_schedule(database, shape)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     return Prepared(database, shape, expected_messages(shape), sqlite_dir=directory)
 
 
