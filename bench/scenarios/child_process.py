@@ -29,7 +29,7 @@ class ChildProcess:
 
     @classmethod
     async def start(
-        cls, module: str, arguments: list[str], name: str, timeout_s: float = 60.0
+        cls, module: str, arguments: list[str], name: str, timeout_s: float = 120.0
     ) -> ChildProcess:
         """``python -m module arguments`` from the repository's root, until it says ``ready``."""
         log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()

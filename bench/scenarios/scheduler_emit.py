@@ -7,7 +7,9 @@ production runs it, ``wire_scheduler`` in a process of its own per replica
 clock is a ``ManualClock`` the bench moves to the due instant. Its tables are seeded once per
 bench; each repetition moves the cursors back, empties the outbox, starts a fresh nats-server
 and a fresh RITUALS stream for each side, so every side publishes into an empty stream with the
-same duplicate window.
+same duplicate window. A replica whose tick fails (the ticker logs it and would retry at its
+next interval, which a manual clock never reaches) ends the scenario at once with that failure.
+``--members`` changes the communities' size (and so how many events one tick batch stages).
 
 ``scheduler_emit`` (PostgreSQL, and ``@sqlite``): events/s from the due instant (the clock
 moved) to the last event stored in the stream (the server's timestamp), with every
@@ -45,14 +47,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -79,7 +83,7 @@ from bench.scenarios.scheduler_burst import (
     stream_messages,
     wait_for_messages,
 )
-from shared.natsdev import EmbeddedNatsServer
+from shared.natsdev import EmbeddedNatsServer, free_port
 from shared.streams import RITUALS
 
 FULL_BURST = 100_000
@@ -97,6 +101,8 @@ START = DUE - timedelta(hours=1)
 BURST_TIMEOUT_S = 600.0
 # The database side finishes just after the stream (the relay deletes what it published).
 SETTLE_TIMEOUT_S = 60.0
+# The last line of a traceback: the exception's class (dotted), a colon or the end.
+TRACEBACK_END = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout))(?::|$)")
 # Duplicates: the count is final once no message arrived for this long, every side idle.
 QUIET_S = 1.0
 
@@ -190,6 +196,16 @@ def error_records(logs: list[str]) -> int:
     return sum(line.startswith("ERROR:") for log in logs for line in log.splitlines())
 
 
+def exception_kinds(logs: list[str]) -> dict[str, int]:
+    """How many tracebacks in the logs ended in each exception class."""
+    kinds: Counter[str] = Counter()
+    for log in logs:
+        for line in log.splitlines():
+            if match := TRACEBACK_END.match(line):
+                kinds[match.group(1)] += 1
+    return dict(kinds.most_common())
+
+
 # --- the bare publisher ---------------------------------------------------------------------
 
 
@@ -226,24 +242,34 @@ class Burst:
     # publishing makes up the rest.
     tick_s: float
     rss_peak_mb: float
+    # Records logged at ERROR, and the exceptions their tracebacks end in (APScheduler's).
+    errors: int = 0
+    exceptions: dict[str, int] = field(default_factory=dict)
 
 
 async def _start_replicas(prepared: Prepared, broker: Broker, count: int) -> list[ChildProcess]:
+    """One after the other, each with an HTTP port this process chose: two children picking
+    free ports each for itself once got the same one."""
     database = prepared.database
-    arguments = [database.url, database.schema or "-", broker.server.url, START.isoformat()]
-    children = await asyncio.gather(
-        *(
-            ChildProcess.start("bench.scenarios.scheduler_replica", arguments, f"scheduler-{n}")
-            for n in range(count)
-        ),
-        return_exceptions=True,
-    )
-    started = [child for child in children if isinstance(child, ChildProcess)]
-    failures = [child for child in children if isinstance(child, BaseException)]
-    if failures:
-        await stop_children(started, show=True)
-        raise failures[0]
-    return started
+    children: list[ChildProcess] = []
+    try:
+        for n in range(count):
+            arguments = [
+                database.url,
+                database.schema or "-",
+                broker.server.url,
+                START.isoformat(),
+                str(free_port()),
+            ]
+            children.append(
+                await ChildProcess.start(
+                    "bench.scenarios.scheduler_replica", arguments, f"scheduler-{n}"
+                )
+            )
+    except BaseException:
+        await stop_children(children, show=True)
+        raise
+    return children
 
 
 async def our_burst(prepared: Prepared, broker: Broker, replicas: int = 1) -> Burst:
@@ -339,13 +365,19 @@ async def apscheduler_burst(prepared: Prepared, broker: Broker) -> Burst:
     except BaseException:
         await stop_children(children, show=True)
         raise
+    # Counted, not shown: under load, its publishes time out by the thousand (each a traceback).
     logs = await stop_children(children, show=False)
-    if error_records(logs):
-        print(f"APScheduler logged {error_records(logs)} errors", file=sys.stderr)
     await _check_bodies(broker.js, prepared)
     seconds = arrival.last_stored_at - started_wall
     tick_s = time.monotonic() - started_monotonic  # no tick to see: the whole burst
-    return Burst(prepared.shape.events / seconds, seconds, tick_s, rss)
+    return Burst(
+        prepared.shape.events / seconds,
+        seconds,
+        tick_s,
+        rss,
+        errors=error_records(logs),
+        exceptions=exception_kinds(logs),
+    )
 
 
 # --- duplicates -----------------------------------------------------------------------------
@@ -382,8 +414,9 @@ class Duplicates:
     delivered: int
     distinct: int
     rss_peak_mb: float
-    # Records the replicas logged at ERROR.
+    # Records the replicas logged at ERROR, and the exceptions their tracebacks end in.
     errors: int = 0
+    exceptions: dict[str, int] = field(default_factory=dict)
 
     @property
     def duplicates(self) -> int:
@@ -442,7 +475,13 @@ async def apscheduler_duplicates(prepared: Prepared, broker: Broker) -> Duplicat
     # Two schedulers on one store: one finds a job the other already removed, and its
     # wake-up raises JobLookupError (logged by asyncio); counted, not shown.
     logs = await stop_children(children, show=False)
-    return Duplicates(counter.delivered, len(counter.event_ids), rss, error_records(logs))
+    return Duplicates(
+        counter.delivered,
+        len(counter.event_ids),
+        rss,
+        error_records(logs),
+        exception_kinds(logs),
+    )
 
 
 # --- the scenarios --------------------------------------------------------------------------
@@ -478,6 +517,8 @@ async def measure_vs_apscheduler(prepared: Prepared) -> Run:
             "seconds": round(ours.seconds, 3),
             "apscheduler_seconds": round(theirs.seconds, 3),
             "apscheduler_rss_peak_mb": round(theirs.rss_peak_mb, 1),
+            "apscheduler_errors_logged": theirs.errors,
+            "apscheduler_exceptions": theirs.exceptions,
         },
     )
 
@@ -497,6 +538,7 @@ async def measure_duplicates(prepared: Prepared) -> Run:
             "apscheduler_delivered": theirs.delivered,
             "apscheduler_distinct": theirs.distinct,
             "apscheduler_errors_logged": theirs.errors,
+            "apscheduler_exceptions": theirs.exceptions,
             "apscheduler_rss_peak_mb": round(theirs.rss_peak_mb, 1),
         },
     )

@@ -4,7 +4,7 @@ Built by ``wire_scheduler``, the function ``python -m services.scheduler`` uses,
 production starts it (migrations, streams, broker, ticker, outbox relay, HTTP listener); only
 the clock differs, so the bench decides when the burst falls due without waiting for it.
 
-    python -m bench.scenarios.scheduler_replica URL SCHEMA|- NATS_URL START
+    python -m bench.scenarios.scheduler_replica URL SCHEMA|- NATS_URL START HTTP_PORT
 
 Prints ``ready`` once started and its first tick (nothing due) ran. On ``advance ISO`` it sets
 the clock and prints ``ticked MONOTONIC`` once the tick at that instant finished
@@ -30,7 +30,6 @@ from services.scheduler.main import wire_scheduler
 from services.scheduler.settings import SchedulerSettings
 from shared.clock import ManualClock
 from shared.logs import configure_logging
-from shared.natsdev import free_port
 from shared.settings import Environment
 
 POLL_S = 0.005
@@ -65,7 +64,9 @@ class TickFailed(Exception):
     pass
 
 
-async def serve(database_url: str, schema: str | None, nats_url: str, start: datetime) -> None:
+async def serve(
+    database_url: str, schema: str | None, nats_url: str, start: datetime, http_port: int
+) -> None:
     clock = ManualClock(start)
     settings = SchedulerSettings(
         environment=Environment.dev,
@@ -73,7 +74,7 @@ async def serve(database_url: str, schema: str | None, nats_url: str, start: dat
         database_url=database_url,
         database_schema=schema,
         http_host="127.0.0.1",
-        http_port=free_port(),
+        http_port=http_port,
         operator_token=SecretStr(secrets.token_urlsafe(32)),
     )
     runtime, ticker = wire_scheduler(settings, clock)
@@ -102,13 +103,14 @@ def main(argv: list[str]) -> None:
     # As the service logs (JSON on stderr; stdout is the bench's line protocol), warnings and
     # errors only: no per-tick or per-task lines in the bench's output.
     configure_logging("scheduler", "WARNING")
-    database_url, schema, nats_url, start = argv
+    database_url, schema, nats_url, start, http_port = argv
     asyncio.run(
         serve(
             database_url,
             None if schema == "-" else schema,
             nats_url,
             datetime.fromisoformat(start),
+            int(http_port),
         )
     )
 
