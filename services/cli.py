@@ -1,22 +1,32 @@
-"""``rituals``: operator commands.
-
-rituals demo [--serve]           run the whole system through a demo (--serve: then keep it up)
-rituals schedule preview ...     next occurrences of a schedule, as the scheduler computes them
-rituals template preview KEY ... a prompt rendered with sample data (--locale, --channel)
-rituals insights release ...     release a week or a period now (INSIGHTS_* settings)
-rituals insights rebuild ...     replay the streams into a fresh insights database
-rituals deadletters list|replay  dead letters: list them, or replay those of a subject
-"""
+"""``rituals``: operator commands (``rituals --help`` prints ``DESCRIPTION``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+# Plain text: argparse prints it as written (no RST), one command a line.
+DESCRIPTION = """\
+Operator commands for Connection Rituals.
 
-def main(argv: list[str] | None = None) -> int:
+  rituals demo [--serve]            run the whole system through a demo (--serve: keep it up)
+  rituals schedule preview ...      next occurrences of a schedule, UTC and local time
+  rituals template preview KEY ...  a prompt rendered with sample data (--locale, --channel)
+  rituals insights release ...      release a week or a period now (INSIGHTS_* settings)
+  rituals insights rebuild ...      replay the streams into a fresh insights database
+  rituals deadletters list|replay   dead letters: list them, or replay those of a subject
+  rituals config reference          every environment variable, as Markdown
+
+Each command has its own --help. Exit status: 0 done, 1 failed, 2 wrong arguments.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its arguments; nothing runs (the tests walk it for --help)."""
     parser = argparse.ArgumentParser(
-        prog="rituals", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="rituals",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
@@ -30,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     schedule = commands.add_parser("schedule", help="schedule tools")
     schedule_commands = schedule.add_subparsers(dest="schedule_command", required=True)
     preview = schedule_commands.add_parser(
-        "preview", help="print the next occurrences as UTC instants, one a line"
+        "preview",
+        help="print the next occurrences, UTC instant and local time, one a line",
+        description="The next occurrences of a schedule as the scheduler computes them, "
+        "checked as the operator API checks a ritual: the UTC instant, then the local time in "
+        "--tz. A schedule the API would refuse, or one with no occurrence, exits 2.",
     )
     from services.scheduler.preview import add_preview_arguments
 
@@ -49,6 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     from services.dead_letter_commands import add_dead_letter_arguments
 
     add_dead_letter_arguments(commands.add_parser("deadletters", help="dead letters: list, replay"))
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser(
+        "reference",
+        help="print every environment variable the services read, as Markdown",
+        description="The reference in docs/configuration.md, generated from the settings "
+        "classes (secrets without values): rituals config reference > docs/configuration.md",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -75,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         from services.dead_letter_commands import run_dead_letter_command
 
         return run_dead_letter_command(args)
+    if args.command == "config":
+        from services.settings_reference import render_reference
+
+        sys.stdout.write(render_reference())
+        return 0
     if args.command == "template":
         from services.notifier.template_preview import run_template_preview
 
@@ -84,13 +116,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _schedule_preview(args: argparse.Namespace) -> int:
-    from services.scheduler.domain.recurrence import ScheduleError
+    from services.scheduler.domain.recurrence import ScheduleError, UnknownTimeZone
     from services.scheduler.preview import preview_lines
 
     try:
         lines = preview_lines(
             args.rrule, args.dtstart, args.tz, args.after, args.count, args.exdate
         )
+    except UnknownTimeZone as error:
+        print(f"rituals: {error}{error.did_you_mean}", file=sys.stderr)
+        return 2
     except ScheduleError as error:
         print(f"rituals: {error}", file=sys.stderr)
         return 2

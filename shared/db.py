@@ -124,16 +124,25 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def insert_ignoring_duplicates(
     session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
 ) -> int:
-    """Insert rows, silently skipping those whose key exists. Returns how many were new."""
+    """Insert rows, silently skipping those whose key exists. Returns how many were new.
+
+    The rows go as one executemany of one cached statement, never as a statement with a
+    VALUES clause of their own: compiling that (and binding tens of thousands of values,
+    beyond the 32,767 asyncpg and SQLite accept) made a tick of 20,000 due events spend
+    seconds in SQLAlchemy. PostgreSQL batches them into pages of multi-row INSERTs
+    ("insertmanyvalues") and counts the new rows by what RETURNING gives back; SQLite runs the
+    prepared statement per row and sums the rows it changed.
+    """
     if not rows:
         return 0
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    parameters = list(rows)
     if dialect == "postgresql":
-        pg_statement = postgresql.insert(table).values(list(rows)).on_conflict_do_nothing()
-        result = await session.execute(pg_statement)
-    else:
-        lite_statement = sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()
-        result = await session.execute(lite_statement)
+        key = list(table.primary_key.columns) or list(table.columns)[:1]
+        returning = postgresql.insert(table).on_conflict_do_nothing().returning(*key)
+        return len((await session.execute(returning, parameters)).all())
+    statement = sqlite.insert(table).on_conflict_do_nothing()
+    result = await session.execute(statement, parameters)
     return int(getattr(result, "rowcount", 0) or 0)
 
 

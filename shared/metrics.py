@@ -78,6 +78,13 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.published_events = Counter(
+            "rituals_published_total",
+            "Messages the stream acknowledged, by subject (events from the outbox, dead "
+            "letters, direct publishes).",
+            ["subject"],
+            registry=self.registry,
+        )
         self.sample_failures = Counter(
             "rituals_metrics_sample_failures",
             "Scrape-time samples that failed (NATS or the database did not answer in time).",
@@ -90,13 +97,14 @@ class ServiceMetrics:
         subject) into this runtime's registry."""
         return NatsPrometheusMiddleware(registry=self.registry, app_name=self.service)
 
-    def published(self, subject: str) -> None:
+    def published(self, subject: str, count: int = 1) -> None:
         """Called for every publish the stream acknowledged (``JetStreamPublisher``): a dead
         letter is counted once it is stored, whoever dead-lettered it (a consumer, or the
         notifier's dispatcher through its outbox)."""
+        self.published_events.labels(subject=subject).inc(count)
         prefix = f"{DEAD_LETTER_PREFIX}."
         if subject.startswith(prefix):
-            self.dead_letters.labels(subject=subject.removeprefix(prefix)).inc()
+            self.dead_letters.labels(subject=subject.removeprefix(prefix)).inc(count)
 
     def add_sampler(self, name: str, sampler: Sampler) -> None:
         self._samplers.append((name, sampler))

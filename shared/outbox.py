@@ -31,8 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts.base import Event
 from shared.db import UtcDateTime, insert_ignoring_duplicates
-from shared.messaging.publisher import RawPublisher, crosses_anonymity_line, encode_event
-from shared.tracing import continued_from, current_trace_headers
+from shared.messaging.publisher import (
+    MSG_ID_HEADER,
+    BatchPublisher,
+    RawMessage,
+    crosses_anonymity_line,
+    encode_event,
+)
+from shared.tracing import current_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +106,7 @@ class OutboxRelay:
         self,
         table: Table,
         sessions: async_sessionmaker[AsyncSession],
-        publisher: RawPublisher,
+        publisher: BatchPublisher,
         batch_size: int = 500,
         sweep_interval_s: float = 1.0,
     ) -> None:
@@ -132,22 +138,22 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await asyncio.gather(*(self._publish(row) for row in rows))
+            await self._publisher.publish_many([self._message(row) for row in rows])
             await session.execute(
                 delete(table).where(table.c.event_id.in_([row.event_id for row in rows]))
             )
         return len(rows)
 
-    async def _publish(self, row: Any) -> None:
+    @staticmethod
+    def _message(row: Any) -> RawMessage:
+        # The trace context it was staged in travels as its headers: the consumer continues
+        # that trace (events for insights were staged without one).
         headers: dict[str, str] = {
             **(json.loads(row.headers) if row.headers else {}),
-            "Nats-Msg-Id": row.event_id,
+            MSG_ID_HEADER: row.event_id,
             "content-type": "application/json",
         }
-        # Under the trace it was staged in (each publish runs in a task of its own, so the
-        # context attached here is this publish's alone).
-        with continued_from(headers):
-            await self._publisher.publish_raw(row.subject, row.payload, headers)
+        return row.subject, row.payload, headers
 
     async def backlog(self) -> int:
         """Rows staged and not yet published (metrics: ``rituals_outbox_backlog``)."""

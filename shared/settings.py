@@ -101,7 +101,11 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Addresses remembered per listener (least recently failed forgotten first).",
     )
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
+        description="Least severe level logged (JSON lines on stderr).",
+    )
 
     @property
     def openapi_docs_enabled(self) -> bool:

@@ -7,6 +7,7 @@ line of defence behind idempotent consumers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -80,6 +81,7 @@ ALL_STREAMS: tuple[StreamSpec, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # subjects are a short fixed list; asked per publish
 def stream_for_subject(subject: str) -> StreamSpec:
     for spec in ALL_STREAMS:
         for pattern in spec.subjects:

@@ -6,6 +6,8 @@ and must not carry personal data.
 
 RITUAL_DUE = "rituals.due.v1"
 NUDGE_DUE = "rituals.nudge.v1"
+# A member paused, resumed or stopped one ritual (notifier -> scheduler); pseudonymous id only.
+RITUAL_CHOICE = "rituals.member-choice.v1"
 PROMPT_SENT = "prompts.sent.v1"
 PROMPT_FAILED = "prompts.failed.v1"
 PROMPT_ANSWERED = "prompts.answered.v1"

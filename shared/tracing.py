@@ -18,14 +18,12 @@ member id or a signed link's token; an address is a member's).
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.resources import Resource
@@ -123,16 +121,3 @@ def current_trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return {key: value for key, value in carrier.items() if key in TRACE_HEADERS}
-
-
-@contextlib.contextmanager
-def continued_from(headers: Mapping[str, str]) -> Iterator[None]:
-    """Run the block under the trace context in ``headers`` (none there: unchanged)."""
-    if not any(key in headers for key in TRACE_HEADERS):
-        yield
-        return
-    token = otel_context.attach(propagate.extract(dict(headers)))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)

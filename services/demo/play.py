@@ -12,8 +12,16 @@ from datetime import datetime
 
 import aiohttp
 
-from services.demo.scenario import Community, Person, answer_form, answer_links
-from services.demo.system import SMS_NUMBER, LocalSystem
+from services.demo.scenario import (
+    Community,
+    Person,
+    answer_form,
+    answer_links,
+    form_link,
+    submit_form,
+    text_from,
+)
+from services.demo.system import LocalSystem
 from shared.devsmtp import ReceivedMail
 from shared.messaging.consumer import ConsumerSpec
 
@@ -152,12 +160,11 @@ async def _answer(
     answers: dict[str, int],
 ) -> None:
     if person.channel == "sms":
-        # "4 2 1": one number per question, in the prompt's order (or one, for question 1).
-        reply = " ".join(str(code) for code in answers.values())
-        status = await system.twilio.send_inbound(
-            system.sms_webhook("inbound"), person.phone or "", SMS_NUMBER, reply
-        )
-        if status != 200:
-            raise RuntimeError(f"the SMS webhook answered {status}")
+        # The text asks the anchor question: one number in reply. The week's other questions
+        # are on the form it links, which those who answer them open.
+        anchor, *others = answers.items()
+        await text_from(system, person.phone or "", str(anchor[1]))
+        if others:
+            await submit_form(browser, form_link(inbox.texts(person)[-1]), dict(others))
     else:
         await answer_form(browser, inbox.latest_mail(person), answers)

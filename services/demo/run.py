@@ -3,7 +3,9 @@ with the indicator table insights released; ``rituals demo --serve`` then keeps 
 
 Riverside Neighbours is small (five people in five time zones, one by SMS) and is shown prompt
 by prompt; Meadowbank has a few hundred synthetic members (``crowd``), sized so that its
-headline indicators are published with overwhelming probability. The clock is compressed (a
+headline indicators are published with overwhelming probability. Every answer is printed with
+its words (``answers``). Then Brookside Club's one check-in (``story``) shows a nudge, a send
+deferred by quiet hours, a STOP and a fallback to e-mail. The clock is compressed (a
 ManualClock the demo moves from one due instant to the next); every other part is the
 production path: the scheduler's tick, JetStream, the notifier's queue, SMTP and an SMS provider
 (a local Twilio-like outbox that posts signed status callbacks), the signed answer links and
@@ -23,9 +25,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from services.demo.answers import anchor_legend, in_words
 from services.demo.crowd import CrowdShape, assured_indicators, crowd, weekly_dates
 from services.demo.play import CheckIn, Cohort, Inbox, play_check_ins
 from services.demo.scenario import Person, set_up_weekly_check_in
+from services.demo.story import play_story
 from services.demo.system import ApiClient, DatabaseFor, LocalSystem, sqlite_databases
 from services.demo.table import (
     Area,
@@ -139,6 +143,8 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
         + f" (each count at least {ASSURED_SIGMAS:g} noise σ clear of the suppression rules)."
     )
 
+    say("Each prompt asks the anchor question, " + anchor_legend() + ";")
+    say("answers below are its codes with their words (the week's module is asked too).")
     weeks_seen: list[str] = []
 
     def report(due: datetime, check_ins: list[CheckIn]) -> None:
@@ -155,6 +161,7 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
 
     inbox = await play_check_ins(system, [small, large], report)
     _say_examples(system, inbox, say)
+    story = await play_story(system, say)
 
     closes = await system.close_week(weeks_seen[-1])
     say("")
@@ -168,6 +175,7 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
     analysts = system.clients["insights-analyst"]
     released = await _wait_for_releases(system, analysts, expected)
     problems = [f"{window} was not released" for window in expected if window not in released]
+    problems += story.problems
     problems += await _say_releases(analysts, expected, released, large, assured, config, say)
     say("")
     if problems:
@@ -186,7 +194,9 @@ def _say_check_in(say: Say, check_in: CheckIn) -> None:
     local = due.astimezone(ZoneInfo(person.timezone)).strftime("%a %d %b %H:%M %Z")
     answers = check_in.answers
     reply = (
-        "does not answer" if answers is None else f"answers {', '.join(map(str, answers.values()))}"
+        "does not answer"
+        if answers is None
+        else "answers " + ", ".join(in_words(item, code) for item, code in answers.items())
     )
     say(f"  {due:%Y-%m-%dT%H:%MZ} ({local}) {person.channel:<5} to {person.name:<6} {reply}")
 
@@ -212,7 +222,10 @@ def _say_examples(system: LocalSystem, inbox: Inbox, say: Say) -> None:
     say("  | …")
     eli = PEOPLE[-1]
     say("")
-    say(f"SMS outbox: {len(system.twilio.messages)} messages (prompts and replies); Eli's first:")
+    say(
+        f"SMS outbox: {len(system.twilio.messages)} messages (prompts and replies); Eli's first "
+        "(the anchor question by text, the week's other questions on the linked form):"
+    )
     for line in inbox.texts(eli)[0].splitlines():
         say(f"  | {line}")
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
 
-from services.demo.system import LocalSystem
+from services.demo.system import SMS_NUMBER, LocalSystem
 from shared.devsmtp import ReceivedMail
 
 # One-tap links preselect one answer: /r/<token>?<item>=<code>
 ANSWER_LINK = re.compile(r"(https?://\S+/r/[A-Za-z0-9_.-]+)\?([a-z0-9_]+)=(\d+)")
+# The bare form link (an SMS carries this one, for the questions beyond the anchor).
+FORM_LINK = re.compile(r"https?://\S+/r/[A-Za-z0-9_.-]+")
 ANCHOR_ITEM = "ons_loneliness"  # asked every week; the demo answers it
 
 
@@ -150,7 +153,39 @@ async def answer_form(
     """Tap the link of the first answer in ``codes`` (item key -> code), then send the page's
     form with every one of them (the week's other questions are skipped)."""
     item, value = next(iter(codes.items()))
-    url = answer_links(mail, item)[value]
+    return await submit_form(session, answer_links(mail, item)[value], codes)
+
+
+def form_link(text: str) -> str:
+    """The answer form's link in a text message."""
+    found = FORM_LINK.search(text)
+    if found is None:
+        raise ValueError("the text links no answer form")
+    return found.group(0)
+
+
+# How often a member's page request or text is made again when the connection failed (a
+# pooled keep-alive connection the server closed just as it was reused, or a busy machine
+# slower than the provider waits). Both are safe to repeat: an answer is stored once per
+# question, and a text keeps its message id, so the notifier handles it once.
+ATTEMPTS = 3
+
+
+async def submit_form(session: aiohttp.ClientSession, url: str, codes: Mapping[str, int]) -> str:
+    """Open the answer form at ``url`` (a bare or one-tap link), then send it with ``codes``
+    (item key -> code); the page's other questions are skipped."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await _submit_form_once(session, url, codes)
+        except aiohttp.ClientConnectionError:
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _submit_form_once(
+    session: aiohttp.ClientSession, url: str, codes: Mapping[str, int]
+) -> str:
     async with session.get(url) as page:
         if page.status != 200:
             raise RuntimeError(f"answer page answered {page.status}")
@@ -159,3 +194,18 @@ async def answer_form(
         if confirmation.status != 200:
             raise RuntimeError(f"answer submission answered {confirmation.status}")
         return await confirmation.text()
+
+
+async def text_from(system: LocalSystem, phone: str, body: str) -> None:
+    """Do what a member does: send ``body`` by SMS to the service's number (through the
+    provider's signed inbound webhook)."""
+    message_sid = f"SM{secrets.token_hex(16)}"
+    status = 0
+    for _ in range(ATTEMPTS):
+        status = await system.twilio.send_inbound(
+            system.sms_webhook("inbound"), phone, SMS_NUMBER, body, message_sid=message_sid
+        )
+        if status != 0:
+            break
+    if status != 200:
+        raise RuntimeError(f"the SMS webhook answered {status}")

@@ -60,12 +60,20 @@ class ApiClient:
                 raise RuntimeError(f"POST {path} -> {response.status}: {payload}")
             return payload
 
-    async def get(self, path: str) -> Any:
-        async with self._session.get(path) as response:
-            payload = await response.json()
-            if response.status >= 400:
-                raise RuntimeError(f"GET {path} -> {response.status}: {payload}")
-            return payload
+    async def get(self, path: str, attempts: int = 3) -> Any:
+        """The JSON at ``path``; asked again if the connection fails (a pooled keep-alive
+        connection the server closed just as it was reused: a GET is safe to repeat)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self._session.get(path) as response:
+                    payload = await response.json()
+                    if response.status >= 400:
+                        raise RuntimeError(f"GET {path} -> {response.status}: {payload}")
+                    return payload
+            except aiohttp.ClientConnectionError:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     async def delete(self, path: str) -> None:
         async with self._session.delete(path) as response:

@@ -17,7 +17,11 @@ from services.notifier.api.webhooks import WebhookContext, sms_webhook_url, sms_
 from services.notifier.domain.contact import parse_quiet_hours
 from services.notifier.domain.distress import DistressRules
 from services.notifier.domain.signed_links import LinkSigner
-from services.notifier.handlers.compose import EmailPolicy, TemplatedComposer
+from services.notifier.handlers.compose import (
+    EmailPolicy,
+    TemplatedComposer,
+    signed_preferences_url,
+)
 from services.notifier.handlers.consumers.enqueue import (
     EnqueueDeps,
     enqueue_nudge,
@@ -200,6 +204,9 @@ def wire_notifier(
     async def service_texts(key: str, locale: str) -> str:
         return await composer.service_text(key, locale, "UTC", clock.now())
 
+    def preferences_link(member_id: str) -> str:
+        return signed_preferences_url(signer, settings.public_base_url, member_id, clock.now())
+
     retention = RetentionPolicy(
         deliveries=timedelta(days=settings.retain_deliveries_days),
         inbound_messages=timedelta(days=settings.retain_inbound_messages_days),
@@ -213,6 +220,7 @@ def wire_notifier(
         reply_sender=sms_sender,
         texts=service_texts,
         phone_region=settings.sms_default_region,
+        preferences_link=preferences_link,
     )
     api_context = ApiContext(
         answers=answers,

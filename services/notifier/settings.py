@@ -130,11 +130,16 @@ class NotifierSettings(ServiceSettings):
         "signatures for the URL those headers describe.",
     )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP relay host.")
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_security: SmtpSecurity = Field(default=SmtpSecurity.starttls)
-    smtp_username: str | None = Field(default=None)
-    smtp_password: SecretStr | None = Field(default=None)
-    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP relay port.")
+    smtp_security: SmtpSecurity = Field(
+        default=SmtpSecurity.starttls,
+        description="TLS to the relay: STARTTLS, TLS from the first byte, or none (dev sinks).",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user; unset: no AUTH.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
+    smtp_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds connecting, or one command to the relay, may take."
+    )
     smtp_ca_bundle: str | None = Field(
         default=None, description="PEM file of CAs to trust for the relay (a private CA)."
     )
@@ -258,15 +263,25 @@ class NotifierSettings(ServiceSettings):
         description="Work one render may do: each filter, call and operator costs 1 plus the "
         "size of what it reads and returns (the packaged prompts use under 1,500).",
     )
-    twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_account_sid: str | None = Field(
+        default=None, pattern=r"^AC[0-9a-fA-F]{32}$", description="Twilio account SID."
+    )
     twilio_auth_token: SecretStr | None = Field(
         default=None, description="Signs requests to Twilio and verifies its webhooks."
     )
     twilio_from_number: str | None = Field(default=None, description="E.164 sender number.")
-    twilio_messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
-    twilio_base_url: str = Field(default="https://api.twilio.com")
+    twilio_messaging_service_sid: str | None = Field(
+        default=None,
+        pattern=r"^MG[0-9a-fA-F]{32}$",
+        description="Twilio Messaging Service to send from (instead of a from number).",
+    )
+    twilio_base_url: str = Field(
+        default="https://api.twilio.com", description="Twilio's API (a stand-in's in tests)."
+    )
     sms_gateway_url: str | None = Field(default=None, description="Generic HTTP SMS gateway URL.")
-    sms_gateway_token: SecretStr | None = Field(default=None)
+    sms_gateway_token: SecretStr | None = Field(
+        default=None, description="Bearer token sent to the generic gateway; unset: none."
+    )
     sms_gateway_webhook_secret: SecretStr | None = Field(
         default=None,
         description="HMAC-SHA256 key the gateway signs its inbound-message and status "

@@ -34,7 +34,7 @@ def add_template_preview_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", help=f"ritual kind: {', '.join(RITUAL_KINDS)}")
     parser.add_argument("--focus", help=f"support focus: {', '.join(SUPPORT_FOCUSES)}")
     parser.add_argument(
-        "--week", type=int, help="ISO week number: which question module (week % 4)"
+        "--week", type=int, help="ISO week number: which question module (week %% 4)"
     )
 
 

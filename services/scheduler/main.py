@@ -10,12 +10,18 @@ from services.scheduler.api.app import create_api
 from services.scheduler.api.dependencies import ApiContext
 from services.scheduler.handlers.emit_due import EmissionPolicy
 from services.scheduler.handlers.erasure import ErasureReplay, on_member_erased
+from services.scheduler.handlers.member_choices import on_member_ritual_choice
 from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent
 from services.scheduler.handlers.ticker import Ticker
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.settings import SchedulerSettings
 from shared.clock import Clock
-from shared.contracts import MemberErasedV1, PromptAnsweredV1, PromptSentV1
+from shared.contracts import (
+    MemberErasedV1,
+    MemberRitualChoiceV1,
+    PromptAnsweredV1,
+    PromptSentV1,
+)
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
@@ -57,6 +63,15 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
 
     EventConsumer(
         ConsumerSpec("scheduler-member-erased", MemberErasedV1), member_erased, plumbing.publisher
+    ).subscribe(plumbing.broker)
+
+    async def member_ritual_choice(event: MemberRitualChoiceV1, _delivery: Delivery) -> str:
+        return await on_member_ritual_choice(sessions, event, clock.now())
+
+    EventConsumer(
+        ConsumerSpec("scheduler-member-ritual-choice", MemberRitualChoiceV1),
+        member_ritual_choice,
+        plumbing.publisher,
     ).subscribe(plumbing.broker)
 
     api = create_api(

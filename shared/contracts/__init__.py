@@ -9,6 +9,7 @@ from shared.contracts.base import (
     deterministic_event_id,
     keyed_event_id,
 )
+from shared.contracts.choices import MemberRitualChoiceV1, RitualChoice
 from shared.contracts.communities import CommunityChangedV1
 from shared.contracts.members import MemberErasedV1
 from shared.contracts.prompts import (
@@ -37,6 +38,7 @@ __all__ = [
     "FailureReason",
     "MemberErasedV1",
     "MemberId",
+    "MemberRitualChoiceV1",
     "NudgeDueV1",
     "PeriodSummaryV1",
     "PromptAnsweredV1",
@@ -47,6 +49,7 @@ __all__ = [
     "RespondentKey",
     "RespondentsErasedV2",
     "ResponseReceivedV2",
+    "RitualChoice",
     "RitualDueV1",
     "RitualId",
     "RitualKind",

@@ -135,6 +135,11 @@ def build_requirements() -> list[Requirement]:
     return [Requirement(line) for line in build_in if line.strip() and not line.startswith("#")]
 
 
+def installer_requirements() -> list[Requirement]:
+    installer_in = (LOCKS / "installer.in").read_text(encoding="utf-8").splitlines()
+    return [Requirement(line) for line in installer_in if line.strip() and not line.startswith("#")]
+
+
 def unsatisfied(requirements: list[Requirement], lock: str) -> list[str]:
     """Requirements the lock lacks, or pins at a version they do not allow."""
     entries = read_lock(lock)
@@ -150,7 +155,9 @@ def unsatisfied(requirements: list[Requirement], lock: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("lock", ["runtime.lock", "dev.lock", "build.lock"])
+@pytest.mark.parametrize(
+    "lock", ["runtime.lock", "demo.lock", "dev.lock", "build.lock", "installer.lock"]
+)
 def test_every_locked_distribution_is_pinned_with_hashes(lock: str) -> None:
     entries = read_lock(lock)
     assert entries
@@ -164,8 +171,11 @@ def test_every_locked_distribution_is_pinned_with_hashes(lock: str) -> None:
 def test_the_locks_satisfy_pyproject() -> None:
     """A dependency added to pyproject.toml without `make lock` fails here."""
     assert unsatisfied(project_requirements(), "runtime.lock") == []
+    demo = project_requirements("devservers") + build_requirements()
+    assert unsatisfied(demo, "demo.lock") == []
     everything = project_requirements("dev", "devservers") + build_requirements()
     assert unsatisfied(everything, "dev.lock") == []
+    assert unsatisfied(installer_requirements(), "installer.lock") == []
     backend = [Requirement(line) for line in pyproject()["build-system"]["requires"]]
     assert unsatisfied(backend + build_requirements(), "build.lock") == []
 
@@ -175,12 +185,22 @@ def test_the_image_lock_has_no_development_server_and_the_dev_lock_has_them() ->
     assert set(read_lock("dev.lock")) >= DEV_SERVERS
 
 
+def test_make_run_installs_the_demo_set_without_the_test_tools() -> None:
+    """`make run` gets the runtime, the local servers and the build tools, nothing more."""
+    demo = set(read_lock("demo.lock"))
+    assert demo >= DEV_SERVERS | set(read_lock("runtime.lock")) | set(read_lock("build.lock"))
+    extras = {canonicalize_name(r.name) for r in project_requirements("dev")}
+    only_dev = extras - set(read_lock("runtime.lock")) - set(read_lock("build.lock"))
+    assert only_dev, "the dev extra adds tools of its own"
+    assert demo.isdisjoint(only_dev), demo & only_dev
+
+
 def test_the_tests_run_on_the_pins_the_image_ships() -> None:
     def versions(pins: list[tuple[Requirement, list[str]]]) -> set[str]:
         return {str(pin.specifier) for pin, _hashes in pins}
 
     dev = read_lock("dev.lock")
-    for lock in ("runtime.lock", "build.lock"):
+    for lock in ("runtime.lock", "build.lock", "demo.lock", "installer.lock"):
         for name, pins in read_lock(lock).items():
             assert versions(dev.get(name, [])) == versions(pins), f"{name}: {lock} and dev.lock"
 

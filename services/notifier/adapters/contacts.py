@@ -4,7 +4,10 @@
 
 Consent and opt-out state changes in one method only, ``record_consent``, which appends to the
 trail in the same statement sequence: no other method writes those columns after a member is
-added (``change_details`` takes a ``ContactChanges``, which has no consent field).
+added (``change_details`` takes a ``ContactChanges``, which has no consent field). A member's
+choice per ritual (``ritual_choices``: paused, stopped, active) is consent to one kind of
+message and changes there too; preferences a member changes themselves (channel, quiet hours,
+language) go through ``change_own_preferences``, which leaves a row on the same trail.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.tables import consent_records, contacts
+from services.notifier.adapters.tables import consent_records, contacts, ritual_choices
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.quiet_hours import QuietHours
+from shared.contracts import RitualChoice
+from shared.db import insert_ignoring_duplicates
 
 _CHUNK = 500
 
@@ -70,10 +75,12 @@ class ContactChanges(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class ConsentEntry:
-    kind: str  # prompts | insights | sms | email
+    kind: str  # prompts | insights | sms | email | ritual | channel | quiet_hours | locale
     given: bool
     source: str
     recorded_at: datetime
+    ritual_id: str | None = None
+    detail: str | None = None
 
 
 class Contacts:
@@ -151,7 +158,37 @@ class Contacts:
             .where(consent_records.c.member_id == member_id)
             .order_by(consent_records.c.id)
         )
-        return [ConsentEntry(row.kind, row.given, row.source, row.recorded_at) for row in rows]
+        return [
+            ConsentEntry(
+                row.kind, row.given, row.source, row.recorded_at, row.ritual_id, row.detail
+            )
+            for row in rows
+        ]
+
+    async def ritual_choices(self, member_id: str) -> dict[str, RitualChoice]:
+        """ritual id -> the member's own choice, for the rituals they ever chose about."""
+        rows = await self._session.execute(
+            select(ritual_choices.c.ritual_id, ritual_choices.c.choice).where(
+                ritual_choices.c.member_id == member_id
+            )
+        )
+        return {row.ritual_id: RitualChoice(row.choice) for row in rows}
+
+    async def held_rituals(self, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (member, ritual) pairs the member has paused or stopped."""
+        wanted = sorted(set(pairs))
+        held: set[tuple[str, str]] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            rows = await self._session.execute(
+                select(ritual_choices.c.member_id, ritual_choices.c.ritual_id).where(
+                    tuple_(ritual_choices.c.member_id, ritual_choices.c.ritual_id).in_(
+                        wanted[start : start + _CHUNK]
+                    )
+                    & (ritual_choices.c.choice != RitualChoice.active.value)
+                )
+            )
+            held.update((row.member_id, row.ritual_id) for row in rows)
+        return held
 
     # -- changes --------------------------------------------------------------------------
 
@@ -167,17 +204,69 @@ class Contacts:
             .values(**changes, updated_at=now)
         )
 
+    async def change_own_preferences(
+        self, member_id: str, changes: ContactChanges, source: str, now: datetime
+    ) -> None:
+        """Preferences the member changed themselves (preferences page): applied, and each on
+        the consent trail (kind channel, quiet_hours or locale; ``detail`` the new value)."""
+        if "preferred_channel" in changes:
+            channel = changes["preferred_channel"]
+            await self._trail(member_id, "channel", True, source, now, None, channel)
+        if "locale" in changes:
+            await self._trail(member_id, "locale", True, source, now, None, changes["locale"])
+        if "quiet_start" in changes or "quiet_end" in changes:
+            start, end = changes.get("quiet_start"), changes.get("quiet_end")
+            hours = f"{start}-{end}" if start and end else None
+            # given: the member has quiet hours of their own (False: none, the default applies)
+            await self._trail(member_id, "quiet_hours", hours is not None, source, now, None, hours)
+        await self.change_details(member_id, changes, now)
+
+    async def _trail(
+        self,
+        member_id: str,
+        kind: str,
+        given: bool,
+        source: str,
+        now: datetime,
+        ritual_id: str | None,
+        detail: str | None,
+    ) -> None:
+        await self._session.execute(
+            consent_records.insert().values(
+                member_id=member_id,
+                kind=kind,
+                given=given,
+                source=source,
+                recorded_at=now,
+                ritual_id=ritual_id,
+                detail=detail,
+            )
+        )
+
     async def record_consent(
-        self, member_id: str, kind: str, given: bool, source: str, now: datetime
+        self,
+        member_id: str,
+        kind: str,
+        given: bool,
+        source: str,
+        now: datetime,
+        *,
+        ritual: tuple[str, RitualChoice] | None = None,
     ) -> None:
         """Append to the consent trail and set the member's current state to match: the only
         statement that changes consent or an opt-out. ``kind``: prompts, insights, sms or
-        email (a channel: given False is an opt-out)."""
-        await self._session.execute(
-            consent_records.insert().values(
-                member_id=member_id, kind=kind, given=given, source=source, recorded_at=now
-            )
-        )
+        email (a channel: given False is an opt-out), or ritual (with ``ritual``: which one
+        and the member's choice; given is whether it may be sent)."""
+        if kind == "ritual":
+            if ritual is None:
+                raise ValueError("a ritual consent names the ritual and the choice")
+            ritual_id, choice = ritual
+            if given is choice.holds:
+                raise ValueError("given must say whether the choice lets the ritual be sent")
+            await self._trail(member_id, kind, given, source, now, ritual_id, choice.value)
+            await self._choose(member_id, ritual_id, choice, now)
+            return
+        await self._trail(member_id, kind, given, source, now, None, None)
         state: dict[str, object]
         if kind == "prompts":
             state = {
@@ -201,9 +290,32 @@ class Contacts:
             .values(**state, updated_at=now)
         )
 
+    async def _choose(
+        self, member_id: str, ritual_id: str, choice: RitualChoice, now: datetime
+    ) -> None:
+        values = {"choice": choice.value, "chosen_at": now}
+        inserted = await insert_ignoring_duplicates(
+            self._session,
+            ritual_choices,
+            [{"member_id": member_id, "ritual_id": ritual_id, **values}],
+        )
+        if not inserted:
+            await self._session.execute(
+                update(ritual_choices)
+                .where(
+                    (ritual_choices.c.member_id == member_id)
+                    & (ritual_choices.c.ritual_id == ritual_id)
+                )
+                .values(**values)
+            )
+
     async def erase(self, member_id: str) -> None:
-        """Delete the member's consent trail and their row (with it the pseudonym seed)."""
+        """Delete the member's consent trail, ritual choices and their row (with it the
+        pseudonym seed)."""
         await self._session.execute(
             delete(consent_records).where(consent_records.c.member_id == member_id)
+        )
+        await self._session.execute(
+            delete(ritual_choices).where(ritual_choices.c.member_id == member_id)
         )
         await self._session.execute(delete(contacts).where(contacts.c.member_id == member_id))

@@ -56,10 +56,27 @@ consent_records = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("member_id", String(64), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),  # prompts | insights | sms | email
+    # prompts | insights | sms | email (consents); ritual (a choice per ritual); channel |
+    # quiet_hours | locale (preferences the member changed on their page)
+    Column("kind", String(16), nullable=False),
     Column("given", Boolean, nullable=False),
     Column("source", String(64), nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("ritual_id", String(64), nullable=True),  # kind ritual: which one
+    # What was chosen: active | paused | stopped (ritual), sms | email, "22:00-07:00", "es".
+    Column("detail", String(64), nullable=True),
+)
+
+# The member's own choice per ritual (preferences page), set only through
+# ``Contacts.record_consent``: while paused or stopped the dispatcher sends none of its prompts
+# (the scheduler, told by a MemberRitualChoice event, stops emitting them too).
+ritual_choices = Table(
+    "ritual_choices",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("ritual_id", String(64), primary_key=True),
+    Column("choice", String(16), nullable=False),
+    Column("chosen_at", UtcDateTime(), nullable=False),
 )
 
 # One row per (due event, channel): a redelivered RitualDue finds its row and sends nothing.

@@ -8,6 +8,7 @@ from services.notifier.api import (
     deliveries,
     member_import,
     members,
+    preferences,
     replies,
     templates,
     unsubscribe,
@@ -76,5 +77,6 @@ def create_public_api(
     app.state.webhooks = webhook_context
     app.include_router(replies.router)  # authorised by the signed token in the path
     app.include_router(unsubscribe.router)  # likewise
+    app.include_router(preferences.router)  # likewise
     app.include_router(webhooks.router)  # authorised by the provider's signature
     return app

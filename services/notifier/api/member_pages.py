@@ -1,5 +1,5 @@
-"""The HTML pages members reach from links (answer forms, unsubscribe): one look, one set of
-security headers.
+"""The HTML pages members reach from links (answer forms, unsubscribe, preferences): one look,
+one set of security headers.
 
 Everything a page prints is escaped by the code that builds it; the headers are the second
 line of defence: no script, style only the page's own (by hash), forms post only here, no
@@ -29,10 +29,16 @@ _STYLE = (
     "margin-bottom:.5rem}label{display:block;padding:.75rem;margin:.5rem 0;border:1px solid #bbb;"
     "border-radius:.5rem}button{font-size:1.1rem;padding:.75rem 1.5rem;border-radius:.5rem}"
     ".support{background:#f3f6ff;border-left:4px solid #3b5bdb;padding:1rem}"
+    # The preferences page: a visible keyboard focus, and notices in colours that keep a
+    # contrast above 7:1 on their backgrounds.
+    ":focus-visible{outline:3px solid #1a3fb0;outline-offset:2px}"
+    'input[type="time"]{display:block;font-size:1.1rem;margin-top:.25rem}'
+    ".saved{background:#e6f4ea;color:#0b3d1b;border-left:4px solid #1e7b34;padding:1rem}"
+    ".error{background:#fdecea;color:#5c0b0b;border-left:4px solid #b3261e;padding:0 1rem}"
 )
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{title}</title>
@@ -46,10 +52,10 @@ def security_headers() -> dict[str, str]:
     return page_security_headers(_STYLE)
 
 
-def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    """A member page. ``body`` is HTML: whatever it quotes must already be escaped. (The
-    security headers come from ``MemberPageRoute``.)"""
-    html = _PAGE.format(title=escape(title), style=_STYLE, body=body)
+def page(title: str, body: str, status_code: int = 200, lang: str = "en") -> HTMLResponse:
+    """A member page in language ``lang``. ``body`` is HTML: whatever it quotes must already
+    be escaped. (The security headers come from ``MemberPageRoute``.)"""
+    html = _PAGE.format(lang=escape(lang), title=escape(title), style=_STYLE, body=body)
     return HTMLResponse(html, status_code=status_code)
 
 

@@ -155,6 +155,10 @@ class ConsentRecordOut(BaseModel):
     given: bool
     source: str
     recorded_at: datetime
+    # From the member's preferences page: the ritual (kind ritual) and what was chosen
+    # (active | paused | stopped, a channel, "22:00-07:00", a language).
+    ritual_id: str | None = None
+    detail: str | None = None
 
 
 def _member_out(row: ContactRecord) -> MemberOut:

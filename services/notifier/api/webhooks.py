@@ -30,7 +30,11 @@ from services.notifier.adapters.sms.base import (
 from services.notifier.adapters.sms.provider import ConfiguredSmsProvider
 from services.notifier.domain.external_url import external_url
 from services.notifier.domain.phone import InvalidPhone, to_e164
-from services.notifier.handlers.use_cases.inbound import ServiceText, handle_inbound_sms
+from services.notifier.handlers.use_cases.inbound import (
+    PreferencesLink,
+    ServiceText,
+    handle_inbound_sms,
+)
 from services.notifier.handlers.use_cases.provider_status import StatusDeps, apply_status
 from services.notifier.handlers.use_cases.record_answer import AnswerDeps
 
@@ -51,6 +55,7 @@ class WebhookContext:
     reply_sender: SmsSender
     texts: ServiceText
     phone_region: str
+    preferences_link: PreferencesLink | None = None  # the reply to PREFS
 
 
 def sms_webhooks(provider: ConfiguredSmsProvider) -> dict[str, SmsWebhooks]:
@@ -154,7 +159,12 @@ async def inbound_sms(provider: str, request: Request, context: Context) -> Resp
     except InvalidPhone:
         return acknowledged  # not a number we could ever have texted: nothing to do
     result = await handle_inbound_sms(
-        context.answers, message.provider_message_id, sender, message.body, context.texts
+        context.answers,
+        message.provider_message_id,
+        sender,
+        message.body,
+        context.texts,
+        context.preferences_link,
     )
     log.info("inbound sms handled: %s", result.handled)
     if result.reply:

@@ -1,4 +1,4 @@
-"""What an inbound SMS means: opt-out, opt-in, help, an answer, or free text.
+"""What an inbound SMS means: opt-out, opt-in, help, preferences, an answer, or free text.
 
 Carriers and Twilio honour STOP-style keywords, and so must we. A keyword counts only as the
 *first word*: "Stop. Thank you" stops, "don't stop" does not. Opting out on the first word is
@@ -23,6 +23,9 @@ OPT_OUT_KEYWORDS = frozenset(
 )
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO", "AYUDA"})
+# The reply is a signed link to the member's preferences page. The keyword alone, like START:
+# "prefs" inside a sentence is free text.
+PREFERENCES_KEYWORDS = frozenset({"PREFS", "PREFERENCES", "PREFERENCIAS"})
 YES_WORDS = frozenset({"YES", "Y"})
 NO_WORDS = frozenset({"NO", "N"})
 
@@ -44,6 +47,7 @@ class InboundKind(StrEnum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     HELP = "help"
+    PREFERENCES = "preferences"
     NUMBERS = "numbers"
     YES_NO = "yes_no"
     FREE_TEXT = "free_text"
@@ -77,6 +81,8 @@ def classify_inbound_sms(body: str) -> InboundSms:
     whole = _strip_surroundings(text)
     if _keyword_form(whole) in OPT_IN_KEYWORDS:
         return InboundSms(InboundKind.OPT_IN, keyword=_keyword_form(whole))
+    if _keyword_form(whole) in PREFERENCES_KEYWORDS:
+        return InboundSms(InboundKind.PREFERENCES, keyword=_keyword_form(whole))
     if whole.upper() in YES_WORDS | NO_WORDS:
         return InboundSms(InboundKind.YES_NO, yes=whole.upper() in YES_WORDS)
     return _numbers(whole) or FREE_TEXT

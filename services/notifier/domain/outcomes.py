@@ -1,7 +1,8 @@
 """How a claimed delivery ends this attempt: the pure decisions, no I/O.
 
 Before the hand-over: refused (no contact, no consent, opted out: failed, and the member's
-fallback channel queued where one may be used), already answered (skipped), inside quiet hours
+fallback channel queued where one may be used), a ritual the member paused or stopped
+(skipped), already answered (skipped), inside quiet hours
 (deferred), its provider paused (paused). After it: sent, or per the failure: permanent
 (failed; an opt-out reported by the provider also records the opt-out), transient (retried
 after an exponential, jittered delay, at least the provider's Retry-After), or out of attempts
@@ -86,11 +87,15 @@ def before_send(
     contact: Contact | None,
     answered: bool,
     now: datetime,
+    held: bool = False,
 ) -> Outcome | None:
     """An outcome reached without sending, or None: go ahead. ``delivery`` is as claimed
-    (``attempts`` counts this one)."""
+    (``attempts`` counts this one). ``held``: the member paused or stopped this ritual (their
+    choice, not a failure: skipped, and no fallback is tried)."""
     if contact is None:
         return failed(delivery, job, FailureReason.no_contact, now)
+    if held:
+        return _unsent(delivery, DeliveryStatus.skipped)
     refusal = contact.refusal(delivery.channel)
     if refusal is not None:
         return failed(delivery, job, refusal, now, contact=contact)

@@ -1,5 +1,6 @@
 """Turning a delivery into what goes out: the e-mail (text and HTML parts, signed answer
-links, RFC 8058 one-click unsubscribe) or the SMS text, rendered from the member's templates."""
+links, RFC 8058 one-click unsubscribe, the signed link to the member's preferences page) or the
+SMS text, rendered from the member's templates."""
 
 from __future__ import annotations
 
@@ -24,11 +25,23 @@ from shared.contracts import Channel
 ANSWER_PURPOSE = "answer"
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 UNSUBSCRIBE_LINK_LIFETIME = timedelta(days=400)
+# The preferences page: the link in every prompt (and the SMS keyword PREFS's reply) opens it;
+# its form carries a token of its own, short-lived, that the save must return (CSRF).
+PREFERENCES_PURPOSE = "preferences"
+PREFERENCES_FORM_PURPOSE = "preferences-form"
+PREFERENCES_LINK_LIFETIME = timedelta(days=400)
 # Reminders suggest asking for, or offering, one kind of support, turn by turn (the seed
 # article's four: no single relationship can or should meet every need).
 SUPPORT_FOCUS_ROTATION = ("emotional", "practical", "informational", "belonging")
 
-__all__ = ["ANSWER_PURPOSE", "UNSUBSCRIBE_PURPOSE", "Composer", "TemplateProblem"]
+__all__ = [
+    "ANSWER_PURPOSE",
+    "PREFERENCES_FORM_PURPOSE",
+    "PREFERENCES_PURPOSE",
+    "UNSUBSCRIBE_PURPOSE",
+    "Composer",
+    "TemplateProblem",
+]
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,9 @@ class Composer(Protocol):
         self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
     ) -> OutgoingEmail: ...
 
-    async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms: ...
+    async def sms(
+        self, job: PromptJob, delivery_id: str, locale: str, now: datetime
+    ) -> RenderedSms: ...
 
 
 def answer_url(base_url: str, token: str, chosen: dict[str, int] | None = None) -> str:
@@ -54,6 +69,15 @@ def answer_url(base_url: str, token: str, chosen: dict[str, int] | None = None) 
 
 def unsubscribe_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/u/{token}"
+
+
+def preferences_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/p/{token}"
+
+
+def signed_preferences_url(signer: LinkSigner, base_url: str, member_id: str, now: datetime) -> str:
+    token = signer.sign(PREFERENCES_PURPOSE, member_id, now + PREFERENCES_LINK_LIFETIME)
+    return preferences_url(base_url, token)
 
 
 def questionnaire_of(job: PromptJob, channel: Channel) -> Questionnaire | None:
@@ -106,11 +130,14 @@ class TemplatedComposer:
         locale: str,
         answer_token: str | None,
         unsubscribe: str | None,
+        preferences: str | None = None,
     ) -> PromptContext:
         questionnaire = questionnaire_of(job, channel)
         base = self._policy.public_base_url
         option_urls = {}
-        if questionnaire is not None and answer_token is not None:
+        # A text has no room for one-tap links: it links the form once, for the questions
+        # beyond the anchor (see ``sms``).
+        if questionnaire is not None and answer_token is not None and channel is Channel.email:
             # Form-only items (WHO-5) get none: they are answered together on the form, and
             # five statements of six answers each would be thirty more links.
             option_urls = {
@@ -129,26 +156,34 @@ class TemplatedComposer:
             answer_url=answer_url(base, answer_token) if answer_token else None,
             option_urls=option_urls,
             unsubscribe_url=unsubscribe,
+            preferences_url=preferences,
             ritual_kind=job.ritual_kind.value,
             nudge_number=job.nudge_number,
             support_focus=support_focus_of(job),
         )
 
-    async def email(
-        self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
-    ) -> OutgoingEmail:
+    def _answer_token(self, job: PromptJob, delivery_id: str) -> str:
         # A nudge's links answer the original prompt, so either records one answer.
-        answer_token = self._signer.sign(
+        return self._signer.sign(
             ANSWER_PURPOSE,
             job.answers_delivery_id or delivery_id,
             job.respond_by + self._policy.late_answer_grace,
         )
+
+    async def email(
+        self, job: PromptJob, delivery_id: str, to_address: str, locale: str, now: datetime
+    ) -> OutgoingEmail:
+        answer_token = self._answer_token(job, delivery_id)
         unsubscribe = unsubscribe_url(
             self._policy.public_base_url,
             self._signer.sign(UNSUBSCRIBE_PURPOSE, job.member_id, now + UNSUBSCRIBE_LINK_LIFETIME),
         )
+        preferences = signed_preferences_url(
+            self._signer, self._policy.public_base_url, job.member_id, now
+        )
         rendered = await self._renderer.render_email(
-            job.template_key, self._context(job, Channel.email, locale, answer_token, unsubscribe)
+            job.template_key,
+            self._context(job, Channel.email, locale, answer_token, unsubscribe, preferences),
         )
         headers = email_headers(
             delivery_id=delivery_id,
@@ -161,9 +196,16 @@ class TemplatedComposer:
         data = alternative_email(headers, rendered.text, rendered.html, delivery_id)
         return OutgoingEmail(self._envelope_sender, to_address, data)
 
-    async def sms(self, job: PromptJob, locale: str, now: datetime) -> RenderedSms:
+    async def sms(
+        self, job: PromptJob, delivery_id: str, locale: str, now: datetime
+    ) -> RenderedSms:
+        """The text asks the anchor question, answered by replying one number; it links the
+        answer form (``answer_url``, the e-mail's form) for the rest of the week's questions,
+        which would not fit the segment limit in a text (README: "What a check-in asks")."""
+        asks = questionnaire_of(job, Channel.sms) is not None
+        answer_token = self._answer_token(job, delivery_id) if asks else None
         return await self._renderer.render_sms(
-            job.template_key, self._context(job, Channel.sms, locale, None, None)
+            job.template_key, self._context(job, Channel.sms, locale, answer_token, None)
         )
 
     async def service_text(self, key: str, locale: str, timezone: str, now: datetime) -> str:

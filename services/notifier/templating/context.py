@@ -14,8 +14,11 @@ Template variables (the contract operators write against):
 ``question_count``   len(questions)
 ``questionnaire_key``  e.g. ``weekly_w1``, or None
 ``sms_example``      a valid example SMS reply to the questions ("4 3 2 1"), or None
-``answer_url``       the e-mail answer form, or None
+``answer_url``       the answer form (an e-mail's, and a check-in text's for the questions
+                     beyond the anchor), or None
 ``unsubscribe_url``  or None (a standard line is added when a template leaves it out)
+``preferences_url``  the member's preferences page (pause, stop, channel, quiet hours,
+                     language), or None (e-mail: a standard line is added when left out)
 ``respond_by``       aware datetime; show it with ``format_datetime`` (member's zone/locale)
 ``timezone``, ``locale``, ``language``  the member's zone and the rendering locale
 ``kind``             check_in | shared_activity | reach_out | gratitude | group_event
@@ -55,6 +58,7 @@ class PromptContext:
     option_urls: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     """Item key -> code -> one-tap link to the form with that answer chosen. May be empty."""
     unsubscribe_url: str | None = None
+    preferences_url: str | None = None
     ritual_kind: str = RitualKind.check_in.value
     nudge_number: int = 0
     support_focus: str | None = None
@@ -147,6 +151,7 @@ def template_variables(ctx: PromptContext, locale: str) -> Mapping[str, Any]:
             "sms_example": example_reply(ctx.questionnaire) if ctx.questionnaire else None,
             "answer_url": ctx.answer_url,
             "unsubscribe_url": ctx.unsubscribe_url,
+            "preferences_url": ctx.preferences_url,
             "respond_by": ctx.respond_by,
             "timezone": ctx.timezone,
             "locale": locale,

@@ -223,12 +223,16 @@ class PromptRenderer:
         html: str,
         as_reminder: bool,
     ) -> RenderedEmail:
-        """What the renderer adds to every e-mail: the reminder line, the unsubscribe link."""
+        """What the renderer adds to every e-mail: the reminder line, the preferences and
+        unsubscribe links."""
         locale = _rendering_locale(ctx.locale, template.locale)
         if as_reminder:
             subject = wording.wording("reminder_subject", locale) + subject
             text = f"{wording.wording('reminder_text', locale)}\n\n{text}"
             html = wording.add_reminder_html(html, locale)
+        if ctx.preferences_url:
+            text = wording.add_preferences_text(text, ctx.preferences_url, locale)
+            html = wording.add_preferences_html(html, ctx.preferences_url, locale)
         if ctx.unsubscribe_url:
             text = wording.add_unsubscribe_text(text, ctx.unsubscribe_url, locale)
             html = wording.add_unsubscribe_html(html, ctx.unsubscribe_url, locale)

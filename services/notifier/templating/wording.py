@@ -1,6 +1,7 @@
 """The few sentences the renderer adds itself, so that guarantees hold whatever a template
-says: every e-mail carries its unsubscribe link, every SMS prompt says how to stop, and a
-prompt sent as a reminder (when no ``<key>_nudge`` template exists) says it is one.
+says: every e-mail carries its unsubscribe link and its preferences link, every SMS prompt says
+how to stop, and a prompt sent as a reminder (when no ``<key>_nudge`` template exists) says it
+is one.
 
 Keywords stay in English (STOP): carriers and Twilio act on them in every language.
 """
@@ -22,6 +23,11 @@ _WORDING: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "reminder_sms": "Gentle reminder: ",
                 "unsubscribe_text": "To stop these e-mails: {url}",
                 "unsubscribe_html": "Stop these e-mails",
+                "preferences_text": "Pause, stop one ritual, or change channel, quiet hours or "
+                "language: {url}",
+                "preferences_html": "Your preferences (pause, channel, quiet hours, language)",
+                "preferences_sms": "Your preferences (pause, stop one, channel, quiet hours, "
+                "language): {url}",
                 "stop_sms": "Reply STOP to stop.",
             }
         ),
@@ -32,7 +38,14 @@ _WORDING: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "reminder_sms": "Recordatorio: ",
                 "unsubscribe_text": "Para dejar de recibir estos correos: {url}",
                 "unsubscribe_html": "Dejar de recibir estos correos",
-                "stop_sms": "Responde STOP para no recibir más.",
+                "preferences_text": "Pausar, dejar un ritual o cambiar canal, horas de silencio "
+                "o idioma: {url}",
+                "preferences_html": "Tus preferencias (pausa, canal, horas de silencio, idioma)",
+                "preferences_sms": "Tus preferencias (pausa, canal, horas de silencio, idioma): "
+                "{url}",
+                # No accent GSM-7 lacks: added to a GSM-7 text, it needs no folding to stay
+                # correctly spelled (the defaults end the same way).
+                "stop_sms": "Responde STOP para salir.",
             }
         ),
     }
@@ -63,6 +76,25 @@ def add_unsubscribe_html(html: str, url: str, locale: str) -> str:
     footer = (
         f'<p style="font-size:small"><a href="{escape(url)}">'
         f"{escape(wording('unsubscribe_html', locale))}</a></p>"
+    )
+    position = html.lower().rfind("</body>")
+    if position == -1:
+        return f"{html}\n{footer}"
+    return f"{html[:position]}{footer}\n{html[position:]}"
+
+
+def add_preferences_text(text: str, url: str, locale: str) -> str:
+    if mentions_url(text, url):
+        return text
+    return f"{text.rstrip()}\n\n{wording('preferences_text', locale).format(url=url)}"
+
+
+def add_preferences_html(html: str, url: str, locale: str) -> str:
+    if mentions_url(html, url):
+        return html
+    footer = (
+        f'<p style="font-size:small"><a href="{escape(url)}">'
+        f"{escape(wording('preferences_html', locale))}</a></p>"
     )
     position = html.lower().rfind("</body>")
     if position == -1:

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scheduler.adapters.tables import (
     communities,
     enrolments,
+    member_ritual_choices,
     rituals,
     schedule_cursors,
 )
 from services.scheduler.domain.ritual import NudgePolicy, Ritual
-from shared.contracts import RitualKind
+from shared.contracts import RitualChoice, RitualKind
 from shared.db import insert_ignoring_duplicates
 
 
@@ -93,14 +94,30 @@ async def members_by_cursor(
     by_community: dict[str, list[tuple[str, str]]] = {}
     for row in rows:
         by_community.setdefault(row.community_id, []).append((row.timezone, row.member_id))
+    held = await held_by_members(session, sorted({ritual.id for ritual, _ in cursors}))
     return {
         (ritual.id, zone): [
             member
             for member_zone, member in by_community.get(ritual.community_id, [])
-            if ritual.pinned_to_community_zone or member_zone == zone
+            if (ritual.pinned_to_community_zone or member_zone == zone)
+            and (member, ritual.id) not in held
         ]
         for ritual, zone in cursors
     }
+
+
+async def held_by_members(session: AsyncSession, ritual_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(member, ritual) pairs the member has paused or stopped (preferences page), among
+    ``ritual_ids``: one query for the batch."""
+    if not ritual_ids:
+        return set()
+    rows = await session.execute(
+        select(member_ritual_choices.c.member_id, member_ritual_choices.c.ritual_id).where(
+            member_ritual_choices.c.ritual_id.in_(ritual_ids)
+            & (member_ritual_choices.c.choice != RitualChoice.active.value)
+        )
+    )
+    return {(row.member_id, row.ritual_id) for row in rows}
 
 
 async def advance_cursors(

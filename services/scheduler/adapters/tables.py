@@ -121,4 +121,20 @@ nudge_timers = Table(
     Index("ix_nudge_timers_next_nudge_at", "next_nudge_at"),
 )
 
+# A member's own choice per ritual, from the notifier's preferences page (MemberRitualChoice):
+# while paused or stopped, no due event for that ritual is emitted for them. Keyed by member and
+# ritual; the latest choice wins (the member's ``sequence`` of choices about the ritual),
+# ``event_id`` is the event that set it.
+member_ritual_choices = Table(
+    "member_ritual_choices",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("ritual_id", String(64), primary_key=True),
+    Column("choice", String(16), nullable=False),
+    Column("chosen_at", UtcDateTime(), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Index("ix_member_ritual_choices_ritual", "ritual_id"),
+)
+
 outbox = outbox_table(metadata)

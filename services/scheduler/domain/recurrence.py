@@ -21,10 +21,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from difflib import get_close_matches
 from functools import lru_cache
 from itertools import islice, pairwise
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import DAILY, HOURLY, MINUTELY, MONTHLY, SECONDLY, WEEKLY, YEARLY, rrulestr
 from dateutil.rrule import rrule as RecurrenceRule
@@ -44,11 +45,96 @@ class ScheduleError(ValueError):
     """The schedule cannot be used; the message says why (shown to operators as a 422)."""
 
 
+# The parts RFC 5545 defines for a RECUR value, in its order.
+RRULE_PARTS = (
+    "FREQ",
+    "UNTIL",
+    "COUNT",
+    "INTERVAL",
+    "BYSECOND",
+    "BYMINUTE",
+    "BYHOUR",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+    "BYSETPOS",
+    "WKST",
+)
+_EXAMPLE_RULE = "e.g. FREQ=WEEKLY;BYDAY=MO"
+
+
+class UnknownTimeZone(ScheduleError):
+    """A zone name that is not an IANA name. The message leaves out the closest IANA name:
+    the API never repeats what was submitted, and a close match mostly does (its echo filter
+    would cut it out); the CLI adds it (``did_you_mean``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown time zone {name!r} (use an IANA name)")
+        self.name = name
+
+    @property
+    def did_you_mean(self) -> str:
+        """``; did you mean 'Europe/London'?``, or nothing (looked up only when asked)."""
+        suggestion = closest_zone(self.name)
+        return f"; did you mean {suggestion!r}?" if suggestion else ""
+
+
 def load_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ScheduleError(f"unknown time zone {name!r} (use an IANA name)") from error
+        raise UnknownTimeZone(name) from error
+
+
+def closest_zone(name: str) -> str | None:
+    """The IANA name closest to ``name``, if any is close. Compared case-insensitively:
+    'europe/london' is a typo of the right zone, not another one. Only reached on a mistake,
+    so the zone list (read from disk) costs nothing on the good path."""
+    by_folded = {zone.casefold(): zone for zone in available_timezones()}
+    matches = get_close_matches(name.casefold(), by_folded, n=1, cutoff=0.6)
+    return by_folded[matches[0]] if matches else None
+
+
+def _bare_rule(rule_text: str) -> str:
+    """The rule without an ``RRULE:`` prefix; a ``ScheduleError`` if it carries more."""
+    text = rule_text.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    if "DTSTART" in text.upper() or "\n" in text:
+        raise ScheduleError("give the RRULE alone; DTSTART, EXDATE and the zone are fields")
+    return text
+
+
+def check_rule_syntax(rule_text: str) -> str:
+    """The rule without an ``RRULE:`` prefix if it is written as RFC 5545 writes one
+    (``NAME=VALUE`` parts joined by ``;``, known names, each once, FREQ given); otherwise a
+    ``ScheduleError`` saying what is wrong in words an operator can act on (dateutil's own
+    messages, such as "not enough values to unpack", say nothing of the rule)."""
+    text = _bare_rule(rule_text)
+    if not text:
+        raise ScheduleError(f"invalid RRULE: it is empty ({_EXAMPLE_RULE})")
+    seen: set[str] = set()
+    for part in text.split(";"):
+        name, equals, value = part.partition("=")
+        name = name.strip().upper()
+        if not equals or not name or not value.strip():
+            raise ScheduleError(
+                f"invalid RRULE: write it as NAME=VALUE parts separated by ';' ({_EXAMPLE_RULE})"
+            )
+        if name not in RRULE_PARTS and name != "BYEASTER":  # dateutil's: refused later, by name
+            raise ScheduleError(
+                f"invalid RRULE: unknown part {name!r}; RFC 5545 has {', '.join(RRULE_PARTS)}"
+            )
+        if name in seen:
+            raise ScheduleError(f"invalid RRULE: {name} is given twice")
+        seen.add(name)
+    if "FREQ" not in seen:
+        raise ScheduleError(f"invalid RRULE: FREQ is required ({_EXAMPLE_RULE})")
+    if {"COUNT", "UNTIL"} <= seen:
+        raise ScheduleError("invalid RRULE: give COUNT or UNTIL, not both")
+    return text
 
 
 def parse_local_datetime(text: str, what: str = "DTSTART") -> datetime:
@@ -68,15 +154,14 @@ def parse_exdates(texts: list[str] | tuple[str, ...]) -> tuple[datetime, ...]:
 
 @lru_cache(maxsize=4096)
 def _compiled(rule_text: str, dtstart: datetime, zone_name: str) -> RecurrenceRule:
-    """Parsed once per (rule, start, zone); ``cache=True`` keeps generated occurrences."""
-    text = rule_text.strip()
-    if text.upper().startswith("RRULE:"):
-        text = text[len("RRULE:") :]
-    if "DTSTART" in text.upper() or "\n" in text:
-        raise ScheduleError("give the RRULE alone; DTSTART, EXDATE and the zone are fields")
+    """Parsed once per (rule, start, zone); ``cache=True`` keeps generated occurrences. Only
+    what dateutil refuses is refused here, so rules stored before ``check_rule_syntax`` existed
+    still load; new ones are held to it (``schedule_check``)."""
+    text = _bare_rule(rule_text)
     try:
         rule = rrulestr(text, dtstart=dtstart.replace(tzinfo=ZoneInfo(zone_name)), cache=True)
     except (ValueError, TypeError, KeyError) as error:
+        check_rule_syntax(rule_text)  # says what is wrong, if it is the way it is written
         message = str(error)
         if "UNTIL" in message and "UTC" in message:
             message = "UNTIL must be a UTC instant ending in Z (DTSTART has a zone)"

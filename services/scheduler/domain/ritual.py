@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -69,34 +70,49 @@ class Ritual:
         emitted_at: datetime,
         late: bool,
     ) -> RitualDueV1:
-        """The RitualDue for one member; its id is f(ritual, member, occurrence, version).
+        """The RitualDue for one member; its id is f(ritual, member, occurrence, version)."""
+        return self.due_events([member_id], timezone, occurrence_at, emitted_at, late)[0]
+
+    def due_events(
+        self,
+        member_ids: Sequence[str],
+        timezone: str,
+        occurrence_at: datetime,
+        emitted_at: datetime,
+        late: bool,
+    ) -> list[RitualDueV1]:
+        """The RitualDue of each member for one occurrence, in the order given.
 
         The occurrence is identified as the member sees it, by its local wall time (RFC 5545's
         RECURRENCE-ID): a member who moves to another zone on the day of an occurrence they
-        already had gets the same id again, which the stream and the notifier drop.
+        already had gets the same id again, which the stream and the notifier drop. What the
+        members share is worked out once: a burst is many members of few occurrences.
         """
         local = occurrence_at.astimezone(ZoneInfo(timezone))
-        return RitualDueV1(
-            event_id=deterministic_event_id(
-                "ritual.due",
-                self.id,
-                member_id,
-                local.replace(tzinfo=None).isoformat(timespec="minutes"),
-                self.version,
-            ),
-            occurred_at=emitted_at,
-            ritual_id=self.id,
-            ritual_version=self.version,
-            ritual_kind=self.kind,
-            community_id=self.community_id,
-            member_id=member_id,
-            template_key=self.template_key,
-            timezone=timezone,
-            occurrence_at=occurrence_at,
-            occurrence_local_date=local.date(),
-            respond_by=occurrence_at + timedelta(seconds=self.response_window_s),
-            late=late,
-        )
+        local_wall_time = local.replace(tzinfo=None).isoformat(timespec="minutes")
+        shared = {
+            "occurred_at": emitted_at,
+            "ritual_id": self.id,
+            "ritual_version": self.version,
+            "ritual_kind": self.kind,
+            "community_id": self.community_id,
+            "template_key": self.template_key,
+            "timezone": timezone,
+            "occurrence_at": occurrence_at,
+            "occurrence_local_date": local.date(),
+            "respond_by": occurrence_at + timedelta(seconds=self.response_window_s),
+            "late": late,
+        }
+        return [
+            RitualDueV1(
+                event_id=deterministic_event_id(
+                    "ritual.due", self.id, member_id, local_wall_time, self.version
+                ),
+                member_id=member_id,
+                **shared,
+            )
+            for member_id in member_ids
+        ]
 
 
 def nudge_event(

@@ -71,6 +71,8 @@ def occurrence_problem(rule_text: str, dtstart: datetime, years: int) -> str | N
     if "BYEASTER" in parts:
         # dateutil's extension: Easter does not repeat in 400-year cycles, so it is not bounded.
         return "uses BYEASTER, which is not part of RFC 5545"
+    if "UNTIL" in parts and _ends_before(parts["UNTIL"], dtstart):
+        return "never occurs: its UNTIL is before DTSTART"
     if _setpos_beyond_every_period(parts):
         return "never occurs: BYSETPOS asks for more occurrences than one period can have"
     dates = _dates_alone(parts, dtstart)
@@ -85,6 +87,12 @@ def occurrence_problem(rule_text: str, dtstart: datetime, years: int) -> str | N
     if not _any_within(rule_text, dtstart, years):
         return f"has no occurrence in the {years} years after DTSTART"
     return None
+
+
+def _ends_before(until_text: str, dtstart: datetime) -> bool:
+    """Whether UNTIL (a UTC instant, or a date: its midnight) is before ``dtstart``."""
+    until = date_parser.parse(until_text)
+    return until.replace(tzinfo=until.tzinfo or UTC) < dtstart
 
 
 def _any_within(rule_text: str, dtstart: datetime, years: int) -> bool:

@@ -36,6 +36,10 @@ class EmissionPolicy:
     late_after: timedelta = timedelta(minutes=1)
     # Bounds the work one cursor can take in one tick after a very long outage.
     max_occurrences_per_cursor: int = 1000
+    # A batch stops taking cursors once it staged this many events: the relay publishes one
+    # transaction's events while the next is being built, instead of waiting for a burst's
+    # whole first 500 cursors (a community each) to commit at once.
+    max_events_per_batch: int = 2000
 
 
 @dataclass
@@ -43,6 +47,8 @@ class TickResult:
     """Counts of one tick, for logs, metrics and tests."""
 
     cursors: int = 0
+    # Claimed by a batch but left for the next one (its event budget was spent).
+    deferred_cursors: int = 0
     occurrences: int = 0
     emitted: int = 0
     emitted_late: int = 0
@@ -74,7 +80,6 @@ async def emit_due_batch(
             .with_for_update(skip_locked=ritual_id is None)
         )
     ).all()
-    result.cursors = len(claimed)
     if not claimed:
         return result
     rituals = await repository.load_rituals(session, sorted({row.ritual_id for row in claimed}))
@@ -83,7 +88,12 @@ async def emit_due_batch(
     events: list[Event] = []
     missed_rows: list[dict[str, object]] = []
     advances: list[tuple[str, str, datetime | None]] = []
-    for cursor in claimed:
+    for handled_cursors, cursor in enumerate(claimed):
+        if len(events) >= policy.max_events_per_batch:
+            # Still locked by this transaction until it commits; the next batch claims it.
+            result.deferred_cursors = len(claimed) - handled_cursors
+            break
+        result.cursors += 1
         ritual = rituals.get(cursor.ritual_id)
         if ritual is None or not ritual.active:
             advances.append((cursor.ritual_id, cursor.timezone, None))
@@ -119,10 +129,7 @@ async def emit_due_batch(
                 )
             else:
                 late = lateness > policy.late_after
-                events.extend(
-                    ritual.due_event(member, cursor.timezone, occurrence, now, late)
-                    for member in members
-                )
+                events.extend(ritual.due_events(members, cursor.timezone, occurrence, now, late))
                 result.emitted += len(members)
                 result.emitted_late += len(members) if late else 0
             occurrence = ritual.next_occurrence(cursor.timezone, occurrence)
@@ -141,22 +148,32 @@ async def in_batches(
     step: BatchStep,
     now: datetime,
     policy: EmissionPolicy,
+    on_committed: Callable[[], None] | None = None,
 ) -> TickResult:
-    """Run ``step`` batch by batch, each batch its own transaction, until one is not full."""
+    """Run ``step`` batch by batch, each batch its own transaction, until one is not full.
+
+    ``on_committed`` runs after each batch that staged events commits (the ticker kicks the
+    outbox relay there, so publishing overlaps the next batch)."""
     total = TickResult()
     while True:
         async with sessions() as session, session.begin():
             batch = await step(session, now, policy)
         total.add(batch)
-        if batch.cursors < policy.batch_size:
+        if on_committed is not None and (batch.emitted or batch.nudges):
+            on_committed()
+        claimed = batch.cursors + batch.deferred_cursors
+        if claimed < policy.batch_size and not batch.deferred_cursors:
             return total
 
 
 async def emit_due_occurrences(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, policy: EmissionPolicy
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    policy: EmissionPolicy,
+    on_committed: Callable[[], None] | None = None,
 ) -> TickResult:
     """Everything due at ``now``."""
-    total = await in_batches(sessions, emit_due_batch, now, policy)
+    total = await in_batches(sessions, emit_due_batch, now, policy, on_committed)
     if total.occurrences:
         log.info(
             "tick: occurrences=%s emitted=%s late=%s missed=%s",

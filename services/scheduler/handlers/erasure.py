@@ -1,4 +1,4 @@
-"""A member erased in the notifier: drop their enrolments and pending nudges here too.
+"""A member erased in the notifier: drop their enrolments, pending nudges and ritual choices.
 
 Applied as MemberErased events arrive, and again for every erasure on the ERASURES stream (it
 never expires) each time the scheduler starts: a database restored from a backup taken before an
@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.scheduler.adapters.tables import enrolments, nudge_timers
+from services.scheduler.adapters.tables import enrolments, member_ritual_choices, nudge_timers
 from shared.contracts import MemberErasedV1
 from shared.messaging.stream_scan import scan_stream
 from shared.streams import ERASURES
@@ -28,6 +28,11 @@ async def on_member_erased(
         await session.execute(delete(enrolments).where(enrolments.c.member_id == event.member_id))
         await session.execute(
             delete(nudge_timers).where(nudge_timers.c.member_id == event.member_id)
+        )
+        await session.execute(
+            delete(member_ritual_choices).where(
+                member_ritual_choices.c.member_id == event.member_id
+            )
         )
     return "erased"
 

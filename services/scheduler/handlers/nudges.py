@@ -7,6 +7,7 @@ one that arrives before the PromptSent it answers. No nudge goes out after the r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -137,9 +138,12 @@ async def emit_due_nudges_batch(
 
 
 async def emit_due_nudges(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, policy: EmissionPolicy
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    policy: EmissionPolicy,
+    on_committed: Callable[[], None] | None = None,
 ) -> TickResult:
-    return await in_batches(sessions, emit_due_nudges_batch, now, policy)
+    return await in_batches(sessions, emit_due_nudges_batch, now, policy, on_committed)
 
 
 async def forget_old_nudge_timers(

@@ -47,8 +47,9 @@ class Ticker:
 
     async def tick(self) -> TickResult:
         now = self._clock.now()
-        result = await emit_due_occurrences(self._sessions, now, self._policy)
-        result.add(await emit_due_nudges(self._sessions, now, self._policy))
+        kick = self._relay.kick
+        result = await emit_due_occurrences(self._sessions, now, self._policy, kick)
+        result.add(await emit_due_nudges(self._sessions, now, self._policy, kick))
         if self._housekept_at is None or now - self._housekept_at >= HOUSEKEEPING_EVERY:
             await forget_old_nudge_timers(self._sessions, now, NUDGE_TIMER_RETENTION)
             self._housekept_at = now

@@ -9,10 +9,10 @@ case is part of the coverage phase and must be a 401). Seeded rows and real valu
 the database. Every response must not be a 5xx and, where the OpenAPI declares its status,
 must have the declared media type and body schema.
 
-Also fuzzed, though they cannot get far without a secret: the answer and unsubscribe pages
-(``/r/{token}``, ``/u/{token}``: a forged token is a 403 page) and the SMS webhooks (no valid
-X-Twilio-Signature: 403). Deterministic (``derandomize``); ``API_FUZZ_MAX_EXAMPLES=500
-API_FUZZ_RANDOM=1`` explores further locally.
+Also fuzzed, though they cannot get far without a secret: the answer, unsubscribe and
+preferences pages (``/r/{token}``, ``/u/{token}``, ``/p/{token}``: a forged token is a 403 page)
+and the SMS webhooks (no valid X-Twilio-Signature: 403). Deterministic (``derandomize``);
+``API_FUZZ_MAX_EXAMPLES=500 API_FUZZ_RANDOM=1`` explores further locally.
 """
 
 from __future__ import annotations

@@ -17,19 +17,32 @@ import os
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from services.demo.crowd import CrowdShape, assured_indicators, crowd, weekly_dates
 from services.demo.run import ASSURED_SIGMAS, FIRST_CHECK_IN, SMALL_ID, WEEKS, DemoConfig, run_demo
+from services.demo.scenario import ANCHOR_ITEM
+from services.demo.story import (
+    FRAN_ANSWER,
+    GUS_ANSWER,
+    IVO_ANSWER,
+    NUDGE_AFTER,
+    QUIET_ENDS,
+    STORY_DAY,
+    STORY_ID,
+    STORY_NAME,
+    STORY_PEOPLE,
+)
 from services.demo.system import DatabaseFor
 from services.insights.domain.indicators import INDICATORS, Kind
 from services.insights.settings import InsightsSettings
 from services.notifier.domain.pseudonyms import respondent_key
 from shared.settings import Environment
 from shared.weeks import weeks_between
-from tests.support import eventually, read_database
+from tests.support import eventually, read_database, with_zones
 
 SHAPE = CrowdShape(size=130, community_id="meadowbank")
 CONFIG = DemoConfig(crowd=SHAPE, crowd_name="Meadowbank Connects")
@@ -119,10 +132,18 @@ async def test_demo_releases_a_table_and_serves_until_sigint(
     for row in (r for r in values if r["area"] == SMALL_ID):
         assert (f"2027-P01 {titles[row['indicator']]}" in output) == (row["flag"] != "c")
 
-    # Nothing printed or logged names a member: no id, e-mail, phone or respondent key.
+    # Answers are said in words, beside their codes, after a legend of the anchor's codes.
+    assert '"How often do you feel lonely?" 1 Often/always, 2 Some of the time' in output
+    assert re.search(r'to Eli +answers 5 \("Never"\)', output)
+    assert 'answers 1 ("Often/always")' in output  # Chen's first week
+
+    # The story's beats, from what the system recorded, not only from what was printed.
     notifier = await read_database(database_for, "notifier")
+    _assert_the_story_happened(notifier, _story_output(output))
+
+    # Nothing printed or logged names a member: no id, e-mail, phone or respondent key.
     contacts = notifier["contacts"]
-    assert len(contacts) == len(people) + 5
+    assert len(contacts) == len(people) + 5 + len(STORY_PEOPLE)
     scopes = [*weeks_between(FIRST_CHECK_IN, FIRST_CHECK_IN.replace(day=31)), "2027-P01"]
     personal = {
         str(value)
@@ -133,3 +154,61 @@ async def test_demo_releases_a_table_and_serves_until_sigint(
     logged = caplog.text
     leaks = sorted(value for value in personal if value in output or value in logged)
     assert leaks == []
+
+
+def _story_output(output: str) -> str:
+    """The story's part of the printed output."""
+    return output[output.index(STORY_NAME) : output.index("Answers leave for insights")]
+
+
+def _assert_the_story_happened(notifier: dict[str, list[dict[str, Any]]], story_texts: str) -> None:
+    contacts = {row["email"]: row["member_id"] for row in notifier["contacts"]}
+    member = {person.name: contacts[person.email] for person in STORY_PEOPLE}
+    deliveries = [
+        row for row in with_zones(notifier["deliveries"]) if row["community_id"] == STORY_ID
+    ]
+
+    def of(name: str) -> list[dict[str, Any]]:
+        return sorted(
+            (row for row in deliveries if row["member_id"] == member[name]),
+            key=lambda row: (row["nudge_number"], row["channel"]),
+        )
+
+    answers = {(row["delivery_id"], row["item_key"]): row["value"] for row in notifier["answers"]}
+
+    # Fran: the prompt, then one nudge two hours later by the nudge template, answered.
+    prompt, nudge = of("Fran")
+    assert (prompt["nudge_number"], prompt["status"]) == (0, "sent")
+    assert (nudge["nudge_number"], nudge["status"], nudge["channel"]) == (1, "sent", "email")
+    assert nudge["sent_at"] == STORY_DAY + NUDGE_AFTER
+    assert nudge["answers_delivery_id"] == prompt["id"]
+    assert answers[(prompt["id"], ANCHOR_ITEM)] == FRAN_ANSWER
+    assert 'a nudge ("A gentle reminder: this week\'s check-in")' in story_texts
+
+    # Gus: queued at 09:00 inside his quiet hours, sent when they ended at 10:30, answered.
+    (gus,) = of("Gus")
+    assert gus["occurrence_at"] == STORY_DAY
+    assert (gus["status"], gus["sent_at"]) == ("sent", QUIET_ENDS)
+    assert answers[(gus["id"], ANCHOR_ITEM)] == GUS_ANSWER
+
+    # Hana: texted STOP; the consent trail has it, and her nudge was not texted.
+    hana_prompt, hana_nudge = of("Hana")
+    assert (hana_prompt["channel"], hana_prompt["status"]) == ("sms", "sent")
+    withdrawn = [
+        row
+        for row in notifier["consent_records"]
+        if row["member_id"] == member["Hana"] and row["kind"] == "sms"
+    ]
+    assert [(row["given"], row["source"]) for row in withdrawn] == [(False, "sms keyword")]
+    assert (hana_nudge["nudge_number"], hana_nudge["status"]) == (1, "failed")
+    assert hana_nudge["failure_reason"] == "opted_out"
+    assert hana_nudge["sent_at"] is None
+    assert "her nudge is not sent: she opted out of texts (failed: opted_out)" in story_texts
+
+    # Ivo: the provider refused his number for good; the prompt went by e-mail instead.
+    ivo_email, ivo_sms = of("Ivo")
+    assert (ivo_sms["channel"], ivo_sms["status"]) == ("sms", "failed")
+    assert ivo_sms["failure_reason"] == "rejected_permanently"
+    assert (ivo_email["channel"], ivo_email["status"]) == ("email", "sent")
+    assert ivo_email["due_event_id"] == ivo_sms["due_event_id"]
+    assert answers[(ivo_email["id"], ANCHOR_ITEM)] == IVO_ANSWER

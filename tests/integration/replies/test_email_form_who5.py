@@ -10,12 +10,11 @@ from html import escape
 
 import aiohttp
 
-from services.demo.scenario import Person, set_up_weekly_check_in
+from services.demo.scenario import Person, form_link, set_up_weekly_check_in
 from services.demo.system import SMS_NUMBER, LocalSystem
 from services.insights.adapters.true_counts import TrueCount, true_counts
 from services.insights.domain.indicators import by_code
 from services.notifier.domain.questionnaire import ITEMS, WHO5_ITEMS
-from services.notifier.templating.sms import fold_to_gsm
 from shared.contracts import PromptAnsweredV1
 from shared.db import create_engine, session_factory
 from tests.support import NatsTap, eventually, read_database
@@ -105,13 +104,20 @@ async def test_the_form_asks_and_records_who5_and_insights_counts_it(
     assert counts == {"riverside": TrueCount(numerator=1, denominator=1)}
 
 
-async def test_the_text_asks_three_questions_and_cannot_answer_who5(system: LocalSystem) -> None:
+async def test_the_text_asks_the_anchor_links_the_form_and_cannot_answer_who5(
+    system: LocalSystem,
+) -> None:
     await _week_3_prompts(system)
     (prompt,) = _sms_texts(system)
     for item in WHO5_ITEMS:
-        assert fold_to_gsm(item.prompt("en")) not in prompt
-    assert "Reply with 3 numbers" in prompt
-    # Eight numbers (the three questions and the five statements) are refused, not guessed.
+        assert item.prompt("en") not in prompt
+    assert "Reply with one number, 1 to 5." in prompt
+    # The week's other questions are on the answer form the text links.
+    async with aiohttp.ClientSession() as browser, browser.get(form_link(prompt)) as page:
+        assert page.status == 200
+        assert "How would you describe your sense of belonging" in await page.text()
+    # Three numbers, one per question asked by text, are still understood; eight numbers
+    # (the three questions and the five statements) are refused, not guessed.
     assert await _reply(system, "3 2 1 5 5 5 5 5") == 200
     await eventually(lambda: len(_sms_texts(system)) == 2)
     assert "couldn't read that" in _sms_texts(system)[1]

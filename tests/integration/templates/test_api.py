@@ -202,11 +202,14 @@ async def test_preview_an_sms_in_force(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert (body["source"], body["resolved_locale"]) == ("default", "es")
-    assert (body["segments"], body["encoding"]) == (5, "GSM-7")
+    assert (body["segments"], body["encoding"]) == (3, "GSM-7")
     assert body["warnings"] == [
-        "5 segments (GSM-7): more than 2 cost extra and may arrive out of order"
+        "3 segments (GSM-7): more than 2 cost extra and may arrive out of order"
     ]
-    assert "¿Cuantas personas tienes tan cerca" in body["text"]
+    # The anchor by text, as written; the week's questions on the linked form.
+    assert "¿Con qué frecuencia te sientes solo o sola?" in body["text"]
+    assert "Otras preguntas de la semana: https://" in body["text"]
+    assert "¿Cuántas personas tienes tan cerca" not in body["text"]
 
 
 async def test_preview_a_reminder_and_a_support_focus(client: httpx.AsyncClient) -> None:

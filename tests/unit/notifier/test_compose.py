@@ -18,7 +18,6 @@ from services.notifier.handlers.compose import (
     TemplatedComposer,
 )
 from services.notifier.templating import InMemoryStoredTemplates, PromptRenderer
-from services.notifier.templating.sms import fold_to_gsm
 from shared.contracts import RitualKind
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -147,14 +146,26 @@ async def test_the_who5_week_email_lists_the_statements_and_links_the_form(
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
-async def test_the_who5_week_sms_asks_three_questions_and_no_statement(locale: str) -> None:
-    sms = await composer().sms(job(day=WEEK_3), locale, NOW)
+async def test_the_sms_asks_the_anchor_and_links_the_form_for_the_rest(locale: str) -> None:
+    sms = await composer().sms(job(day=WEEK_3), DELIVERY, locale, NOW)
+    # The anchor by text, answered with one number; the week's other questions (and, on
+    # the form, WHO-5) by the signed answer link, which the text carries once.
+    assert ITEMS["ons_loneliness"].prompt(locale) in sms.text
+    for key in ("statcan_belonging", "regular_contact"):
+        assert ITEMS[key].prompt(locale) not in sms.text
     for item in WHO5_ITEMS:
-        assert fold_to_gsm(item.prompt(locale)) not in sms.text
         assert item.prompt(locale) not in sms.text
-    for key in ("ons_loneliness", "statcan_belonging", "regular_contact"):
-        assert fold_to_gsm(ITEMS[key].prompt(locale)) in sms.text
-    assert ("Reply with 3 numbers" if locale == "en" else "Responde con 3 numeros") in sms.text
+    links = re.findall(r"https://\S+", sms.text)
+    assert len(links) == 1
+    assert "?" not in links[0]  # the bare form, no preselected answer
+    assert SIGNER.verify(_token(links[0]), ANSWER_PURPOSE, NOW) == DELIVERY
+    assert ("Reply with one number, 1 to 5." if locale == "en" else "del 1 al 5.") in sms.text
+
+
+async def test_a_sms_reminder_asks_the_anchor_without_a_link() -> None:
+    sms = await composer().sms(job(nudge_number=1, day=WEEK_3), DELIVERY, "en", NOW)
+    assert ITEMS["ons_loneliness"].prompt("en") in sms.text
+    assert "http" not in sms.text
 
 
 async def test_other_weeks_email_asks_no_who5() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 NOTIFIER = Path(__file__).resolve().parents[3] / "services" / "notifier"
 TABLES_MODULE = "services.notifier.adapters.tables"
-OWNED = frozenset({"deliveries", "contacts", "consent_records"})
+OWNED = frozenset({"deliveries", "contacts", "consent_records", "ritual_choices"})
 # Where the owned tables may be named: their definition, the migrations (which must describe the
 # schema as it was at each revision, not go through today's code) and the two repositories.
 ALLOWED = (

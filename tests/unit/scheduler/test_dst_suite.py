@@ -19,7 +19,18 @@ from datetime import datetime
 
 import pytest
 
-from services.scheduler.preview import preview_lines
+from services.scheduler.preview import preview_instants
+from shared.contracts.base import utc_iso
+
+
+def preview_utc(
+    rrule: str, dtstart: str, tz: str, after: str | None, count: int, exdates: list[str]
+) -> list[str]:
+    """The preview's UTC column (``rituals schedule preview`` prints the local time beside)."""
+    return [
+        utc_iso(instant) for instant in preview_instants(rrule, dtstart, tz, after, count, exdates)
+    ]
+
 
 CASES = [
     # zone, local time, first local day, expected UTC instants for that day and the next two
@@ -57,14 +68,14 @@ CASES = [
 def test_daily_ritual_across_dst(
     zone: str, local_time: str, first_day: str, expected: list[str]
 ) -> None:
-    lines = preview_lines("FREQ=DAILY", f"{first_day}T{local_time}", zone, None, 3, [])
+    lines = preview_utc("FREQ=DAILY", f"{first_day}T{local_time}", zone, None, 3, [])
     assert lines == [f"2027-{instant}:00Z" for instant in expected]
 
 
 def test_a_weekly_ritual_follows_each_members_zone_through_the_spring() -> None:
     # "Every Monday 09:00" for a member in London and one in New York, Feb to April 2027.
-    london = preview_lines("FREQ=WEEKLY;BYDAY=MO", "2027-03-08T09:00", "Europe/London", None, 5, [])
-    new_york = preview_lines(
+    london = preview_utc("FREQ=WEEKLY;BYDAY=MO", "2027-03-08T09:00", "Europe/London", None, 5, [])
+    new_york = preview_utc(
         "FREQ=WEEKLY;BYDAY=MO", "2027-03-08T09:00", "America/New_York", None, 5, []
     )
     assert london == [
@@ -86,7 +97,7 @@ def test_a_weekly_ritual_follows_each_members_zone_through_the_spring() -> None:
 def test_a_zone_that_skipped_a_day_fires_once_for_the_merged_day() -> None:
     # Samoa skipped Friday 30 Dec 2011 (UTC-10 -> UTC+14). 09:00 on the missing day is read
     # with the offset before the gap, which is the same instant as 09:00 on 31 Dec: once.
-    assert preview_lines("FREQ=DAILY", "2011-12-28T09:00", "Pacific/Apia", None, 5, []) == [
+    assert preview_utc("FREQ=DAILY", "2011-12-28T09:00", "Pacific/Apia", None, 5, []) == [
         "2011-12-28T19:00:00Z",
         "2011-12-29T19:00:00Z",
         "2011-12-30T19:00:00Z",
@@ -96,16 +107,16 @@ def test_a_zone_that_skipped_a_day_fires_once_for_the_merged_day() -> None:
 
 
 def test_leap_day_yearly_ritual_fires_only_in_leap_years() -> None:
-    lines = preview_lines(
+    lines = preview_utc(
         "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "2028-02-29T10:00", "UTC", None, 2, []
     )
     assert lines == ["2028-02-29T10:00:00Z", "2032-02-29T10:00:00Z"]
 
 
 def test_results_do_not_depend_on_the_search_start() -> None:
-    everything = preview_lines("FREQ=DAILY", "2027-03-01T02:30", "America/New_York", None, 40, [])
+    everything = preview_utc("FREQ=DAILY", "2027-03-01T02:30", "America/New_York", None, 40, [])
     for index, instant in enumerate(everything[:-1]):
         after = datetime.fromisoformat(instant.replace("Z", "+00:00")).isoformat()
-        assert preview_lines(
-            "FREQ=DAILY", "2027-03-01T02:30", "America/New_York", after, 1, []
-        ) == [everything[index + 1]]
+        assert preview_utc("FREQ=DAILY", "2027-03-01T02:30", "America/New_York", after, 1, []) == [
+            everything[index + 1]
+        ]

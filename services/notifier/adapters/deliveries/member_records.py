@@ -58,6 +58,17 @@ class MemberRecords(DeliveriesBase):
         )
         return [Delivery.from_row(row) for row in rows]
 
+    async def rituals_of_member(self, member_id: str) -> dict[str, str]:
+        """ritual id -> ritual kind, for every ritual the member was ever prompted for (what
+        their preferences page lists: the notifier knows rituals only from their prompts)."""
+        rows = await self._session.execute(
+            select(deliveries.c.ritual_id, deliveries.c.ritual_kind)
+            .where(deliveries.c.member_id == member_id)
+            .distinct()
+            .order_by(deliveries.c.ritual_id)
+        )
+        return {row.ritual_id: row.ritual_kind for row in rows}
+
     async def answers_of_member(self, member_id: str) -> list[Answer]:
         """Every answer the member gave, in the order given."""
         rows = await self._session.execute(

@@ -1,4 +1,4 @@
-"""An SMS from a member: opt-out, opt-in, help, an answer, or free text.
+"""An SMS from a member: opt-out, opt-in, help, preferences (PREFS), an answer, or free text.
 
 Handled once per provider message id. Opting out takes effect before anything else and is
 confirmed once; answers go to the member's latest SMS prompt; free text stays here (for
@@ -29,10 +29,12 @@ from services.notifier.handlers.use_cases.record_answer import (
     record_answers,
     record_signpost,
 )
+from services.notifier.templating.wording import wording
 from shared.contracts import Channel
 from shared.db import insert_ignoring_duplicates
 
 ServiceText = Callable[[str, str], Awaitable[str]]  # (text key, locale) -> text
+PreferencesLink = Callable[[str], str]  # member id -> signed link to their preferences page
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,12 @@ def _answer_values(message: InboundSms, questionnaire: Questionnaire | None) -> 
 
 
 async def handle_inbound_sms(
-    deps: AnswerDeps, provider_message_id: str, from_e164: str, body: str, texts: ServiceText
+    deps: AnswerDeps,
+    provider_message_id: str,
+    from_e164: str,
+    body: str,
+    texts: ServiceText,
+    preferences_link: PreferencesLink | None = None,
 ) -> InboundResult:
     now = deps.clock.now()
     message = classify_inbound_sms(body)
@@ -93,6 +100,11 @@ async def handle_inbound_sms(
             return InboundResult("opted_in", await texts("sms_opt_in_confirmation", locale))
         if message.kind is InboundKind.HELP:
             return InboundResult("help", await texts("sms_help", locale))
+        if message.kind is InboundKind.PREFERENCES:
+            if preferences_link is None:
+                return InboundResult("help", await texts("sms_help", locale))
+            link = preferences_link(contact.member_id)
+            return InboundResult("preferences", wording("preferences_sms", locale).format(url=link))
         if message.kind is InboundKind.FREE_TEXT:
             if deps.distress is not None and deps.distress.by_text(body):
                 ledger = Deliveries(session)

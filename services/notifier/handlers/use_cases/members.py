@@ -27,7 +27,7 @@ from services.notifier.adapters.tables import (
 from services.notifier.domain.pseudonyms import member_hash, new_member_id, new_pseudonym_seed
 from services.notifier.handlers.workers.insights_release import every_respondent_key
 from services.notifier.handlers.workers.tombstones import queue_tombstones
-from shared.contracts import MemberErasedV1, deterministic_event_id
+from shared.contracts import MemberErasedV1, RitualChoice, deterministic_event_id
 from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events
 
@@ -99,7 +99,14 @@ async def register(session: AsyncSession, member: NewMember, now: datetime) -> s
 
 
 async def record_consent(
-    session: AsyncSession, member_id: str, kind: str, given: bool, source: str, now: datetime
+    session: AsyncSession,
+    member_id: str,
+    kind: str,
+    given: bool,
+    source: str,
+    now: datetime,
+    *,
+    ritual: tuple[str, RitualChoice] | None = None,
 ) -> None:
     """Append to the consent trail and update the member's current state: every consent
     change goes through here (the API, SMS keywords, one-click unsubscribe, opt-outs providers
@@ -108,7 +115,7 @@ async def record_consent(
     Consent to contribute counts as it stands when a week closes: withdrawn before, nothing of
     that week reaches insights.
     """
-    await _contacts(session).record_consent(member_id, kind, given, source, now)
+    await _contacts(session).record_consent(member_id, kind, given, source, now, ritual=ritual)
 
 
 async def record_provider_sms_opt_out(

@@ -92,7 +92,10 @@ async def export_member(session: AsyncSession, member_id: str) -> dict[str, Any]
     ).all()
     return {
         "contact": _pick(contact, CONTACT_FIELDS),
-        "consents": [_pick(row, ("kind", "given", "source", "recorded_at")) for row in consents],
+        "consents": [
+            _pick(row, ("kind", "given", "source", "recorded_at", "ritual_id", "detail"))
+            for row in consents
+        ],
         "deliveries": [_pick(row, DELIVERY_FIELDS) for row in sends],
         "answers": [
             _pick(row, ("delivery_id", "item_key", "value", "on_time", "answered_at"))

@@ -177,7 +177,14 @@ class Dispatcher:
         every retry counted from (as a replica's claim would see them)."""
         job = delivery.job(context.ritual_due_id(delivery))
         contact = context.contacts.get(delivery.member_id)
-        decided = outcomes.before_send(delivery, job, contact, context.is_answered(delivery), now)
+        decided = outcomes.before_send(
+            delivery,
+            job,
+            contact,
+            context.is_answered(delivery),
+            now,
+            held=context.is_held(delivery),
+        )
         if decided is not None or contact is None:
             assert decided is not None  # no contact: before_send decided it fails
             return await self._write(delivery, decided, lease, contact)
@@ -193,7 +200,7 @@ class Dispatcher:
                     return self._senders.send_email(message)
 
             else:
-                sms = await self._composer.sms(job, contact.locale, now)
+                sms = await self._composer.sms(job, delivery.id, contact.locale, now)
                 await self._limiters[Channel.sms].take(sms.segments)  # providers meter segments
 
                 def hand_over() -> Awaitable[str | None]:

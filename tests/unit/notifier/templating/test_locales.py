@@ -112,4 +112,4 @@ async def test_the_packaged_defaults_fall_back_the_same_way(renderer: PromptRend
     assert "sep," in mexican.text
     assert "sept" not in mexican.text
     french = await renderer.render_sms("check_in", sample_context("check_in", "fr"))
-    assert french.text.startswith("Weekly check-in, reply by Wed 29 Sep 09:00")
+    assert french.text.startswith("Weekly check-in, open until Wed 29 Sep 09:00")

@@ -7,17 +7,15 @@ samples ask the form-only WHO-5 statements in week 3 of the rotation, an SMS's n
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 import pytest
 
 from services.notifier.domain.questionnaire import ITEMS, MODULES
 from services.notifier.templating import (
-    Origin,
     PromptContext,
     PromptRenderer,
-    ResolvedTemplate,
-    TemplateSource,
 )
 from services.notifier.templating.packaged import PACKAGED_TEMPLATE_DIR, PackagedTemplates
 from services.notifier.templating.samples import sample_context, sample_contexts
@@ -75,9 +73,14 @@ async def test_every_default_passes_the_checks_a_saved_template_must_pass(
         key, locale, channel, source.subject, source.text_body, source.html_body
     )
     if key == "check_in" and channel == "sms":
-        # Four questions with their answer scales do not fit in two segments (see below).
+        # The link to the answer form for the week's other questions costs a third segment.
+        assert warnings == [
+            "3 segments (GSM-7): more than 2 cost extra and may arrive out of order"
+        ]
+    elif (key, locale, channel) == ("reach_out", "es", "sms"):
+        # Some of its Spanish needs an accent GSM-7 lacks: UCS-2, still within two segments.
         assert warnings
-        assert all("segments (GSM-7): more than 2" in warning for warning in warnings)
+        assert all(w.startswith("UCS-2 encoding (70 characters a segment") for w in warnings)
     else:
         assert warnings == []
 
@@ -140,48 +143,39 @@ async def test_every_default_renders_for_every_sample(
         sms = await renderer.render_sms(send_key, ctx)
         assert sms.segments <= renderer.sms_max_segments
         assert "diagnos" not in sms.text.lower()
-        assert "http" not in sms.text  # SMS defaults spend no characters on links
+        # SMS defaults spend characters on one link only: the check-in's answer form, for the
+        # week's questions beyond the anchor.
+        links = re.findall(r"https?://\S+", sms.text)
+        if key == "check_in" and ctx.nudge_number == 0 and ctx.answer_url and ctx.questionnaire:
+            assert links == [ctx.answer_url]
+        else:
+            assert links == []
         if not is_service_key(key):
             assert sms.text.endswith(
                 (
                     "Reply STOP to stop.",
                     "Responde STOP para salir.",
-                    "Responde STOP para no recibir mas.",
                 )
             )
-        if (
-            ctx.questionnaire is not None
-            and ctx.nudge_number == 0
-            and key
-            in {
-                "check_in",
-                "sms_answer_invalid",
-            }
+        if ctx.questionnaire is not None and (
+            key.startswith("check_in") or key == "sms_answer_invalid"
         ):
-            # The example is a valid reply with one number per question.
-            numbers = tuple(int(n) for n in _example(sms.text).split())
-            assert len(numbers) == len(ctx.questionnaire.items)
-            assert len(ctx.questionnaire.parse_numbers(numbers)) == len(numbers)
-        if key.startswith("check_in") and ctx.questionnaire is not None:
-            # The prompt asks every question; a reminder asks the anchor (one number is
-            # enough) and points back to the prompt for the rest.
-            asked = (
-                ctx.questionnaire.items if ctx.nudge_number == 0 else ctx.questionnaire.items[:1]
-            )
-            for question in asked:
-                assert fold_to_gsm(question.prompt(locale)) in sms.text
+            # A text asks the anchor alone, answered with one number in its range, which
+            # parses as the anchor's answer; the week's other questions are on the form.
+            anchor, *others = ctx.questionnaire.items
+            first, last = anchor.values[0], anchor.values[-1]
+            if ctx.nudge_number == 0:  # a reminder states the scale and "one number helps"
+                assert f"{first} {'to' if locale == 'en' else 'al'} {last}" in sms.text
+            assert ctx.questionnaire.parse_numbers((last,)) == {anchor.key: last}
+            if key.startswith("check_in"):
+                assert anchor.prompt(locale) in sms.text  # as written, accents and all
+                assert not [q for q in others if q.prompt(locale) in sms.text]
     assert count >= 10
     # Check-in e-mails are checked with the WHO-5 statements (week 3); texts never ask them.
     who5 = {key for key, item in ITEMS.items() if item.instrument == "WHO-5"}
     asks_who5 = key.startswith("check_in") and channel == "email"
     assert (who5 <= sampled) == asks_who5
     assert not (who5 & sampled) or asks_who5
-
-
-def _example(text: str) -> str:
-    """The example reply an SMS gives ("e.g. 4 3 2 1," / "p. ej. 4 3 2 1,")."""
-    marker = "e.g. " if "e.g. " in text else "p. ej. "
-    return text.split(marker, 1)[1].split(",")[0].split(".")[0]
 
 
 async def test_the_service_texts_say_what_they_must(renderer: PromptRenderer) -> None:
@@ -195,24 +189,24 @@ async def test_the_service_texts_say_what_they_must(renderer: PromptRenderer) ->
         help_text = await text("sms_help", locale)
         assert "STOP" in help_text
         assert confidential in help_text
-    assert "Please reply with 4 numbers in order, e.g. 4 3 2 1" in await text(
+    assert "Please reply with one number, 1 to 5." in await text(
         "sms_answer_invalid", "en", module=0
     )
-    assert "Responde con 3 numeros en orden, p. ej. 4 1 3" in await text(
-        "sms_answer_invalid", "es", module=1
-    )
+    assert "Responde con una cifra del 1 al 5." in await text("sms_answer_invalid", "es", module=1)
     assert "e.g. 4 2 1" in await text("sms_answer_invalid", "en")
 
 
-# What the default SMS cost with the (pessimistic) samples, per module week w0..w3 for the
-# check-in and once for the rest: (segments, encoding).
+# What the default SMS cost with the (pessimistic) samples, links included, per module week
+# w0..w3 for the check-in and once for the rest: (segments, encoding). The Spanish is spelled
+# correctly and travels as GSM-7 wherever its words allow (é, ñ, ü, ¿, ¡ are GSM-7; á, í, ó, ú
+# are not), else as UCS-2.
 EXPECTED_SMS = {
-    ("check_in", "en"): [(3, "GSM-7"), (4, "GSM-7"), (4, "GSM-7"), (4, "GSM-7")],
-    ("check_in", "es"): [(4, "GSM-7"), (4, "GSM-7"), (5, "GSM-7"), (4, "GSM-7")],
+    ("check_in", "en"): [(3, "GSM-7")] * 4,
+    ("check_in", "es"): [(3, "GSM-7")] * 4,
     ("check_in_nudge", "en"): [(2, "GSM-7")] * 4,
     ("check_in_nudge", "es"): [(2, "GSM-7")] * 4,
     ("reach_out", "en"): [(1, "GSM-7")],
-    ("reach_out", "es"): [(1, "GSM-7")],
+    ("reach_out", "es"): [(2, "UCS-2")],
     ("gratitude", "en"): [(1, "GSM-7")],
     ("gratitude", "es"): [(1, "GSM-7")],
     ("shared_activity", "en"): [(1, "GSM-7")],
@@ -230,31 +224,12 @@ EXPECTED_SMS = {
     ("sms_opt_out_confirmation", "en"): [(1, "GSM-7")],
     ("sms_opt_out_confirmation", "es"): [(1, "GSM-7")],
 }
-# The Spanish defaults fold á, í, ó, ú to a, i, o, u ({% filter gsm %}) to travel as GSM-7.
-# Without the fold every one of them is UCS-2, and the check-in would need more segments
-# than the maximum of 6, so it could not be sent at all:
-EXPECTED_SPANISH_WITHOUT_FOLD = {
-    "check_in": [(8, "UCS-2"), (9, "UCS-2"), (10, "UCS-2"), (10, "UCS-2")],
-    "check_in_nudge": [(5, "UCS-2")] * 4,
-    "reach_out": [(2, "UCS-2")],
-    "gratitude": [(3, "UCS-2")],
-    "shared_activity": [(3, "UCS-2")],
-    "group_event": [(3, "UCS-2")],
-    "sms_help": [(4, "UCS-2")],
-    "sms_answer_invalid": [(2, "UCS-2")],
-    "sms_answer_thanks": [(2, "UCS-2")],
-    "sms_opt_in_confirmation": [(2, "UCS-2")],
-    "sms_opt_out_confirmation": [(2, "UCS-2")],
-}
 
 
 def _figure_contexts(key: str, locale: str) -> list[PromptContext]:
     modules: list[int | None] = list(range(len(MODULES))) if key.startswith("check_in") else [None]
     nudge = 1 if key.endswith("_nudge") else 0
-    return [
-        sample_context(key, locale, module=module, nudge_number=nudge, with_links=False)
-        for module in modules
-    ]
+    return [sample_context(key, locale, module=module, nudge_number=nudge) for module in modules]
 
 
 @pytest.mark.parametrize(("key", "locale"), sorted(EXPECTED_SMS))
@@ -265,22 +240,31 @@ async def test_what_each_default_sms_costs(renderer: PromptRenderer, key: str, l
     ]
     assert figures == EXPECTED_SMS[(key, locale)]
     if key != "check_in":
-        # Within the warning threshold wherever the content allows it.
+        # Within the warning threshold wherever the content allows it (the check-in's link
+        # to the answer form costs a third segment).
         assert all(segments <= renderer.sms_warn_segments for segments, _ in figures)
 
 
-@pytest.mark.parametrize("key", sorted(EXPECTED_SPANISH_WITHOUT_FOLD))
-async def test_spanish_would_be_ucs2_without_the_fold(renderer: PromptRenderer, key: str) -> None:
+# Words the Spanish defaults used to send without their accent ({% filter gsm %}), and words
+# a shortened text is tempted to: none may appear, in any default.
+MISSPELLED = re.compile(
+    r"\b(numeros?|mas|recibiras|volveras|estan|marco|significo|Cuantas|practica|dificil|"
+    r"preguntale|como esta|tambien|sumate)\b"
+)
+
+
+@pytest.mark.parametrize("key", sorted(key for key, locale in EXPECTED_SMS if locale == "es"))
+async def test_spanish_is_spelled_correctly_and_ucs2_only_where_an_accent_needs_it(
+    renderer: PromptRenderer, key: str
+) -> None:
     source = renderer.packaged.get(key, "es", "sms")
     assert source is not None
-    assert source.text_body.startswith("{% filter gsm %}\n")
-    unfolded = source.text_body.replace("{% filter gsm %}\n", "").replace("{% endfilter %}\n", "")
-    template = ResolvedTemplate(
-        key, "es", "sms", TemplateSource(None, unfolded, None), Origin.draft
-    )
-    figures = []
-    for ctx in _figure_contexts(key, "es"):
-        sms = await renderer.render_sms_source(template, ctx)
-        figures.append((sms.segments, sms.encoding))
-        assert any("UCS-2 encoding" in warning for warning in sms.warnings)
-    assert figures == EXPECTED_SPANISH_WITHOUT_FOLD[key]
+    assert "filter gsm" not in source.text_body  # nothing folded behind the reader's back
+    for ctx in sample_contexts(key, "es", _nudges(key)):
+        sms = await renderer.render_sms(key.removesuffix("_nudge"), ctx)
+        assert not MISSPELLED.search(sms.text), sms.text
+        assert fold_to_gsm(sms.text) == sms.text or sms.encoding == "UCS-2"
+        # UCS-2 for an accented vowel GSM-7 lacks, never for anything else.
+        non_gsm = {char for char in sms.text if fold_to_gsm(char) != char}
+        assert (sms.encoding == "UCS-2") == bool(non_gsm)
+        assert non_gsm <= set("áíóúÁÍÓÚ")

@@ -24,8 +24,8 @@ async def test_an_sms_preview_ends_with_its_cost() -> None:
     output = await preview_template("check_in", "en", "sms", week=4)
     lines = output.splitlines()
     assert lines[0] == "check_in/en (default), questions weekly_w0"
-    assert "Weekly check-in, reply by Wed 29 Sep 09:00" in output
-    assert "Reply with 4 numbers, e.g. 4 3 2 1, or just one for question 1." in output
+    assert "Weekly check-in, open until Wed 29 Sep 09:00." in output
+    assert "Reply with one number, 1 to 5. This week's other questions: https://" in output
     assert lines[-1] == (
         "3 segments, GSM-7; warnings: 3 segments (GSM-7): more than 2 cost extra and may "
         "arrive out of order"

@@ -213,5 +213,5 @@ async def test_the_variables_templates_see(
         "check_in|0|False|belonging|es|4|weekly_w0|4 3 2 1|"
         "1:ons_loneliness:False 2:ucla_companionship:True 3:ucla_left_out:True "
         "4:ucla_isolated:False |1=Casi nunca, 2=Algunas veces, 3=A menudo "
-        "Responde STOP para no recibir mas."  # folded: the text it joins is GSM-7
+        "Responde STOP para salir."
     )

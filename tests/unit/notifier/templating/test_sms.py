@@ -117,14 +117,14 @@ async def test_prompts_always_say_how_to_stop(
         "gratitude", "es", "sms", subject=None, text_body="Gracias.", html_body=None, now=NOW
     )
     sms = await renderer.render_sms("gratitude", sample_context("gratitude", "es"))
-    # Folded like the text it joins: an added line never turns GSM-7 into UCS-2.
-    assert sms.text == "Gracias. Responde STOP para no recibir mas."
+    # An added line never turns GSM-7 into UCS-2 (and the Spanish one needs no folding).
+    assert sms.text == "Gracias. Responde STOP para salir."
     assert sms.encoding == "GSM-7"
     await store.put(
         "gratitude", "es", "sms", subject=None, text_body="¡Sí!", html_body=None, now=NOW
     )
     ucs2 = await renderer.render_sms("gratitude", sample_context("gratitude", "es"))
-    assert ucs2.text == "¡Sí! Responde STOP para no recibir más."
+    assert ucs2.text == "¡Sí! Responde STOP para salir."
 
 
 async def test_service_texts_are_not_given_a_stop_line(
