@@ -25,7 +25,7 @@ date-trigger job per event in its SQLAlchemy job store on the same PostgreSQL, e
 the same event with nats-py, ``misfire_grace_time=None``; ``apscheduler_replica``), both counted
 at the sink: events/s to the last event stored. Value ours, baseline APScheduler's. Goal ≥ 1.2.
 Both sides get ``COMPARED_BURST`` events (10,000; 2,000 with ``--quick``): APScheduler needs
-over ten minutes a run for 100,000 here. Its jobs are written once per bench into a template
+2.5 to 20 minutes a run for 100,000 here. Its jobs are written once per bench into a template
 table and copied into its job store before each repetition (setup, not burst).
 
 ``replicas_duplicates`` (PostgreSQL): the ``COMPARED_BURST`` with two replicas side by side on
@@ -88,8 +88,8 @@ from shared.streams import RITUALS
 
 FULL_BURST = 100_000
 QUICK_BURST = 5_000
-# Where APScheduler runs too: it managed ~125 events/s here (a 2-core machine under load), so
-# 100,000 would take over ten minutes a run; both sides get this smaller burst instead.
+# Where APScheduler runs too: it managed 80-640 events/s here (a 2-core machine, loaded or
+# quiet), so 100,000 would take 2.5-20 minutes a run; both sides get this smaller burst.
 COMPARED_BURST = 10_000
 QUICK_COMPARED_BURST = 2_000
 # Members per community (each community has one ritual): a neighbourhood.
