@@ -75,6 +75,8 @@ class Scenario:
     # Shown beside the ratio: what the issue asks of it ("≥ 0.6", "≤ 1.3", "= 0").
     goal: str = ""
     note: str = ""
+    # Measures a building block, not one of issue 11's scenarios: run with ``--all`` only.
+    component: bool = False
     companions: tuple[Companion, ...] = ()
 
     @property

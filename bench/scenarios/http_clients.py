@@ -144,5 +144,6 @@ def scenarios(options: Options) -> list[Scenario]:
             seed,
             cleanup,
             note="aiohttp, 32 connections; baseline httpx, 32 connections",
+            component=True,
         )
     ]

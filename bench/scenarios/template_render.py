@@ -112,5 +112,6 @@ def scenarios(options: Options) -> list[Scenario]:
             cleanup,
             note=f"stored template in {WORKERS} workers; baseline packaged, in-process",
             companions=(Companion("template_render_sms", "renders/s"),),
+            component=True,
         )
     ]

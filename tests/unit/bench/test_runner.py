@@ -4,6 +4,7 @@ stopping the others, its clean-up always runs, and only the optional module may 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -77,6 +78,19 @@ def test_only_matches_names_keys_companions_and_prefixes() -> None:
     assert selected(scenario, ["other_p50@sqlite"])
     assert selected(scenario, ["other_p99"])
     assert not selected(scenario, ["notifier"])
+
+
+def test_sqlite_variants_and_components_run_with_all_or_when_named() -> None:
+    sqlite = counting_scenario({})  # other@sqlite
+    assert not selected(sqlite, [], everything=False)
+    assert not selected(sqlite, ["other"], everything=False)
+    assert selected(sqlite, ["other_p50@sqlite"], everything=False)
+    assert selected(sqlite, [], everything=True)
+    component = dataclasses.replace(sqlite, database="postgresql", component=True)
+    assert not selected(component, [], everything=False)
+    assert selected(component, ["other"], everything=False)
+    postgres = dataclasses.replace(sqlite, database="postgresql")
+    assert selected(postgres, [], everything=False)
 
 
 def test_only_the_optional_module_may_be_missing(monkeypatch: pytest.MonkeyPatch) -> None:
