@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 
 from bench.harness import Companion, Options, Run, Scenario
 from bench.scenarios.notifier_dispatch import TWILIO_ACCOUNT, UNLIMITED, register_members
+from bench.scenarios.ritual_rows import ritual_row
 from bench.support import (
     drop_schemas,
     helper_process,
@@ -128,25 +129,13 @@ async def plan(system: LocalSystem, member_ids: list[str], first: datetime, seco
         await session.execute(
             rituals.insert(),
             [
-                {
-                    "id": f"lateness-{k:03d}",
-                    "community_id": "bench",
-                    "kind": "check_in",
-                    "title": "t",
-                    "rrule": "FREQ=DAILY",
-                    "dtstart_local": at.replace(tzinfo=None).isoformat(timespec="seconds"),
-                    "exdates": "",
-                    "pinned_to_community_zone": False,
-                    "template_key": "check_in",
-                    "response_window_s": 3600,
-                    "misfire_grace_s": 3600,
-                    "nudge_after_s": None,
-                    "max_nudges": 0,
-                    "version": 1,
-                    "active": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                ritual_row(
+                    f"lateness-{k:03d}",
+                    "bench",
+                    "FREQ=DAILY",
+                    at.replace(tzinfo=None).isoformat(timespec="seconds"),
+                    now,
+                )
                 for k, at in enumerate(due)
             ],
         )

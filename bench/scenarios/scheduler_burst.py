@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import delete, func, select, text, update
 
+from bench.scenarios.ritual_rows import ritual_row
 from services.scheduler.adapters.tables import (
     communities,
     enrolments,
@@ -157,25 +158,9 @@ async def seed_schedule(database: Database, shape: BurstShape) -> None:
             for n in range(shape.communities)
         ]
         ritual_rows: list[dict[str, object]] = [
-            {
-                "id": ritual_id(n),
-                "community_id": community_id(n),
-                "kind": "check_in",
-                "title": "Weekly check-in",
-                "rrule": RRULE,
-                "dtstart_local": DTSTART_LOCAL,
-                "exdates": "",
-                "pinned_to_community_zone": False,
-                "template_key": "check_in",
-                "response_window_s": 3600,
-                "misfire_grace_s": 3600,
-                "nudge_after_s": None,
-                "max_nudges": 0,
-                "version": 1,
-                "active": True,
-                "created_at": created,
-                "updated_at": created,
-            }
+            ritual_row(
+                ritual_id(n), community_id(n), RRULE, DTSTART_LOCAL, created, "Weekly check-in"
+            )
             for n in range(shape.communities)
         ]
         enrolment_rows: list[dict[str, object]] = [

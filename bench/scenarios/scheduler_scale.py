@@ -28,6 +28,7 @@ from sqlalchemy import Boolean, ColumnElement, Integer, String, cast, literal, n
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.harness import Database, Options, Run, Scenario
+from bench.scenarios.ritual_rows import ritual_row
 from bench.support import drop_schemas, new_schema, peak_rss_mb, reset_peak_rss
 from services.scheduler.adapters.tables import communities, enrolments, rituals, schedule_cursors
 from services.scheduler.handlers.emit_due import EmissionPolicy, emit_due_occurrences
@@ -132,25 +133,13 @@ async def insert_far(connection: AsyncConnection, start: int, stop: int) -> None
 
 
 def _ritual(n: int, due: int) -> dict[str, Any]:
-    return {
-        "id": f"r{n:07d}",
-        "community_id": "bench",
-        "kind": "check_in",
-        "title": "t",
-        "rrule": "FREQ=WEEKLY",
-        "dtstart_local": _due_at(n, due).replace(tzinfo=None).isoformat(timespec="seconds"),
-        "exdates": "",
-        "pinned_to_community_zone": False,
-        "template_key": "check_in",
-        "response_window_s": 3600,
-        "misfire_grace_s": 3600,
-        "nudge_after_s": None,
-        "max_nudges": 0,
-        "version": 1,
-        "active": True,
-        "created_at": T0,
-        "updated_at": T0,
-    }
+    return ritual_row(
+        f"r{n:07d}",
+        "bench",
+        "FREQ=WEEKLY",
+        _due_at(n, due).replace(tzinfo=None).isoformat(timespec="seconds"),
+        T0,
+    )
 
 
 def _due_at(n: int, due: int) -> datetime:
