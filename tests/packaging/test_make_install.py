@@ -38,9 +38,21 @@ def installed(checkout: Path, *names: str) -> None:
 
 
 def plan(checkout: Path, target: str) -> str:
-    """The commands `make <target>` would run, not running them."""
+    """The commands `make <target>` would run, not running them. Run as make's child (`make
+    test` runs pytest), a make prints "Entering directory" lines and inherits the parent's
+    flags: it is run as a make of its own."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    }
     result = subprocess.run(
-        ["make", "-n", target], cwd=checkout, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", target],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
     )
     return result.stdout
 
