@@ -4,34 +4,17 @@ takes answers with the deliveries, and nothing is committed unless the caller co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.demo.system import DatabaseFor
 from services.notifier.adapters.contacts import ContactRecord, Contacts
 from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.adapters.tables import answers
-from services.notifier.domain.delivery import DeliveryStatus
-from shared.db import create_engine, session_factory
-from shared.migrations import upgrade_to_head
+from tests.integration.delivery.rows import NOW, sent_sms_delivery
 
 pytestmark = pytest.mark.database
-
-MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "notifier" / "migrations"
-NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def sessions(database_for: DatabaseFor) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url, schema = database_for("notifier")
-    engine = create_engine(url, schema)
-    await upgrade_to_head(engine, MIGRATIONS, schema)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def _contact(member_id: str) -> ContactRecord:
@@ -58,37 +41,11 @@ def _contact(member_id: str) -> ContactRecord:
     )
 
 
-def _delivery(delivery_id: str, member_id: str, message_id: str, rank: int) -> dict[str, object]:
-    return {
-        "id": delivery_id,
-        "due_event_id": f"due-{delivery_id}",
-        "channel": "sms",
-        "member_id": member_id,
-        "community_id": "c1",
-        "ritual_id": "r1",
-        "ritual_kind": "reach_out",
-        "template_key": "reminder",
-        "item_key": None,
-        "occurrence_at": NOW,
-        "occurrence_local_date": date(2027, 1, 4),
-        "respond_by": NOW + timedelta(days=1),
-        "timezone": "UTC",
-        "nudge_number": 0,
-        "status": DeliveryStatus.sent.value,
-        "attempts": 1,
-        "created_at": NOW,
-        "sent_at": NOW,
-        "provider_message_id": message_id,
-        "provider_state": "delivered" if rank == 5 else None,
-        "provider_state_rank": rank,
-    }
-
-
 async def test_a_provider_state_never_moves_backwards(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session, session.begin():
-        await Deliveries(session).add_new([_delivery("d1", "m1", "msg-1", rank=5)])
+        await Deliveries(session).add_new([sent_sms_delivery("d1", "m1", "msg-1", rank=5)])
     async with sessions() as session, session.begin():
         ledger = Deliveries(session)
         # A late 'sent' (rank 3), one at a time and in a group: both refused by the WHERE.
@@ -133,7 +90,7 @@ async def test_nothing_is_committed_unless_the_caller_commits(
 ) -> None:
     async with sessions() as session:
         await Contacts(session, default_quiet_hours=None).add(_contact("m1"))
-        await Deliveries(session).add_new([_delivery("d1", "m1", "msg-1", rank=0)])
+        await Deliveries(session).add_new([sent_sms_delivery("d1", "m1", "msg-1", rank=0)])
         await session.rollback()
     async with sessions() as session:
         assert await Contacts(session, default_quiet_hours=None).record("m1") is None
@@ -149,7 +106,10 @@ async def test_erasure_takes_the_members_deliveries_answers_and_trail_only(
             await contacts.add(_contact(member))
             await contacts.record_consent(member, "prompts", True, "form", NOW)
         await Deliveries(session).add_new(
-            [_delivery("d1", "m1", "msg-1", rank=0), _delivery("d2", "m2", "msg-2", rank=0)]
+            [
+                sent_sms_delivery("d1", "m1", "msg-1", rank=0),
+                sent_sms_delivery("d2", "m2", "msg-2", rank=0),
+            ]
         )
         await session.execute(
             answers.insert(),

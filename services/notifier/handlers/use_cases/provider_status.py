@@ -6,15 +6,16 @@ through the consent trail like every other change."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.contacts import Contacts
 from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.deliveries.base import chunks
 from services.notifier.adapters.sms.base import SmsState, StatusReport
 from services.notifier.adapters.tables import outbox, provider_status_backlog
 from services.notifier.domain.delivery import Delivery
@@ -77,7 +78,9 @@ class StatusDeps:
     async def _apply(self, items: list[tuple[str, StatusReport]]) -> list[str]:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            outcomes = await apply_reports(session, items, now)
+            outcomes = await apply_reports(
+                session, [(opt_out_source(provider), report) for provider, report in items], now
+            )
         kept = [
             report.provider_message_id
             for (_, report), outcome in zip(items, outcomes, strict=True)
@@ -103,10 +106,11 @@ async def apply_reports(
     session: AsyncSession, items: list[tuple[str, StatusReport]], now: datetime
 ) -> list[str]:
     """Apply a group of statuses in one transaction, in arrival order; returns what happened
-    to each. The group's deliveries are read and locked with one query (in message-id order,
-    so two replicas' groups cannot deadlock); progress (accepted ... delivered, read) is
-    written with one statement per shape of change; a failure takes the full path (events,
-    opt-out, fallback) one status at a time."""
+    to each. Each comes with the consent-trail source of an opt-out it reports. The group's
+    deliveries are read and locked with one query (in message-id order, so two replicas'
+    groups cannot deadlock); progress (accepted ... delivered, read) is written with one
+    statement per shape of change; a failure takes the full path (events, opt-out, fallback)
+    one status at a time."""
     ledger = Deliveries(session)
     rows = await ledger.lock_by_message_ids({report.provider_message_id for _, report in items})
     ranks = {message_id: row.provider_state_rank for message_id, row in rows.items()}
@@ -114,7 +118,7 @@ async def apply_reports(
     kept: list[dict[str, Any]] = []
     progress: dict[str, dict[str, Any]] = {}
     events: list[Event] = []
-    for provider, report in items:
+    for source, report in items:
         state, message_id = report.state, report.provider_message_id
         assert state is not None
         row = rows.get(message_id)
@@ -138,9 +142,7 @@ async def apply_reports(
             if row.id in progress:  # what came before it in this group, first
                 await ledger.advance_provider_states({row.id: progress.pop(row.id)})
             outcomes.append(
-                await apply_to_delivery(
-                    session, row, state, report.error_code, now, opt_out_source(provider)
-                )
+                await apply_to_delivery(session, row, state, report.error_code, now, source)
             )
             continue
         values = progress.setdefault(row.id, {})
@@ -155,30 +157,50 @@ async def apply_reports(
     return outcomes
 
 
-async def apply_backlog(session: AsyncSession, provider_message_id: str, now: datetime) -> None:
-    """Statuses that came before the send was recorded, applied in rank order (the caller has
-    just recorded the send, in this transaction)."""
-    pending = (
-        await session.execute(
-            select(provider_status_backlog).where(
-                provider_status_backlog.c.provider_message_id == provider_message_id
+async def apply_backlog(
+    session: AsyncSession, provider_message_ids: Collection[str], now: datetime
+) -> None:
+    """Statuses that came before these messages' sends were recorded (the caller has just
+    recorded or found them, in this transaction): applied as a group of callbacks would be,
+    each message's in rank order, with one read, one lock and one write per shape of change
+    for them all (a burst keeps most statuses for later: one query each was the notifier's
+    largest cost)."""
+    pending = [
+        status
+        for chunk in chunks(sorted(set(provider_message_ids)))
+        for status in (
+            await session.execute(
+                select(provider_status_backlog).where(
+                    provider_status_backlog.c.provider_message_id.in_(chunk)
+                )
             )
+        ).all()
+    ]
+    if not pending:
+        return
+    # A status from a vocabulary since retired is dropped with the rest.
+    known = sorted(
+        (status for status in pending if status.state in STATUS_RANK),
+        key=lambda status: (status.provider_message_id, STATUS_RANK[status.state]),
+    )
+    reports = [
+        (
+            BACKLOG_OPT_OUT_SOURCE,
+            StatusReport(status.provider_message_id, SmsState(status.state), status.error_code),
         )
-    ).all()
-    for status in sorted(pending, key=lambda p: STATUS_RANK.get(p.state, 0)):
-        # Locked: a status applied meanwhile by another transaction is seen, not overwritten.
-        row = await Deliveries(session).lock_by_message_id(provider_message_id)
-        await apply_to_delivery(
-            session, row, status.state, status.error_code, now, BACKLOG_OPT_OUT_SOURCE
-        )
-    if pending:
-        # Only what was read and applied: a status kept while this ran (its sender did not
-        # see the send yet) stays for the next sweep (``apply_matched_backlog``) instead of
-        # being deleted unapplied.
+        for status in known
+    ]
+    await apply_reports(session, reports, now)
+    # Only what was read and applied: a status kept while this ran (its sender did not see
+    # the send yet) stays for the next sweep (``apply_matched_backlog``) instead of being
+    # deleted unapplied.
+    read = [(status.provider_message_id, status.state) for status in pending]
+    for chunk in chunks(read):
         await session.execute(
             delete(provider_status_backlog).where(
-                (provider_status_backlog.c.provider_message_id == provider_message_id)
-                & provider_status_backlog.c.state.in_([status.state for status in pending])
+                tuple_(
+                    provider_status_backlog.c.provider_message_id, provider_status_backlog.c.state
+                ).in_(chunk)
             )
         )
 
@@ -234,8 +256,7 @@ async def apply_kept_statuses(
     kept while its send was being recorded never waits for the periodic sweep."""
     async with sessions() as session, session.begin():
         matched = await Deliveries(session).kept_statuses_now_recorded(message_ids)
-        for message_id in sorted(matched):
-            await apply_backlog(session, message_id, now)
+        await apply_backlog(session, matched, now)
     return len(matched)
 
 
@@ -246,8 +267,7 @@ async def apply_matched_backlog(
     forget ones that never matched within ``keep``. Returns how many messages were updated."""
     async with sessions() as session, session.begin():
         matched = await Deliveries(session).kept_statuses_now_recorded(limit=500)
-        for provider_message_id in matched:
-            await apply_backlog(session, provider_message_id, now)
+        await apply_backlog(session, matched, now)
         await session.execute(
             delete(provider_status_backlog).where(
                 provider_status_backlog.c.received_at < now - keep
