@@ -56,7 +56,8 @@ class Shell:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        assert self.process is not None and self.process.stdin is not None
+        assert self.process is not None
+        assert self.process.stdin is not None
         if self.process.returncode is None:
             self.process.stdin.close()
             try:
@@ -68,7 +69,8 @@ class Shell:
     async def run(self, name: str, block: list[Step]) -> list[str]:
         """Each step's output (stdout and stderr); fails naming the step that failed."""
         assert self.process is not None
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         script = ["set -euo pipefail"]
         for number, step in enumerate(block):
             script += [f"printf '\\n@@step {number}@@\\n'", step.commands]
