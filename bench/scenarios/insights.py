@@ -265,7 +265,7 @@ async def query_run(released: Released) -> Run:
         environment="dev", database_url=db.url, database_schema=db.schema, public_releases=True
     )
     app = create_analyst_api(settings, db.sessions, ManualClock(NOW), {})
-    path = f"/v1/values?area={AREA}&area_type=community&indicator=chronic_loneliness&per_page=100"
+    path = f"/v1/values?area={AREA}&area_type=community&indicator=chronic_loneliness&limit=100"
     api_ms, sql_ms = [], []
     reset_peak_rss()
     transport = httpx.ASGITransport(app=app)

@@ -243,7 +243,7 @@ async def _wait_for_releases(
     deadline = loop.time() + timeout_s
     next_beat = loop.time() + 20
     while True:
-        found = {r["period"] for r in await analysts.get("/v1/periods")}
+        found = {r["period"] for r in await analysts.get_all("/v1/periods")}
         if set(windows) <= found or loop.time() > deadline:
             return found & set(windows)
         if loop.time() > next_beat:

@@ -20,14 +20,8 @@ WITHHELD = "c"
 
 async def released_values(analysts: ApiClient, period: str) -> list[Row]:
     """Every released value of one week or period, all pages."""
-    rows: list[Row] = []
-    page = 1
-    while True:
-        found = await analysts.get(f"/v1/values?period={period}&per_page=1000&page={page}")
-        rows += found["items"]
-        if len(rows) >= found["total"] or not found["items"]:
-            return rows
-        page += 1
+    rows: list[Row] = await analysts.get_all("/v1/values", period=period)
+    return rows
 
 
 def is_published(row: Row) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,19 @@ from sqlalchemy import Join, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.insights.adapters.tables import communities, release_values, releases
+from shared.http.pagination import KeyValue, SortKey, keyset_fetch
+
+# The analysts' pages. A release's period names it (2027-W01 is a week, 2027-P01 a period), so
+# period, area and indicator name one value.
+RELEASE_ORDER = SortKey((releases.c.period, releases.c.release_id))
+VALUE_ORDER = SortKey(
+    (
+        releases.c.period,
+        release_values.c.area_type,
+        release_values.c.area_id,
+        release_values.c.indicator,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -48,20 +62,30 @@ class ValueFilter:
     indicator: str | None = None
 
 
+def _release(row: Row[Any]) -> ReleaseInfo:
+    return ReleaseInfo(
+        row.release_id,
+        row.cadence,
+        row.period,
+        row.computed_at,
+        row.rho,
+        row.method_version,
+        json.loads(row.refused) if row.refused else {},
+    )
+
+
 async def list_releases(session: AsyncSession) -> list[ReleaseInfo]:
     rows = await session.execute(select(releases).order_by(releases.c.period, releases.c.cadence))
-    return [
-        ReleaseInfo(
-            row.release_id,
-            row.cadence,
-            row.period,
-            row.computed_at,
-            row.rho,
-            row.method_version,
-            json.loads(row.refused) if row.refused else {},
-        )
-        for row in rows
-    ]
+    return [_release(row) for row in rows]
+
+
+async def release_page(
+    session: AsyncSession, after: Sequence[KeyValue] | None, limit: int
+) -> tuple[list[ReleaseInfo], list[KeyValue] | None]:
+    """Up to ``limit`` releases in ``RELEASE_ORDER`` after ``after``, and the key of the last
+    one when more follow."""
+    rows, last = await keyset_fetch(session, select(releases), RELEASE_ORDER, after, limit)
+    return [_release(row) for row in rows], last
 
 
 async def list_areas(
@@ -111,32 +135,41 @@ async def count_values(session: AsyncSession, wanted: ValueFilter) -> int:
     return int((await session.execute(_filtered(query, wanted))).scalar_one())
 
 
+def _value_columns() -> Select[Any]:
+    values, release = release_values.c, releases.c
+    return select(
+        values.area_id,
+        values.area_type,
+        release.period,
+        release.cadence,
+        values.indicator,
+        values.value,
+        values.lower,
+        values.upper,
+        values.noisy_numerator,
+        values.noisy_denominator,
+        values.flag,
+        release.method_version,
+    ).select_from(_joined())
+
+
 async def read_values(
     session: AsyncSession, wanted: ValueFilter, offset: int, limit: int
 ) -> list[ValueRow]:
-    values, release = release_values.c, releases.c
-    query = (
-        select(
-            values.area_id,
-            values.area_type,
-            release.period,
-            release.cadence,
-            values.indicator,
-            values.value,
-            values.lower,
-            values.upper,
-            values.noisy_numerator,
-            values.noisy_denominator,
-            values.flag,
-            release.method_version,
-        )
-        .select_from(_joined())
-        .order_by(release.period, values.area_type, values.area_id, values.indicator)
-        .offset(offset)
-        .limit(limit)
-    )
+    """Rows ``offset`` to ``offset + limit`` in ``VALUE_ORDER`` (the dashboard's latest few)."""
+    query = _value_columns().order_by(*VALUE_ORDER.order_by()).offset(offset).limit(limit)
     rows = await session.execute(_filtered(query, wanted))
     return [_row(row) for row in rows]
+
+
+async def value_page(
+    session: AsyncSession, wanted: ValueFilter, after: Sequence[KeyValue] | None, limit: int
+) -> tuple[list[ValueRow], list[KeyValue] | None]:
+    """Up to ``limit`` values in ``VALUE_ORDER`` after ``after`` (a keyset page: releases
+    stored meanwhile shift nothing), and the key of the last one when more follow."""
+    query = _filtered(_value_columns(), wanted)
+    rows, last = await keyset_fetch(session, query, VALUE_ORDER, after, limit)
+    return [_row(row) for row in rows], last
 
 
 def _row(row: Row[Any]) -> ValueRow:

@@ -1,7 +1,9 @@
 """The analysts' read API: released figures only, as JSON or tidy CSV, with their catalogue.
 
 Nothing here reads a fact: every number comes from a stored release (``release_store``), so
-asking again returns the same numbers and spends no privacy budget.
+asking again returns the same numbers and spends no privacy budget. Every list is a page
+(``shared/http/pagination.py``: ``items`` and ``next_cursor``, ``limit`` and ``cursor``, a
+``Link`` header), as on the operators' APIs; the CSV file follows the same cursor.
 """
 
 from __future__ import annotations
@@ -16,15 +18,25 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.insights.adapters.release_store import (
+    RELEASE_ORDER,
+    VALUE_ORDER,
     ValueFilter,
     ValueRow,
-    count_values,
     list_areas,
-    list_releases,
-    read_values,
+    release_page,
+    value_page,
 )
 from services.insights.domain.indicators import INDICATORS
 from shared.contracts.base import CommunityId
+from shared.http.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Page,
+    PageQuery,
+    list_page,
+    next_cursor,
+    read_cursor,
+)
 
 router = APIRouter(prefix="/v1", tags=["releases"])
 AREA = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -88,11 +100,15 @@ class ReleaseOut(BaseModel):
     )
 
 
-@router.get("/periods", response_model=list[ReleaseOut], summary="Released weeks and periods")
-async def get_releases(factory: Sessions) -> list[ReleaseOut]:
+@router.get("/periods", response_model=Page[ReleaseOut], summary="Released weeks and periods")
+async def get_releases(
+    factory: Sessions, page: PageQuery, request: Request, response: Response
+) -> Page[ReleaseOut]:
+    """Oldest period first (a week and the 4-week period it ends in, by their names)."""
+    after = read_cursor(page.cursor, RELEASE_ORDER.kinds(), {})
     async with factory() as session:
-        found = await list_releases(session)
-    return [
+        found, last = await release_page(session, after, page.limit)
+    items = [
         ReleaseOut(
             release_id=r.release_id,
             cadence=r.cadence,
@@ -104,6 +120,7 @@ async def get_releases(factory: Sessions) -> list[ReleaseOut]:
         )
         for r in found
     ]
+    return Page[ReleaseOut](items=items, next_cursor=next_cursor(last, {}, request, response))
 
 
 class IndicatorOut(BaseModel):
@@ -120,10 +137,13 @@ class IndicatorOut(BaseModel):
     note: str
 
 
-@router.get("/indicators", response_model=list[IndicatorOut], summary="The indicator catalogue")
-async def get_indicators() -> list[IndicatorOut]:
-    """What each indicator counts; the methodology page (``/methodology``) explains the rest."""
-    return [
+@router.get("/indicators", response_model=Page[IndicatorOut], summary="The indicator catalogue")
+async def get_indicators(
+    page: PageQuery, request: Request, response: Response
+) -> Page[IndicatorOut]:
+    """What each indicator counts, by number; the methodology page (``/methodology``) explains
+    the rest. Ten today: one page at the default limit."""
+    catalogue = [
         IndicatorOut(
             code=i.code,
             number=i.number,
@@ -139,6 +159,8 @@ async def get_indicators() -> list[IndicatorOut]:
         )
         for i in INDICATORS
     ]
+    items, last = list_page(catalogue, lambda i: (i.number,), (int,), page, {})
+    return Page[IndicatorOut](items=items, next_cursor=next_cursor(last, {}, request, response))
 
 
 class ValueOut(BaseModel):
@@ -157,40 +179,67 @@ class ValueOut(BaseModel):
     method_version: str
 
 
-class ValuesPage(BaseModel):
-    items: list[ValueOut]
-    page: int
-    per_page: int
-    total: int
-
-
-class ValueQuery(BaseModel):
+class ValueFilters(BaseModel):
     area: str | None = Field(default=None, pattern=AREA)
     area_type: Literal["community", "region"] | None = None
     period: str | None = Field(default=None, pattern=WINDOW)
     cadence: Literal["week", "period"] | None = None
     indicator: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,48}$")
-    page: int = Field(default=1, ge=1, le=100_000)
-    per_page: int = Field(default=100, ge=1, le=1000)
 
     def filter(self) -> ValueFilter:
         return ValueFilter(self.area, self.area_type, self.period, self.cadence, self.indicator)
+
+    def given(self) -> dict[str, str | None]:
+        """The filters a cursor is bound to."""
+        return {
+            "area": self.area,
+            "area_type": self.area_type,
+            "period": self.period,
+            "cadence": self.cadence,
+            "indicator": self.indicator,
+        }
+
+
+# Query models rather than PageQuery: FastAPI reads a query model's fields as the parameters,
+# and a route takes one such model.
+class ValueQuery(ValueFilters):
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Items per page (1 to {MAX_LIMIT})."
+    )
+    cursor: str | None = Field(
+        default=None, description="next_cursor of the previous page, with the same filters."
+    )
+
+
+class CsvQuery(ValueFilters):
+    limit: int = Field(
+        default=CSV_ROWS, ge=1, le=CSV_ROWS, description=f"Rows in the file (1 to {CSV_ROWS})."
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="From the Link header of the previous file, with the same filters.",
+    )
 
 
 def _out(row: ValueRow) -> ValueOut:
     return ValueOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/values", response_model=ValuesPage, summary="Released values (JSON)")
-async def get_values(query: Annotated[ValueQuery, Query()], factory: Sessions) -> ValuesPage:
-    """One row per area, period and indicator; filter by any of them; paginated."""
+@router.get("/values", response_model=Page[ValueOut], summary="Released values (JSON)")
+async def get_values(
+    query: Annotated[ValueQuery, Query()],
+    factory: Sessions,
+    request: Request,
+    response: Response,
+) -> Page[ValueOut]:
+    """One row per area, period and indicator, by period, area and indicator; filter by any
+    of them."""
+    after = read_cursor(query.cursor, VALUE_ORDER.kinds(), query.given())
     async with factory() as session:
-        total = await count_values(session, query.filter())
-        rows = await read_values(
-            session, query.filter(), (query.page - 1) * query.per_page, query.per_page
-        )
-    return ValuesPage(
-        items=[_out(row) for row in rows], page=query.page, per_page=query.per_page, total=total
+        rows, last = await value_page(session, query.filter(), after, query.limit)
+    return Page[ValueOut](
+        items=[_out(row) for row in rows],
+        next_cursor=next_cursor(last, query.given(), request, response),
     )
 
 
@@ -200,20 +249,25 @@ async def get_values(query: Annotated[ValueQuery, Query()], factory: Sessions) -
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "Tidy CSV, one row a value."}},
 )
-async def get_values_csv(query: Annotated[ValueQuery, Query()], factory: Sessions) -> Response:
+async def get_values_csv(
+    query: Annotated[CsvQuery, Query()], factory: Sessions, request: Request
+) -> Response:
     """The same rows as ``/v1/values``, as CSV: area, area_type, period, indicator, value,
     lower, upper, noisy_n, flag, method_version. Empty cells: withheld or not applicable. Up to
-    50,000 rows a file (``page`` for more); ``per_page`` does not apply."""
+    ``limit`` (50,000) rows a file; when more follow, ``Link: <…>; rel="next"`` is the next."""
+    after = read_cursor(query.cursor, VALUE_ORDER.kinds(), query.given())
     async with factory() as session:
-        rows = await read_values(session, query.filter(), (query.page - 1) * CSV_ROWS, CSV_ROWS)
+        rows, last = await value_page(session, query.filter(), after, query.limit)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         out = _out(row)
         writer.writerow(["" if getattr(out, c) is None else getattr(out, c) for c in CSV_COLUMNS])
-    return Response(
+    answer = Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="connection-indicators.csv"'},
     )
+    next_cursor(last, query.given(), request, answer)
+    return answer

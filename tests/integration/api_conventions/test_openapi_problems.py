@@ -12,6 +12,8 @@ from shared.asyncapi import asyncapi_document
 from tests.integration.http_edge.support import PROBLEM_JSON, call
 
 OPERATOR_LISTENERS = ("scheduler", "notifier", "insights")
+# Lists follow one convention wherever they are served: the analysts' API's too.
+LIST_LISTENERS = (*OPERATOR_LISTENERS, "insights-analyst")
 PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}
 # A computed list, not a collection: as many instants as ``count`` asks (at most 100).
 NOT_COLLECTIONS = {("scheduler", "/v1/rituals/{ritual_id}/preview")}
@@ -79,7 +81,7 @@ async def test_each_route_declares_its_errors_as_problems(
     assert checked >= 3
 
 
-@pytest.mark.parametrize("listener", OPERATOR_LISTENERS)
+@pytest.mark.parametrize("listener", LIST_LISTENERS)
 async def test_every_list_is_a_page_with_limit_and_cursor(
     system: LocalSystem, listener: str
 ) -> None:
@@ -97,8 +99,17 @@ async def test_every_list_is_a_page_with_limit_and_cursor(
             assert {"limit", "cursor"} <= names, path
             limit = next(p for p in operation["parameters"] if p["name"] == "limit")
             assert limit["schema"]["maximum"] <= 500, path
-            assert "400" in operation["responses"], path
-    assert pages >= 1
+            for code in ("400", "401", "422", "429"):
+                assert operation["responses"][code]["content"] == PROBLEM_CONTENT, (path, code)
+    assert pages >= (3 if listener == "insights-analyst" else 1)
+
+
+async def test_the_csv_of_values_follows_the_same_cursor(system: LocalSystem) -> None:
+    operation = (await openapi(system, "insights-analyst"))["paths"]["/v1/values.csv"]["get"]
+    names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    assert {"limit", "cursor", "period", "area"} <= names
+    for code in ("400", "401", "422", "429"):
+        assert operation["responses"][code]["content"] == PROBLEM_CONTENT, code
 
 
 async def test_ids_are_id_on_the_resource_and_thing_id_in_references(

@@ -91,7 +91,7 @@ async def test_demo_releases_a_table_and_serves_until_sigint(
     assert address
     assert token
     headers = {"Authorization": f"Bearer {token[1]}"}
-    url = f"{address[1]}/v1/values?period=2027-P01&per_page=1000"
+    url = f"{address[1]}/v1/values?period=2027-P01&limit=500"
     async with aiohttp.ClientSession(headers=headers) as http, http.get(url) as response:
         assert response.status == 200
         values = (await response.json())["items"]

@@ -52,7 +52,7 @@ async def test_a_rebuild_holds_the_same_facts_and_keeps_the_releases(system: Loc
     await system.close_week("2027-W02")
 
     async def both_released() -> bool:
-        periods = await system.clients["insights-analyst"].get("/v1/periods")
+        periods = await system.clients["insights-analyst"].get_all("/v1/periods")
         return len(periods) == 2
 
     await eventually(both_released, timeout_s=30)

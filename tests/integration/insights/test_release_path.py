@@ -38,7 +38,7 @@ async def _get(system: LocalSystem, listener: str, path: str, token: str | None)
 
 
 async def _released(system: LocalSystem, expected: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await system.clients["insights-analyst"].get("/v1/periods")
+    rows: list[dict[str, Any]] = await system.clients["insights-analyst"].get_all("/v1/periods")
     return rows if len(rows) >= expected else []
 
 
@@ -106,12 +106,20 @@ async def test_four_weeks_become_weekly_and_period_releases_analysts_can_read(
         "flag",
         "method_version",
     ]
-    page = _json(
-        (await _get(system, "insights-analyst", "/v1/values?per_page=4&page=2", analyst))[1]
-    )
-    assert (page["page"], page["per_page"], len(page["items"])) == (2, 4, 4)
+    # Pages of 4 follow next_cursor to the end: every value once, in the order of one read.
+    everything = await system.clients["insights-analyst"].get_all("/v1/values")
     weekly, periodic = len(for_cadence(Cadence.week)), len(for_cadence(Cadence.period))
-    assert page["total"] == (4 * weekly + periodic) * 2  # a community and its region
+    assert len(everything) == (4 * weekly + periodic) * 2  # a community and its region
+    paged: list[dict[str, Any]] = []
+    query = "/v1/values?limit=4"
+    while True:
+        page = _json((await _get(system, "insights-analyst", query, analyst))[1])
+        assert len(page["items"]) <= 4
+        paged += page["items"]
+        if page["next_cursor"] is None:
+            break
+        query = f"/v1/values?limit=4&cursor={page['next_cursor']}"
+    assert paged == everything
     areas = _json((await _get(system, "insights-analyst", "/v1/areas", analyst))[1])
     assert areas["regions"] == [{"code": "E08000035", "communities": 1}]
 
@@ -120,7 +128,7 @@ async def test_four_weeks_become_weekly_and_period_releases_analysts_can_read(
         "/v1/areas",
         "/v1/periods",
         "/v1/indicators",
-        "/v1/values?per_page=1000",
+        "/v1/values?limit=500",
         "/v1/values.csv",
         "/methodology",
     ):
