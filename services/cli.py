@@ -121,7 +121,7 @@ def _schedule_preview(args: argparse.Namespace) -> int:
 
     try:
         lines = preview_lines(
-            args.rrule, args.dtstart, args.tz, args.after, args.count, args.exdate
+            args.rrule, args.dtstart, args.tz, args.after, args.count, args.exdate, args.time_slot
         )
     except UnknownTimeZone as error:
         print(f"rituals: {error}{error.did_you_mean}", file=sys.stderr)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from services.scheduler.domain.recurrence import ScheduleError, load_zone
 from services.scheduler.domain.schedule_check import check_schedule
+from services.scheduler.domain.time_slots import at_slot
 from services.scheduler.settings import SchedulerSettings
 from shared.contracts.base import utc_iso
 
@@ -21,6 +22,9 @@ def add_preview_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--after", help="UTC instant to start after (default: DTSTART - 1 s)")
     parser.add_argument("--count", type=int, default=10, help="how many occurrences")
     parser.add_argument("--exdate", action="append", default=[], help="local wall time to skip")
+    parser.add_argument(
+        "--time-slot", help="a ritual's time slot (HH:MM): the rule's days at that local time"
+    )
 
 
 def default_min_prompt_interval() -> timedelta:
@@ -30,25 +34,41 @@ def default_min_prompt_interval() -> timedelta:
 
 
 def preview_lines(
-    rrule: str, dtstart: str, tz: str, after: str | None, count: int, exdates: list[str]
+    rrule: str,
+    dtstart: str,
+    tz: str,
+    after: str | None,
+    count: int,
+    exdates: list[str],
+    time_slot: str | None = None,
 ) -> list[str]:
     """``2027-03-14T07:30:00Z  Sun 2027-03-14 03:30 EDT (-04:00)``: each occurrence of
     ``preview_instants``, then the wall time it is in ``tz``."""
     zone = load_zone(tz)
-    instants = preview_instants(rrule, dtstart, tz, after, count, exdates)
+    instants = preview_instants(rrule, dtstart, tz, after, count, exdates, time_slot)
     return [f"{utc_iso(instant)}  {_local(instant, zone)}" for instant in instants]
 
 
 def preview_instants(
-    rrule: str, dtstart: str, tz: str, after: str | None, count: int, exdates: list[str]
+    rrule: str,
+    dtstart: str,
+    tz: str,
+    after: str | None,
+    count: int,
+    exdates: list[str],
+    time_slot: str | None = None,
 ) -> list[datetime]:
-    """The next ``count`` UTC instants. Raises ``ScheduleError`` with a reason the operator
-    can act on, also when the schedule has no occurrence after ``after`` (an empty preview is
-    never printed as a success)."""
+    """The next ``count`` UTC instants (at ``time_slot``, if given, as the scheduler reads a
+    ritual's slot). Raises ``ScheduleError`` with a reason the operator can act on, also when
+    the schedule has no occurrence after ``after`` (an empty preview is never printed as a
+    success)."""
     if count < 1:
         raise ScheduleError("--count must be at least 1")
     zone = load_zone(tz)
-    schedule = check_schedule(rrule, dtstart, exdates, default_min_prompt_interval())
+    slots = (time_slot,) if time_slot is not None else ()
+    schedule = check_schedule(rrule, dtstart, exdates, default_min_prompt_interval(), slots)
+    if time_slot is not None:
+        schedule = at_slot(schedule, time_slot)
     if after is None:  # from the first occurrence on
         after_instant = schedule.dtstart.replace(tzinfo=zone).astimezone(UTC) - timedelta(days=2)
     else:

@@ -86,6 +86,8 @@ RespondentKey = Annotated[str, StringConstraints(pattern=r"^rk_[A-Za-z0-9]{16,64
 CommunityId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
 RitualId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
 EventId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+# A local wall-clock time of day, "18:00": a ritual's time slot.
+TimeOfDay = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
 class Event(BaseModel):

@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared import subjects
-from shared.contracts.base import Event, MemberId, RitualId
+from shared.contracts.base import Event, MemberId, RitualId, TimeOfDay
 
 
 class RitualChoice(StrEnum):
@@ -29,10 +29,14 @@ class RitualChoice(StrEnum):
 
 
 class MemberRitualChoiceV1(Event):
-    """A member chose to receive, pause or stop one ritual, at ``occurred_at``.
+    """A member chose to receive, pause or stop one ritual, and at which of its time slots,
+    at ``occurred_at``: the whole of their choice about the ritual, not a change to it.
 
     Consumers keep the latest choice per (member, ritual) by ``sequence``: an older one that
     arrives late (a redelivery after a newer one) changes nothing, even within one second.
+    The slot is a field of this event, not an event of its own, so that one sequence orders
+    everything a member chose about a ritual; a producer that does not know slots sends
+    none, which means the default slot.
     """
 
     subject: ClassVar[str] = subjects.RITUAL_CHOICE
@@ -44,4 +48,10 @@ class MemberRitualChoiceV1(Event):
     choice: RitualChoice
     sequence: int = Field(
         ge=0, description="How many choices about this ritual the member made before this one."
+    )
+    time_slot: TimeOfDay | None = Field(
+        default=None,
+        description="The local time of day the member chose among those the ritual offers "
+        "(RitualDue.time_slots); none: the default. A time the ritual no longer offers is "
+        "read as the default.",
     )

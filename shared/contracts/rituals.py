@@ -7,7 +7,15 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared import subjects
-from shared.contracts.base import CommunityId, Event, EventId, MemberId, RitualId, UtcDatetime
+from shared.contracts.base import (
+    CommunityId,
+    Event,
+    EventId,
+    MemberId,
+    RitualId,
+    TimeOfDay,
+    UtcDatetime,
+)
 
 
 class RitualKind(StrEnum):
@@ -46,6 +54,13 @@ class RitualDueV1(Event):
     respond_by: UtcDatetime
     late: bool = Field(
         default=False, description="Emitted after its instant, within the misfire grace."
+    )
+    time_slots: list[TimeOfDay] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Local times of day (in ``timezone``) the ritual offers members to choose "
+        "among, the default first; empty: it offers no choice. The notifier learns them here, "
+        "as it learns the ritual's kind, to show them on the member's preferences page.",
     )
 
 

@@ -238,6 +238,15 @@ class Contacts:
         )
         return {row.ritual_id: RitualChoice(row.choice) for row in rows}
 
+    async def chosen_time_slots(self, member_id: str) -> dict[str, str]:
+        """ritual id -> the time slot the member chose, for the rituals where they chose one."""
+        rows = await self._session.execute(
+            select(ritual_choices.c.ritual_id, ritual_choices.c.time_slot).where(
+                (ritual_choices.c.member_id == member_id) & ritual_choices.c.time_slot.is_not(None)
+            )
+        )
+        return {row.ritual_id: row.time_slot for row in rows}
+
     async def held_rituals(self, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (member, ritual) pairs the member has paused or stopped."""
         wanted = sorted(set(pairs))
@@ -353,6 +362,37 @@ class Contacts:
             .where(contacts.c.member_id == member_id)
             .values(**state, updated_at=now)
         )
+
+    async def choose_time_slot(
+        self, member_id: str, ritual_id: str, time_slot: str | None, source: str, now: datetime
+    ) -> None:
+        """The member's time slot for a ritual (None: its default), on the trail (kind
+        time_slot, ``detail`` the local time or "default") and as their current choice."""
+        await self._trail(
+            member_id, "time_slot", True, source, now, ritual_id, time_slot or "default"
+        )
+        values = {"time_slot": time_slot, "chosen_at": now}
+        inserted = await insert_ignoring_duplicates(
+            self._session,
+            ritual_choices,
+            [
+                {
+                    "member_id": member_id,
+                    "ritual_id": ritual_id,
+                    "choice": RitualChoice.active.value,
+                    **values,
+                }
+            ],
+        )
+        if not inserted:
+            await self._session.execute(
+                update(ritual_choices)
+                .where(
+                    (ritual_choices.c.member_id == member_id)
+                    & (ritual_choices.c.ritual_id == ritual_id)
+                )
+                .values(**values)
+            )
 
     async def _choose(
         self, member_id: str, ritual_id: str, choice: RitualChoice, now: datetime

@@ -57,13 +57,14 @@ consent_records = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("member_id", String(64), nullable=False, index=True),
     # prompts | insights | sms | email (consents); ritual (a choice per ritual); channel |
-    # quiet_hours | locale (preferences the member changed on their page)
+    # quiet_hours | locale | time_slot (preferences the member changed on their page)
     Column("kind", String(16), nullable=False),
     Column("given", Boolean, nullable=False),
     Column("source", String(64), nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
     Column("ritual_id", String(64), nullable=True),  # kind ritual: which one
-    # What was chosen: active | paused | stopped (ritual), sms | email, "22:00-07:00", "es".
+    # What was chosen: active | paused | stopped (ritual), sms | email, "22:00-07:00", "es",
+    # "18:00" | default (time_slot).
     Column("detail", String(64), nullable=True),
 )
 
@@ -77,6 +78,20 @@ ritual_choices = Table(
     Column("ritual_id", String(64), primary_key=True),
     Column("choice", String(16), nullable=False),
     Column("chosen_at", UtcDateTime(), nullable=False),
+    # The local time of day chosen among the ritual's slots (set by ``choose_time_slot``, the
+    # trail's kind time_slot); null: the ritual's default.
+    Column("time_slot", String(5), nullable=True),
+)
+
+# The time slots each ritual offers, as its latest RitualDue said (the notifier knows rituals
+# only from their events): what the preferences page lets a member choose among.
+ritual_time_slots = Table(
+    "ritual_time_slots",
+    metadata,
+    Column("ritual_id", String(64), primary_key=True),
+    Column("time_slots", String(32), nullable=False),  # "09:00,18:00", the default first
+    Column("ritual_version", Integer, nullable=False),  # the newest version's slots win
+    Column("learned_at", UtcDateTime(), nullable=False),
 )
 
 # One row per (due event, channel): a redelivered RitualDue finds its row and sends nothing.

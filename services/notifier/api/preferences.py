@@ -1,6 +1,7 @@
 """The member's preferences page, behind the signed link every prompt carries (and the reply to
-the SMS keyword PREFS): pause, resume or stop each ritual, and choose channel, quiet hours and
-language.
+the SMS keyword PREFS): pause, resume or stop each ritual, choose among the time slots a ritual
+offers (local times in the zone its prompts are read in, named on the page), and choose
+channel, quiet hours and language.
 
 Plain HTML forms, no script: GET shows the form; POST saves and redirects (303) to the page
 again, so a reload never posts twice. The form carries a short-lived signed token of its own
@@ -29,6 +30,7 @@ from services.notifier.handlers.use_cases.preferences import (
     ChosenPreferences,
     InvalidPreferences,
     MemberPreferences,
+    RitualPreference,
     load_preferences,
     parse_local_time,
     save_preferences,
@@ -66,8 +68,27 @@ def _ritual_fieldsets(preferences: MemberPreferences, lang: str) -> str:
             )
             for choice in RitualChoice
         )
-        parts.append(f"<fieldset><legend>{escape(title)}</legend>{choices}</fieldset>")
+        parts.append(
+            f"<fieldset><legend>{escape(title)}</legend>{choices}"
+            f"{_slot_fieldset(ritual, lang)}</fieldset>"
+        )
     return "".join(parts)
+
+
+def _slot_fieldset(ritual: RitualPreference, lang: str) -> str:
+    """The ritual's time slots as radio buttons, if it offers more than one."""
+    if len(ritual.time_slots) < 2:
+        return ""
+    legend = (
+        text("slot_legend_zone", lang).format(zone=ritual.zone)
+        if ritual.zone
+        else text("slot_legend", lang)
+    )
+    slots = "".join(
+        _radio(f"slot-{ritual.ritual_id}", slot, slot, slot == ritual.time_slot)
+        for slot in ritual.time_slots
+    )
+    return f"<fieldset><legend>{escape(legend)}</legend>{slots}</fieldset>"
 
 
 def _form(token: str, form_token: str, preferences: MemberPreferences, notice: str) -> str:
@@ -116,7 +137,11 @@ def _read_form(form: FormData, preferences: MemberPreferences) -> ChosenPreferen
         return value if isinstance(value, str) else None
 
     rituals: dict[str, RitualChoice] = {}
+    time_slots: dict[str, str] = {}
     for ritual in preferences.rituals:
+        slot = field(f"slot-{ritual.ritual_id}")
+        if slot is not None:
+            time_slots[ritual.ritual_id] = slot
         raw = field(f"ritual-{ritual.ritual_id}")
         if raw is None:
             continue
@@ -133,6 +158,7 @@ def _read_form(form: FormData, preferences: MemberPreferences) -> ChosenPreferen
         raise InvalidPreferences("channel", "the channel must be e-mail or text message") from error
     return ChosenPreferences(
         rituals=rituals,
+        time_slots=time_slots,
         channel=channel,
         quiet_hours_sent="quiet_start" in form or "quiet_end" in form,
         quiet_start=parse_local_time(field("quiet_start"), "start"),

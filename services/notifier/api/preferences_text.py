@@ -38,6 +38,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "choice.active": "Keep receiving it",
                 "choice.paused": "Pause it for now (resume here any time)",
                 "choice.stopped": "Stop this one (the others go on)",
+                "slot_legend": "Time of day to receive it",
+                "slot_legend_zone": "Time of day to receive it ({zone} time)",
                 "channel.email": "E-mail",
                 "channel.sms": "Text message (SMS)",
                 "kind.check_in": "Check-in",
@@ -55,6 +57,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "error.unknown_ritual": "a ritual on the form is not one of yours",
                 "error.ritual_choice": "choose keep, pause or stop for each ritual",
                 "error.channel": "the channel must be e-mail or text message",
+                "error.time_slot": "choose one of the times a ritual offers",
             }
         ),
         "es": MappingProxyType(
@@ -87,6 +90,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "choice.active": "Seguir recibiéndolo",
                 "choice.paused": "Pausarlo por ahora (puedes reanudarlo aquí cuando quieras)",
                 "choice.stopped": "Dejar este (los demás siguen)",
+                "slot_legend": "Hora del día para recibirlo",
+                "slot_legend_zone": "Hora del día para recibirlo (hora de {zone})",
                 "channel.email": "Correo electrónico",
                 "channel.sms": "Mensaje de texto (SMS)",
                 "kind.check_in": "Consulta semanal",
@@ -109,6 +114,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "error.unknown_ritual": "un ritual del formulario no es tuyo",
                 "error.ritual_choice": "elige seguir, pausar o dejar para cada ritual",
                 "error.channel": "el canal debe ser correo electrónico o mensaje de texto",
+                "error.time_slot": "elige una de las horas que ofrece el ritual",
             }
         ),
     }

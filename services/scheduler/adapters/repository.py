@@ -17,6 +17,7 @@ from services.scheduler.adapters.tables import (
     schedule_cursors,
 )
 from services.scheduler.domain.ritual import NudgePolicy, Ritual
+from services.scheduler.domain.time_slots import split_slots
 from shared.contracts import RitualChoice, RitualKind
 from shared.db import insert_ignoring_duplicates
 
@@ -40,6 +41,7 @@ def ritual_from_row(row: Row[Any]) -> Ritual:
         ),
         version=row.version,
         active=row.active,
+        time_slots=split_slots(row.time_slots),
     )
 
 
@@ -82,11 +84,17 @@ async def member_zones(session: AsyncSession, community_id: str) -> set[str]:
     return set(rows.scalars())
 
 
+CursorKey = tuple[str, str, int]  # ritual id, zone, slot
+
+
 async def members_by_cursor(
-    session: AsyncSession, cursors: Sequence[tuple[Ritual, str]]
-) -> dict[tuple[str, str], list[str]]:
-    """Members each (ritual, zone) cursor fires for, in one query for the whole batch."""
-    community_ids = sorted({ritual.community_id for ritual, _ in cursors})
+    session: AsyncSession, cursors: Sequence[tuple[Ritual, str, int]]
+) -> dict[CursorKey, list[str]]:
+    """Members each (ritual, zone, slot) cursor fires for, in one query for the whole batch:
+    those living in the zone (any zone, if the ritual is pinned) whose slot it is (a member
+    who chose none, or a time no longer offered, has the default, 0), minus those who paused
+    or stopped the ritual."""
+    community_ids = sorted({ritual.community_id for ritual, _, _ in cursors})
     rows = await session.execute(
         select(enrolments.c.community_id, enrolments.c.timezone, enrolments.c.member_id)
         .where(enrolments.c.community_id.in_(community_ids))
@@ -95,49 +103,65 @@ async def members_by_cursor(
     by_community: dict[str, list[tuple[str, str]]] = {}
     for row in rows:
         by_community.setdefault(row.community_id, []).append((row.timezone, row.member_id))
-    held = await held_by_members(session, sorted({ritual.id for ritual, _ in cursors}))
+    held, slot_chosen = await choices_of_members(
+        session, sorted({ritual.id for ritual, _, _ in cursors})
+    )
     return {
-        (ritual.id, zone): [
+        (ritual.id, zone, slot): [
             member
             for member_zone, member in by_community.get(ritual.community_id, [])
             if (ritual.pinned_to_community_zone or member_zone == zone)
             and (member, ritual.id) not in held
+            and ritual.slot_of(slot_chosen.get((member, ritual.id))) == slot
         ]
-        for ritual, zone in cursors
+        for ritual, zone, slot in cursors
     }
 
 
-async def held_by_members(session: AsyncSession, ritual_ids: Sequence[str]) -> set[tuple[str, str]]:
-    """(member, ritual) pairs the member has paused or stopped (preferences page), among
-    ``ritual_ids``: one query for the batch."""
+async def choices_of_members(
+    session: AsyncSession, ritual_ids: Sequence[str]
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], str]]:
+    """Among ``ritual_ids``, in one query for the batch: the (member, ritual) pairs the member
+    has paused or stopped (preferences page), and the time slot each member chose where they
+    chose one."""
     if not ritual_ids:
-        return set()
+        return set(), {}
+    choices = member_ritual_choices.c
     rows = await session.execute(
-        select(member_ritual_choices.c.member_id, member_ritual_choices.c.ritual_id).where(
-            member_ritual_choices.c.ritual_id.in_(ritual_ids)
-            & (member_ritual_choices.c.choice != RitualChoice.active.value)
+        select(choices.member_id, choices.ritual_id, choices.choice, choices.time_slot).where(
+            choices.ritual_id.in_(ritual_ids)
+            & ((choices.choice != RitualChoice.active.value) | choices.time_slot.is_not(None))
         )
     )
-    return {(row.member_id, row.ritual_id) for row in rows}
+    held: set[tuple[str, str]] = set()
+    slots: dict[tuple[str, str], str] = {}
+    for row in rows:
+        if row.choice != RitualChoice.active.value:
+            held.add((row.member_id, row.ritual_id))
+        if row.time_slot is not None:
+            slots[(row.member_id, row.ritual_id)] = row.time_slot
+    return held, slots
 
 
 async def advance_cursors(
-    session: AsyncSession, advances: Sequence[tuple[str, str, datetime | None]]
+    session: AsyncSession, advances: Sequence[tuple[CursorKey, datetime | None]]
 ) -> None:
-    """Move each (ritual, zone) cursor to its next occurrence, or retire it (None): one
+    """Move each (ritual, zone, slot) cursor to its next occurrence, or retire it (None): one
     statement for the moves and one for the retirements, whatever the batch size."""
     moves = [
-        {"key_ritual": ritual_id, "key_zone": zone, "next_due": next_due}
-        for ritual_id, zone, next_due in advances
+        {"key_ritual": ritual_id, "key_zone": zone, "key_slot": slot, "next_due": next_due}
+        for (ritual_id, zone, slot), next_due in advances
         if next_due is not None
     ]
-    retired = [(ritual_id, zone) for ritual_id, zone, next_due in advances if next_due is None]
+    retired = [key for key, next_due in advances if next_due is None]
+    cursor = schedule_cursors.c
     if moves:
         await session.execute(
             update(schedule_cursors)
             .where(
-                (schedule_cursors.c.ritual_id == bindparam("key_ritual"))
-                & (schedule_cursors.c.timezone == bindparam("key_zone"))
+                (cursor.ritual_id == bindparam("key_ritual"))
+                & (cursor.timezone == bindparam("key_zone"))
+                & (cursor.slot == bindparam("key_slot"))
             )
             .values(next_due_at=bindparam("next_due")),
             moves,
@@ -145,16 +169,18 @@ async def advance_cursors(
     if retired:
         await session.execute(
             delete(schedule_cursors).where(
-                tuple_(schedule_cursors.c.ritual_id, schedule_cursors.c.timezone).in_(retired)
+                tuple_(cursor.ritual_id, cursor.timezone, cursor.slot).in_(retired)
             )
         )
 
 
 async def plan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> int:
-    """Make sure each zone this ritual fires in has a cursor at its next occurrence after now.
+    """Make sure each zone this ritual fires in has a cursor per time slot at its next
+    occurrence after now.
 
     Existing cursors are left alone: they already point at the next unsent occurrence. A
-    paused ritual has no cursors.
+    paused ritual has no cursors. A slot nobody in a zone has chosen gets one too; its first
+    tick retires it (as a zone nobody lives in), and a member's choice plans it again.
     """
     if not ritual.active:
         return 0
@@ -164,9 +190,17 @@ async def plan_cursors(session: AsyncSession, ritual: Ritual, now: datetime) -> 
         zones = await member_zones(session, ritual.community_id)
     rows = []
     for zone in sorted(zones):
-        next_due = ritual.next_occurrence(zone, now)
-        if next_due is not None:
-            rows.append({"ritual_id": ritual.id, "timezone": zone, "next_due_at": next_due})
+        for slot in range(ritual.slot_count):
+            next_due = ritual.next_occurrence(zone, now, slot)
+            if next_due is not None:
+                rows.append(
+                    {
+                        "ritual_id": ritual.id,
+                        "timezone": zone,
+                        "slot": slot,
+                        "next_due_at": next_due,
+                    }
+                )
     return await insert_ignoring_duplicates(session, schedule_cursors, rows)
 
 

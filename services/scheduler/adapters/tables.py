@@ -57,6 +57,9 @@ rituals = Table(
     # re-fires an occurrence already emitted under the old version.
     Column("version", Integer, nullable=False, default=1),
     Column("active", Boolean, nullable=False, default=True),
+    # Local times of day members choose among, comma-separated ("09:00,18:00"), the default
+    # first; empty: the one slot is DTSTART's time.
+    Column("time_slots", String(32), nullable=False, default="", server_default=""),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -76,8 +79,9 @@ enrolments = Table(
     Index("ix_enrolments_community_zone", "community_id", "timezone"),
 )
 
-# The next occurrence of each ritual in each zone its members live in: a tick reads only the
-# rows that are due (indexed by time), whatever the number of rituals stored.
+# The next occurrence of each ritual in each zone its members live in, at each of its time
+# slots (0: the default; the index into rituals.time_slots): a tick reads only the rows that
+# are due (indexed by time), whatever the number of rituals stored.
 schedule_cursors = Table(
     "schedule_cursors",
     metadata,
@@ -88,6 +92,7 @@ schedule_cursors = Table(
         primary_key=True,
     ),
     Column("timezone", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True, default=0, server_default="0"),
     Column("next_due_at", UtcDateTime(), nullable=False),
     Index("ix_schedule_cursors_next_due_at", "next_due_at"),
 )
@@ -134,6 +139,8 @@ member_ritual_choices = Table(
     Column("chosen_at", UtcDateTime(), nullable=False),
     Column("sequence", Integer, nullable=False),
     Column("event_id", String(36), nullable=False),
+    # The local time of day the member chose among the ritual's slots; null: the default.
+    Column("time_slot", String(5), nullable=True),
     Index("ix_member_ritual_choices_ritual", "ritual_id"),
 )
 

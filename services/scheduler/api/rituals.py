@@ -33,6 +33,7 @@ from services.scheduler.api.schemas import (
 from services.scheduler.api.validation import checked_schedule, unprocessable
 from services.scheduler.domain.recurrence import load_zone
 from services.scheduler.domain.ritual import Ritual
+from services.scheduler.domain.time_slots import join_slots
 from services.scheduler.handlers.emit_due import emit_due_batch
 from shared.http.created import set_location
 from shared.http.errors import UNPROCESSABLE, problem_response
@@ -60,6 +61,7 @@ def ritual_out(ritual: Ritual, title: str) -> RitualOut:
             int(ritual.nudges.after.total_seconds()) // 60 if ritual.nudges.after else None
         ),
         max_nudges=ritual.nudges.max_nudges,
+        time_slots=list(ritual.time_slots),
         version=ritual.version,
         active=ritual.active,
     )
@@ -96,7 +98,13 @@ async def _flush_due_under_current_version(
 )
 async def create_ritual(body: RitualIn, context: Context, response: Response) -> RitualOut:
     """Create a ritual; its first occurrence is planned at once for every member zone."""
-    checked_schedule(body.rrule, body.dtstart, body.exdates or [], context.min_prompt_interval)
+    checked_schedule(
+        body.rrule,
+        body.dtstart,
+        body.exdates or [],
+        context.min_prompt_interval,
+        body.time_slots or (),
+    )
     now = context.clock.now()
     ritual_id = body.id or f"rit_{secrets.token_hex(6)}"
     misfire_grace_s = (
@@ -132,6 +140,7 @@ async def create_ritual(body: RitualIn, context: Context, response: Response) ->
                 misfire_grace_s=misfire_grace_s,
                 nudge_after_s=(body.nudge_after_minutes or 0) * 60 or None,
                 max_nudges=body.max_nudges if body.max_nudges is not None else 1,
+                time_slots=join_slots(body.time_slots or []),
                 version=1,
                 active=True,
                 created_at=now,
@@ -190,6 +199,7 @@ async def edit_ritual(ritual_id: str, body: RitualPatch, context: Context) -> Ri
             changes.get("dtstart", current.dtstart_local),
             (changes["exdates"] or []) if "exdates" in changes else current.exdates,
             context.min_prompt_interval,
+            (changes["time_slots"] or ()) if "time_slots" in changes else current.time_slots,
         )
         await _flush_due_under_current_version(session, context, ritual_id, now)
         await session.execute(
@@ -210,6 +220,8 @@ def _columns(changes: dict[str, Any]) -> dict[str, Any]:
             columns["dtstart_local"] = value
         elif name == "exdates":
             columns["exdates"] = repository.join_exdates(value or [])
+        elif name == "time_slots":
+            columns["time_slots"] = join_slots(value or [])  # null: DTSTART's time only
         elif name == "kind":
             columns["kind"] = value.value if hasattr(value, "value") else value
         elif name == "nudge_after_minutes":
@@ -270,15 +282,21 @@ async def preview_ritual(
     context: Context,
     timezone: Annotated[str | None, Query(description="Zone; the community's if omitted.")] = None,
     count: Annotated[int, Query(ge=1, le=100)] = 10,
+    slot: Annotated[int, Query(ge=1, le=3, description="Which time slot (1: the default).")] = 1,
 ) -> list[datetime]:
-    """The next occurrences after now, as UTC instants, read in one zone."""
+    """The next occurrences after now, as UTC instants, read in one zone at one time slot."""
     async with context.sessions() as session:
         ritual, _ = await _load(session, ritual_id)
     try:
         zone = load_zone(timezone or ritual.community_timezone)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
-    return ritual.schedule.preview(zone, context.clock.now(), count)
+    if slot > ritual.slot_count:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the ritual has {ritual.slot_count} time slot{'s' if ritual.slot_count > 1 else ''}",
+        )
+    return ritual.schedule_for(slot - 1).preview(zone, context.clock.now(), count)
 
 
 MISSED_ORDER = SortKey((missed_occurrences.c.occurrence_at, missed_occurrences.c.timezone), True)

@@ -14,22 +14,24 @@ from shared.http.pagination import Page, PageQuery, SortKey, keyset_rows, next_c
 
 router = APIRouter(prefix="/v1/schedule", tags=["schedule"])
 Context = Annotated[ApiContext, Depends(api_context)]
-SOONEST_FIRST = SortKey(
-    (schedule_cursors.c.next_due_at, schedule_cursors.c.ritual_id, schedule_cursors.c.timezone)
-)
+CURSOR = schedule_cursors.c
+SOONEST_FIRST = SortKey((CURSOR.next_due_at, CURSOR.ritual_id, CURSOR.timezone, CURSOR.slot))
 
 
 @router.get("/upcoming", response_model=Page[UpcomingOccurrence])
 async def upcoming(
     context: Context, page: PageQuery, request: Request, response: Response
 ) -> Page[UpcomingOccurrence]:
-    """The next occurrence of each ritual in each zone, soonest first."""
+    """The next occurrence of each ritual in each zone at each time slot, soonest first."""
     async with context.sessions() as session:
         rows, last = await keyset_rows(session, select(schedule_cursors), SOONEST_FIRST, page, {})
     return Page[UpcomingOccurrence](
         items=[
             UpcomingOccurrence(
-                ritual_id=row.ritual_id, timezone=row.timezone, due_at=row.next_due_at
+                ritual_id=row.ritual_id,
+                timezone=row.timezone,
+                slot=row.slot + 1,
+                due_at=row.next_due_at,
             )
             for row in rows
         ],

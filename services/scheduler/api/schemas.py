@@ -95,6 +95,16 @@ class ScheduleFields(BaseModel):
         description="Send a gentle nudge if no answer this long after the prompt was sent.",
     )
     max_nudges: int | None = Field(default=None, ge=0, le=3)
+    time_slots: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=3,
+        description="Local times of day (HH:MM, distinct) members choose among, the default "
+        "first: each fires on the rule's days at that time where the member lives (the "
+        "community's zone if pinned). Omit (or null in an edit) for one, DTSTART's time. The "
+        "rule must then fire at DTSTART's time of day (FREQ DAILY or coarser, no BYHOUR, "
+        "BYMINUTE or BYSECOND).",
+    )
 
 
 class RitualIn(ScheduleFields):
@@ -108,7 +118,7 @@ class RitualIn(ScheduleFields):
 
 # In an edit, null means "none" only where a ritual can have none; elsewhere it is refused
 # (omit a field to leave it unchanged).
-NULLABLE_IN_PATCH = frozenset({"exdates", "nudge_after_minutes"})
+NULLABLE_IN_PATCH = frozenset({"exdates", "nudge_after_minutes", "time_slots"})
 
 
 def _not_null_in_schema(schema: dict[str, Any]) -> None:
@@ -152,6 +162,10 @@ class RitualOut(BaseModel):
     misfire_grace_minutes: int
     nudge_after_minutes: int | None
     max_nudges: int
+    time_slots: list[str] = Field(
+        description="Local times of day members choose among, the default first; empty: "
+        "the one time is DTSTART's."
+    )
     version: int
     active: bool
 
@@ -188,6 +202,7 @@ class EnrolmentOut(BaseModel):
 class UpcomingOccurrence(BaseModel):
     ritual_id: str
     timezone: str
+    slot: int = Field(description="Which of the ritual's time slots (1: the default).")
     due_at: datetime
 
 

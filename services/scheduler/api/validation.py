@@ -3,6 +3,7 @@ schedule unusable is decided in ``domain.schedule_check``, shared with the CLI."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +21,10 @@ def checked_schedule(
     dtstart: str,
     exdates: list[str] | tuple[str, ...],
     minimum: timedelta,
+    time_slots: Sequence[str] = (),
 ) -> Schedule:
     """The schedule if ``check_schedule`` accepts it; otherwise a 422 naming the field."""
     try:
-        return check_schedule(rrule, dtstart, exdates, minimum)
+        return check_schedule(rrule, dtstart, exdates, minimum, time_slots)
     except ScheduleFieldError as error:
         raise unprocessable(error.field, str(error)) from error

@@ -13,6 +13,7 @@ from services.scheduler.domain.recurrence import (
     parse_exdates,
     parse_local_datetime,
 )
+from services.scheduler.domain.time_slots import at_slot
 from shared.contracts import NudgeDueV1, RitualDueV1, RitualKind, deterministic_event_id
 
 
@@ -44,12 +45,36 @@ class Ritual:
     nudges: NudgePolicy
     version: int
     active: bool
+    # Local times of day ("HH:MM") members choose among; the first is the default. Empty: the
+    # one slot is DTSTART's time. Slot numbers (cursors) index this tuple from 0.
+    time_slots: tuple[str, ...] = ()
 
     @property
     def schedule(self) -> Schedule:
-        return Schedule(
+        """The default slot's schedule."""
+        return self.schedule_for(0)
+
+    @property
+    def slot_count(self) -> int:
+        return len(self.time_slots) or 1
+
+    def schedule_for(self, slot: int) -> Schedule:
+        base = Schedule(
             self.rrule, parse_local_datetime(self.dtstart_local), parse_exdates(self.exdates)
         )
+        if not self.time_slots:
+            if slot != 0:
+                raise IndexError(f"ritual {self.id} has one slot")
+            return base
+        return at_slot(base, self.time_slots[slot])
+
+    def slot_of(self, chosen_time: str | None) -> int:
+        """The slot a member who chose ``chosen_time`` gets: that one if the ritual still
+        offers it, else the default (0): an operator's edit never moves a member to a time
+        other than the one they picked or the default."""
+        if chosen_time in self.time_slots:
+            return self.time_slots.index(chosen_time)
+        return 0
 
     @property
     def misfire_grace(self) -> timedelta:
@@ -59,8 +84,8 @@ class Ritual:
         """Where "09:00" is read: the member's own zone, unless the ritual is pinned."""
         return self.community_timezone if self.pinned_to_community_zone else member_timezone
 
-    def next_occurrence(self, timezone: str, after: datetime) -> datetime | None:
-        return self.schedule.next_after(load_zone(timezone), after)
+    def next_occurrence(self, timezone: str, after: datetime, slot: int = 0) -> datetime | None:
+        return self.schedule_for(slot).next_after(load_zone(timezone), after)
 
     def due_event(
         self,
@@ -102,6 +127,7 @@ class Ritual:
             "occurrence_local_date": local.date(),
             "respond_by": occurrence_at + timedelta(seconds=self.response_window_s),
             "late": late,
+            "time_slots": list(self.time_slots),
         }
         return [
             RitualDueV1(

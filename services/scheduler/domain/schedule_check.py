@@ -4,6 +4,7 @@ decided here and nowhere else."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from services.scheduler.domain.recurrence import (
@@ -13,6 +14,7 @@ from services.scheduler.domain.recurrence import (
     parse_exdates,
     parse_local_datetime,
 )
+from services.scheduler.domain.time_slots import check_time_slots
 
 # A first occurrence outside these years is a typo, and near year 1 or 9999 a local time has
 # no UTC instant in some zones (datetime overflows).
@@ -21,7 +23,8 @@ LATEST_DTSTART = datetime(2999, 12, 31, 23, 59, 59)
 
 
 class ScheduleFieldError(ScheduleError):
-    """A schedule refused because of one field (``rrule``, ``dtstart`` or ``exdates``)."""
+    """A schedule refused because of one field (``rrule``, ``dtstart``, ``exdates`` or
+    ``time_slots``)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -33,11 +36,13 @@ def check_schedule(
     dtstart: str,
     exdates: list[str] | tuple[str, ...],
     minimum: timedelta,
+    time_slots: Sequence[str] = (),
 ) -> Schedule:
     """The schedule if it parses, occurs within ``FIRST_OCCURRENCE_YEARS`` and keeps a human
     pace (no two prompts closer than ``minimum``); otherwise a ``ScheduleFieldError`` naming
     the field. Every check is a bounded search, however the rule is written. (A schedule that
-    runs past year 9999 simply ends there: see ``Schedule.occurrences_after``.)"""
+    runs past year 9999 simply ends there: see ``Schedule.occurrences_after``.) Time slots
+    (none: DTSTART's time only) move the time of day, so the days checked are theirs too."""
     try:
         start = parse_local_datetime(dtstart)
     except ScheduleError as error:
@@ -58,4 +63,9 @@ def check_schedule(
         schedule.require_human_pace(minimum)
     except ScheduleError as error:
         raise ScheduleFieldError("rrule", str(error)) from error
+    if time_slots:
+        try:
+            check_time_slots(time_slots, rrule)
+        except ScheduleError as error:
+            raise ScheduleFieldError("time_slots", str(error)) from error
     return schedule

@@ -87,11 +87,11 @@ async def emit_due_batch(
     if not claimed:
         return result
     rituals: dict[str, Ritual] = {}
-    members_of: dict[tuple[str, str], list[str]] = {}
+    members_of: dict[repository.CursorKey, list[str]] = {}
     read_up_to = 0
     events: list[Event] = []
     missed_rows: list[dict[str, object]] = []
-    advances: list[tuple[str, str, datetime | None]] = []
+    advances: list[tuple[repository.CursorKey, datetime | None]] = []
     for handled_cursors, cursor in enumerate(claimed):
         if len(events) >= policy.max_events_per_batch:
             # Still locked by this transaction until it commits; the next batch claims it.
@@ -107,18 +107,22 @@ async def emit_due_batch(
             rituals |= await repository.load_rituals(
                 session, sorted({row.ritual_id for row in part})
             )
-            live = [(rituals[c.ritual_id], c.timezone) for c in part if c.ritual_id in rituals]
+            live = [
+                (rituals[c.ritual_id], c.timezone, c.slot) for c in part if c.ritual_id in rituals
+            ]
             members_of |= await repository.members_by_cursor(session, live)
         result.cursors += 1
+        key = (cursor.ritual_id, cursor.timezone, cursor.slot)
         ritual = rituals.get(cursor.ritual_id)
-        if ritual is None or not ritual.active:
-            advances.append((cursor.ritual_id, cursor.timezone, None))
+        if ritual is None or not ritual.active or cursor.slot >= ritual.slot_count:
+            advances.append((key, None))
             result.retired_cursors += 1
             continue
-        members = members_of[(ritual.id, cursor.timezone)]
-        if not members and not ritual.pinned_to_community_zone:
-            # Nobody lives in this zone any more; an enrolment there plans it again.
-            advances.append((ritual.id, cursor.timezone, None))
+        members = members_of[key]
+        if not members and (cursor.slot or not ritual.pinned_to_community_zone):
+            # Nobody in this zone receives it at this slot (any more); an enrolment there, or
+            # a member's choice of the slot, plans it again.
+            advances.append((key, None))
             result.retired_cursors += 1
             continue
         occurrence: datetime | None = cursor.next_due_at
@@ -148,8 +152,8 @@ async def emit_due_batch(
                 events.extend(ritual.due_events(members, cursor.timezone, occurrence, now, late))
                 result.emitted += len(members)
                 result.emitted_late += len(members) if late else 0
-            occurrence = ritual.next_occurrence(cursor.timezone, occurrence)
-        advances.append((ritual.id, cursor.timezone, occurrence))
+            occurrence = ritual.next_occurrence(cursor.timezone, occurrence, cursor.slot)
+        advances.append((key, occurrence))
     await repository.advance_cursors(session, advances)
     await insert_ignoring_duplicates(session, missed_occurrences, missed_rows)
     await stage_events(session, outbox, events, now)

@@ -1,9 +1,11 @@
-"""A member paused, resumed or stopped one ritual on the notifier's preferences page.
+"""A member paused, resumed or stopped one ritual, or chose one of its time slots, on the
+notifier's preferences page.
 
 The choice is stored per (member, ritual); ``repository.members_by_cursor`` leaves out members
-whose choice holds the ritual, so no due event is emitted for them while it lasts. Idempotent on
-the event id, and the latest choice wins (by the member's sequence of choices about the
-ritual): a redelivered or older event changes nothing.
+whose choice holds the ritual, so no due event is emitted for them while it lasts, and gives
+each cursor only the members whose slot it is. Idempotent on the event id, and the latest
+choice wins (by the member's sequence of choices about the ritual): a redelivered or older
+event changes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ async def _store(session: AsyncSession, event: MemberRitualChoiceV1) -> str:
         "chosen_at": event.occurred_at,
         "sequence": event.sequence,
         "event_id": event.event_id,
+        "time_slot": event.time_slot,
     }
     inserted = await insert_ignoring_duplicates(
         session,
@@ -59,8 +62,9 @@ async def _store(session: AsyncSession, event: MemberRitualChoiceV1) -> str:
 
 
 async def _plan_again(session: AsyncSession, ritual_id: str, now: datetime) -> None:
-    """A tick retires a zone's cursor when no member there receives the ritual; a resume
-    plans it again from now (existing cursors are left alone: no backlog is sent)."""
+    """A tick retires a zone's cursor (of a slot) when no member there receives the ritual
+    (at that slot); a resume, or a slot chosen, plans it again from now (existing cursors are
+    left alone: no backlog is sent)."""
     ritual = await repository.load_ritual(session, ritual_id)
     if ritual is not None:
         await repository.plan_cursors(session, ritual, now)

@@ -173,6 +173,10 @@ def register(schema: OpenApiSchema, known: Mapping[str, Sequence[str]]) -> None:
         "rrule": (RRULES[:16], RRULES[16:]),
         "dtstart": (DATETIMES[:8], DATETIMES[8:]),
         "exdates": ([[], ["2027-01-11T09:00"], DATETIMES[:8]], [[d] for d in DATETIMES[8:]]),
+        "time_slots": (
+            [None, ["09:00"], ["09:00", "18:00"], ["02:30", "12:00", "23:59"]],
+            [["24:00"], ["09:00", "09:00"], ["9:00"]],
+        ),
         "phone": (PHONES[:4], PHONES[4:]),
         "phone_region": (REGIONS[:2], REGIONS[2:]),
         "locale": (LOCALES[:4], LOCALES[4:]),

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.contacts import ContactRecord, Contacts
 from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.ritual_slots import learn_time_slots, time_slots_of
 from services.notifier.adapters.tables import answers
+from shared.contracts import RitualDueV1, RitualKind, deterministic_event_id
 from tests.integration.delivery.rows import NOW, sent_sms_delivery
 
 pytestmark = pytest.mark.database
@@ -133,3 +135,37 @@ async def test_erasure_takes_the_members_deliveries_answers_and_trail_only(
         assert len(await contacts.consent_trail("m2")) == 1
         assert [d.id for d in await ledger.of_member("m2")] == ["d2"]
         assert [a.delivery_id for a in await ledger.answers_of_member("m2")] == ["d2"]
+
+
+def _due(ritual_id: str, version: int, slots: list[str], member: int = 1) -> RitualDueV1:
+    return RitualDueV1(
+        event_id=deterministic_event_id("ritual.due", ritual_id, member, version),
+        occurred_at=NOW,
+        ritual_id=ritual_id,
+        ritual_version=version,
+        ritual_kind=RitualKind.check_in,
+        community_id="riverside",
+        member_id=f"mbr_member{member:012d}",
+        template_key="check_in",
+        timezone="Europe/London",
+        occurrence_at=NOW,
+        occurrence_local_date=NOW.date(),
+        respond_by=NOW + timedelta(days=1),
+        time_slots=slots,
+    )
+
+
+async def test_a_rituals_time_slots_are_those_of_its_newest_version(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    batches = [
+        [_due("monday", 1, ["09:00", "18:00"]), _due("plain", 1, [])],
+        [_due("monday", 3, ["07:00", "12:00"], member=2), _due("monday", 2, ["08:00"])],
+        [_due("monday", 2, ["10:00", "20:00"])],  # a late redelivery of an older version
+    ]
+    for batch in batches:
+        async with sessions() as session, session.begin():
+            await learn_time_slots(session, batch, NOW)
+    async with sessions() as session:
+        known = await time_slots_of(session, ["monday", "plain", "unknown"])
+    assert known == {"monday": ("07:00", "12:00")}

@@ -463,6 +463,70 @@ async def test_the_notifier_refuses_a_held_ritual_even_when_the_scheduler_emits_
     assert len(prompted.mails_for("/r/")) == 1
 
 
+async def test_a_member_picks_a_time_slot_and_the_ritual_comes_then(prompted: Prompted) -> None:
+    """The slots a ritual offers reach the page on its due event; the member's pick goes to the
+    trail and the scheduler, which then sends at that time and not at the default."""
+    evening, system = "riverside-evening", prompted.system
+    await system.clients["scheduler"].post(
+        "/v1/rituals",
+        {
+            "id": evening,
+            "community_id": prompted.community.id,
+            "kind": "reach_out",
+            "title": "Monday reach-out, morning or evening",
+            "rrule": "FREQ=WEEKLY;BYDAY=MO",
+            "dtstart": "2027-01-04T09:00",
+            "template_key": "reach_out",
+            "time_slots": ["09:00", "18:00"],
+        },
+    )
+    await system.advance_to(MONDAY_0900 + WEEK)  # its first prompt, at the default 09:00
+    assert [e.time_slots for e in await eventually(lambda: prompted.due_events(evening))] == [
+        ["09:00", "18:00"]
+    ]
+    await system.smtp.wait_for(5)
+    url = prompted.preferences_url
+    async with aiohttp.ClientSession() as http:
+        _, page = await _open(http, url)
+        assert "<legend>Time of day to receive it (Europe/London time)</legend>" in page
+        for slot, checked in (("09:00", " checked"), ("18:00", "")):
+            ident = f"slot-{evening}-{slot}"
+            assert f'<label for="{ident}"><input type="radio" id="{ident}" ' in page
+            assert f'name="slot-{evening}" value="{slot}"{checked}>' in page
+        refused, _, _ = await _save(http, url, {f"slot-{evening}": "07:00"})
+        assert refused == 422
+        status, _, _ = await _save(http, url, {f"slot-{evening}": "18:00"})
+        assert status == 303
+        _, page = await _open(http, url)
+    assert f'name="slot-{evening}" value="18:00" checked' in page
+    _, trail, _ = await prompted.contact()
+    assert [(e.kind, e.ritual_id, e.detail) for e in trail[2:]] == [("time_slot", evening, "18:00")]
+    (event,) = await eventually(prompted.choice_events)
+    assert (event.ritual_id, event.choice, event.time_slot) == (
+        evening,
+        RitualChoice.active,
+        "18:00",
+    )
+
+    async def scheduler_slot() -> str | None:
+        async with system.runtimes["scheduler"].plumbing.sessions() as session:
+            rows = await session.execute(select(member_ritual_choices.c.time_slot))
+            return rows.scalar()
+
+    assert await eventually(lambda: _equal(scheduler_slot(), "18:00"))
+    await system.advance_to(MONDAY_0900 + 2 * WEEK)
+    await system.advance_to(MONDAY_0900 + 2 * WEEK + timedelta(hours=9))
+    assert [e.occurrence_at for e in await eventually(lambda: _after(prompted, evening, 2))] == [
+        MONDAY_0900 + WEEK,
+        MONDAY_0900 + 2 * WEEK + timedelta(hours=9),
+    ]
+
+
+async def _after(prompted: Prompted, ritual_id: str, count: int) -> list[RitualDueV1]:
+    events = prompted.due_events(ritual_id)
+    return events if len(events) >= count else []
+
+
 async def test_the_sms_keyword_prefs_replies_with_the_signed_link(prompted: Prompted) -> None:
     phone = ANA.phone or ""
     system = prompted.system

@@ -53,9 +53,22 @@ def test_preview_prints_utc_instants_and_local_time_one_a_line(
     ]
 
 
+def test_preview_at_a_time_slot_keeps_the_rules_days_at_the_slots_local_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = preview(capsys, **{"time-slot": "18:00", "count": "2", "after": None})
+    assert code == 0
+    # 2027-03-14 is not a DST change in London (that is 2027-03-28): GMT, so 18:00Z.
+    assert out.splitlines() == [
+        "2027-03-13T18:00:00Z  Sat 2027-03-13 18:00 GMT (+00:00)",
+        "2027-03-14T18:00:00Z  Sun 2027-03-14 18:00 GMT (+00:00)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("argument", "value", "message"),
     [
+        ("time-slot", "6pm", "time slot 1 must be a local time of day as HH:MM"),
         ("tz", "Europe/Atlantis", "unknown time zone"),
         ("tz", "Europe/Londn", "did you mean 'Europe/London'?"),
         ("tz", "america/new_york", "did you mean 'America/New_York'?"),

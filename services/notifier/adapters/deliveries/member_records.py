@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, func, select
 
 from services.notifier.adapters.deliveries.base import DeliveriesBase
 from services.notifier.adapters.tables import answers, deliveries
@@ -68,6 +68,21 @@ class MemberRecords(DeliveriesBase):
             .order_by(deliveries.c.ritual_id)
         )
         return {row.ritual_id: row.ritual_kind for row in rows}
+
+    async def ritual_zones_of_member(self, member_id: str) -> dict[str, str]:
+        """ritual id -> the zone the member's latest prompt of it was read in (theirs, or the
+        community's for a pinned ritual): where its time slots are local times."""
+        rows = await self._session.execute(
+            select(
+                deliveries.c.ritual_id,
+                deliveries.c.timezone,
+                func.max(deliveries.c.occurrence_at).label("latest"),
+            )
+            .where(deliveries.c.member_id == member_id)
+            .group_by(deliveries.c.ritual_id, deliveries.c.timezone)
+            .order_by("latest")
+        )
+        return {row.ritual_id: row.timezone for row in rows}  # the latest zone wins
 
     async def answers_of_member(self, member_id: str) -> list[Answer]:
         """Every answer the member gave, in the order given."""

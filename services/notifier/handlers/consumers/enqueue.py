@@ -14,7 +14,7 @@ already happened and was forgotten since).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.contacts import Contacts
 from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.ritual_slots import learn_time_slots
 from services.notifier.adapters.tables import outbox
 from services.notifier.domain.contact import Contact
 from services.notifier.domain.delivery import DeliveryStatus
@@ -110,9 +111,13 @@ def _row(
     return row, None
 
 
-async def enqueue_sends(deps: EnqueueDeps, requests: Sequence[SendRequest]) -> list[str]:
-    """Record each request's delivery (queued, or failed with the reason); one transaction.
-    Returns what happened to each, in order."""
+async def enqueue_sends(
+    deps: EnqueueDeps,
+    requests: Sequence[SendRequest],
+    also: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
+) -> list[str]:
+    """Record each request's delivery (queued, or failed with the reason); one transaction,
+    in which ``also`` runs too. Returns what happened to each, in order."""
     now = deps.clock.now()
     results = ["older_than_the_ledger"] * len(requests)
     fresh = [
@@ -145,14 +150,21 @@ async def enqueue_sends(deps: EnqueueDeps, requests: Sequence[SendRequest]) -> l
         if rows:
             await deliveries.add_new(rows)
             await stage_events(session, outbox, events, now)
+        if also is not None:
+            await also(session, now)
     if rows:
         deps.wake_dispatcher()
     return results
 
 
 async def enqueue_ritual_dues(deps: EnqueueDeps, events: Sequence[RitualDueV1]) -> list[str]:
+    """Their deliveries, and the time slots their rituals offer (for the preferences page)."""
+
+    async def learn(session: AsyncSession, now: datetime) -> None:
+        await learn_time_slots(session, events, now)
+
     return await enqueue_sends(
-        deps, [SendRequest(PromptJob.for_due(e), e.model_dump_json()) for e in events]
+        deps, [SendRequest(PromptJob.for_due(e), e.model_dump_json()) for e in events], learn
     )
 
 

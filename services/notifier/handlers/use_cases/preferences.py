@@ -1,11 +1,16 @@
 """A member's own preferences (the preferences page): what they can choose, and saving a choice.
 
 Every change goes to the consent trail (``Contacts.record_consent`` for a ritual's pause, stop
-or resume; ``Contacts.change_own_preferences`` for channel, quiet hours and language) and a
-ritual's change also to the scheduler, as a MemberRitualChoice staged in the outbox in the same
-transaction. Its id is keyed with the notifier's secret over member, ritual, choice and the
+or resume; ``Contacts.choose_time_slot`` for a ritual's time slot;
+``Contacts.change_own_preferences`` for channel, quiet hours and language) and a ritual's
+change also to the scheduler, as a MemberRitualChoice staged in the outbox in the same
+transaction, carrying the member's whole choice about the ritual (receive, pause or stop, and
+the slot). Its id is keyed with the notifier's secret over member, ritual, choice, slot and the
 change's place in that ritual's trail (so pausing again after a resume, even within the same
 second, is a new event, and a retried save of the same change is the same one).
+
+A ritual's slots are those its latest RitualDue listed (``adapters/ritual_slots``), local
+times in the zone its prompts were read in.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.contacts import ContactChanges, ContactRecord, Contacts
 from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.ritual_slots import time_slots_of
 from services.notifier.adapters.tables import outbox
 from services.notifier.handlers.use_cases.members import record_consent
 from shared.contracts import Channel, MemberRitualChoiceV1, RitualChoice, keyed_event_id
@@ -44,6 +50,17 @@ class RitualPreference:
     ritual_id: str
     kind: str
     choice: RitualChoice
+    time_slots: tuple[str, ...] = ()  # offered, the default first; empty: no choice
+    chosen_time_slot: str | None = None  # as the member chose it (None: the default)
+    zone: str | None = None  # where the slots are local times
+
+    @property
+    def time_slot(self) -> str | None:
+        """The slot the member has: the one they chose while it is offered, else the default
+        (as the scheduler reads it)."""
+        if self.chosen_time_slot in self.time_slots:
+            return self.chosen_time_slot
+        return self.time_slots[0] if self.time_slots else None
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class ChosenPreferences:
     """What the form sent, read but not yet checked against the member."""
 
     rituals: Mapping[str, RitualChoice] = field(default_factory=dict)
+    time_slots: Mapping[str, str] = field(default_factory=dict)  # ritual id -> "18:00"
     channel: Channel | None = None
     # Whether the form had the quiet-hours fields at all: both empty then means "none".
     quiet_hours_sent: bool = False
@@ -89,10 +107,20 @@ async def load_preferences(session: AsyncSession, member_id: str) -> MemberPrefe
     if record is None:
         return None
     choices = await contacts.ritual_choices(member_id)
+    chosen_slots = await contacts.chosen_time_slots(member_id)
     kinds = await Deliveries(session).rituals_of_member(member_id)
+    offered = await time_slots_of(session, kinds)
+    zones = await Deliveries(session).ritual_zones_of_member(member_id) if offered else {}
     return MemberPreferences(
         rituals=tuple(
-            RitualPreference(ritual_id, kind, choices.get(ritual_id, RitualChoice.active))
+            RitualPreference(
+                ritual_id,
+                kind,
+                choices.get(ritual_id, RitualChoice.active),
+                offered.get(ritual_id, ()),
+                chosen_slots.get(ritual_id),
+                zones.get(ritual_id),
+            )
             for ritual_id, kind in sorted(kinds.items())
         ),
         channels=available_channels(record),
@@ -160,17 +188,22 @@ def ritual_choice_event(
     choice: RitualChoice,
     sequence: int,
     now: datetime,
+    time_slot: str | None = None,
 ) -> MemberRitualChoiceV1:
-    """``sequence``: how many choices about this ritual the member made before this one."""
+    """``sequence``: how many choices about this ritual the member made before this one.
+    The slot joins the id's parts only when there is one, so the ids of choices made before
+    slots existed stay what they were."""
+    slot_part = () if time_slot is None else (time_slot,)
     return MemberRitualChoiceV1(
         event_id=keyed_event_id(
-            secret, "ritual.member-choice", member_id, ritual_id, choice.value, sequence
+            secret, "ritual.member-choice", member_id, ritual_id, choice.value, sequence, *slot_part
         ),
         occurred_at=now,
         member_id=member_id,
         ritual_id=ritual_id,
         choice=choice,
         sequence=sequence,
+        time_slot=time_slot,
     )
 
 
@@ -187,33 +220,47 @@ async def save_preferences(
     current = await load_preferences(session, member_id)
     if current is None:
         raise LookupError("no such member")
-    known = {ritual.ritual_id: ritual.choice for ritual in current.rituals}
-    unknown = set(chosen.rituals) - set(known)
+    known = {ritual.ritual_id: ritual for ritual in current.rituals}
+    unknown = (set(chosen.rituals) | set(chosen.time_slots)) - set(known)
     if unknown:
         raise InvalidPreferences("unknown_ritual", "a ritual on the form is not one of yours")
+    for ritual_id, offered in chosen.time_slots.items():
+        if offered not in known[ritual_id].time_slots:
+            raise InvalidPreferences("time_slot", "choose one of the times a ritual offers")
     changes = _changes(current, chosen)
     changed: list[str] = []
     events = []
-    trail = await Contacts(session, default_quiet_hours=None).consent_trail(member_id)
-    for ritual_id, choice in sorted(chosen.rituals.items()):
-        if known[ritual_id] is choice:
+    contacts = Contacts(session, default_quiet_hours=None)
+    trail = await contacts.consent_trail(member_id)
+    for ritual_id in sorted(set(chosen.rituals) | set(chosen.time_slots)):
+        ritual = known[ritual_id]
+        choice = chosen.rituals.get(ritual_id, ritual.choice)
+        slot = ritual.time_slot
+        if ritual_id in chosen.time_slots:
+            slot = chosen.time_slots[ritual_id]
+        slot_changed = slot != ritual.time_slot
+        if choice is ritual.choice and not slot_changed:
             continue
-        await record_consent(
-            session,
-            member_id,
-            "ritual",
-            not choice.holds,
-            f"{SOURCE}: {choice.value}",
-            now,
-            ritual=(ritual_id, choice),
-        )
+        if choice is not ritual.choice:
+            await record_consent(
+                session,
+                member_id,
+                "ritual",
+                not choice.holds,
+                f"{SOURCE}: {choice.value}",
+                now,
+                ritual=(ritual_id, choice),
+            )
+        if slot_changed:
+            await contacts.choose_time_slot(member_id, ritual_id, slot, SOURCE, now)
         sequence = sum(1 for entry in trail if entry.ritual_id == ritual_id)
-        events.append(ritual_choice_event(secret, member_id, ritual_id, choice, sequence, now))
+        kept_slot = slot if slot_changed else ritual.chosen_time_slot
+        events.append(
+            ritual_choice_event(secret, member_id, ritual_id, choice, sequence, now, kept_slot)
+        )
         changed.append(f"ritual:{ritual_id}")
     if changes:
-        await Contacts(session, default_quiet_hours=None).change_own_preferences(
-            member_id, changes, SOURCE, now
-        )
+        await contacts.change_own_preferences(member_id, changes, SOURCE, now)
         changed.extend(sorted(changes))
     await stage_events(session, outbox, list(events), now)
     return changed
