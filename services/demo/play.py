@@ -83,18 +83,26 @@ class Inbox:
     def texts(self, person: Person) -> list[str]:
         return list(self._texts[person.phone or ""])
 
+    def counts(self, people: list[Person]) -> dict[str, int]:
+        """How many prompts each of ``people`` has had so far, by e-mail address."""
+        self._refresh()
+        return {person.email: self.count(person) for person in people}
+
     async def wait_for_prompts(
-        self, people: list[Person], timeout_s: float = ConsumerSpec.ack_wait_s + 90
+        self,
+        people: list[Person],
+        before: dict[str, int],
+        timeout_s: float = ConsumerSpec.ack_wait_s + 90,
     ) -> None:
-        """Until each of ``people`` has one more prompt than before this call.
+        """Until each of ``people`` has one more prompt than ``before`` (``counts`` taken
+        before the clock moved: a prompt may already arrive while ``advance_to`` waits for the
+        services, and counting after that would wait for one more that never comes).
 
         Patient: on a busy machine a pull from JetStream can time out in a way FastStream does
         not expect (nats-py raises asyncio's TimeoutError, FastStream suppresses only its own
         subclass); the consumer task restarts and a message that pull had taken comes back
         only after the consumer's ack wait, a little late but not lost.
         """
-        self._refresh()
-        before = {person.email: self.count(person) for person in people}
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             self._refresh()
@@ -133,8 +141,10 @@ async def play_check_ins(
                 for person in cohort.people
                 if (cohort.community.ritual_id, person.timezone) in firing
             ]
+            people = [person for _, person in here]
+            before = inbox.counts(people)
             await system.advance_to(due)  # the compressed clock: the next due instant
-            await inbox.wait_for_prompts([person for _, person in here])
+            await inbox.wait_for_prompts(people, before)
 
             check_ins = [
                 CheckIn(cohort, person, due, week, person.answers_in(week))

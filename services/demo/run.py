@@ -122,6 +122,7 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
             community_zone=config.crowd.timezone,
             name=config.crowd_name,
             concurrency=8,
+            by_import=True,
             rrule=RRULE,
         ),
         people,
