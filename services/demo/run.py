@@ -2,16 +2,16 @@
 with the indicator table insights released; ``rituals demo --serve`` then keeps it all up.
 
 Riverside Neighbours is small (five people in five time zones, one by SMS) and is shown prompt
-by prompt; Meadowbank has a few hundred synthetic members (``crowd``), sized so that its
-headline indicators are published with overwhelming probability. Every answer is printed with
-its words (``answers``). Then Brookside Club's one check-in (``story``) shows a nudge, a send
-deferred by quiet hours, a STOP and a fallback to e-mail. The clock is compressed (a
-ManualClock the demo moves from one due instant to the next); every other part is the
-production path: the scheduler's tick, JetStream, the notifier's queue, SMTP and an SMS provider
-(a local Twilio-like outbox that posts signed status callbacks), the signed answer links and
-forms and signed SMS webhooks, the weekly release of anonymised facts, insights' disclosure
-control and its analysts' API. The demo checks its own result and exits non-zero if anything
-it expected did not happen.
+by prompt; Meadowbank has 150 synthetic members (``crowd``, which says why that many): its
+participation is published with overwhelming probability, its other indicators in most runs.
+Every answer is printed with its words (``answers``). Then Brookside Club's one check-in
+(``story``) shows a nudge, a send deferred by quiet hours, a STOP and a fallback to e-mail. The
+clock is compressed (a ManualClock the demo moves from one due instant to the next); every other
+part is the production path: the scheduler's tick, JetStream, the notifier's queue, SMTP and an
+SMS provider (a local Twilio-like outbox that posts signed status callbacks), the signed answer
+links and forms and signed SMS webhooks, the weekly release of anonymised facts, insights'
+disclosure control and its analysts' API. The demo checks its own result and exits non-zero if
+anything it expected did not happen.
 """
 
 from __future__ import annotations
@@ -141,8 +141,9 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
     say(
         "Sized so that these are published with overwhelming probability: "
         + ", ".join(assured)
-        + f" (each count at least {ASSURED_SIGMAS:g} noise σ clear of the suppression rules)."
+        + f" (each count at least {ASSURED_SIGMAS:g} noise σ clear of the suppression rules);"
     )
+    say("the others in most runs (the noise may withhold one now and then: flag c).")
 
     say("Each prompt asks the anchor question, " + anchor_legend() + ";")
     say("answers below are its codes with their words (the week's module is asked too).")

@@ -2,8 +2,8 @@
 community, through the real services, ending with the released table; then the system stays
 up, the printed analyst address and token work, and SIGINT stops it cleanly.
 
-The community here has 130 members (the demo's has 340, to assure chronic loneliness too):
-enough for participation's counts to stand 6σ clear of the suppression rules (the test checks
+The community here has 130 members (the demo's has 150, for chronic loneliness in most runs
+too): enough for participation's counts to stand 6σ clear of the suppression rules (the test checks
 that before relying on it), so it is published except with probability about 2·10⁻⁹; the
 small community's values are withheld except with some chance each, and all nine of its
 period values pass together with probability below 10⁻¹².
