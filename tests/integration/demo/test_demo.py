@@ -136,6 +136,10 @@ async def test_demo_releases_a_table_and_serves_until_sigint(
     assert '"How often do you feel lonely?" 1 Often/always, 2 Some of the time' in output
     assert re.search(r'to Eli +answers 5 \("Never"\)', output)
     assert 'answers 1 ("Often/always")' in output  # Chen's first week
+    # The printed e-mail shows its link to the member's preferences page.
+    assert re.search(
+        r"\| Pause, stop one ritual, or change channel, quiet hours or language: http://", output
+    )
 
     # The story's beats, from what the system recorded, not only from what was printed.
     notifier = await read_database(database_for, "notifier")
