@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -83,27 +83,50 @@ class Inbox:
     def texts(self, person: Person) -> list[str]:
         return list(self._texts[person.phone or ""])
 
-    async def wait_for_prompts(
-        self, people: list[Person], timeout_s: float = ConsumerSpec.ack_wait_s + 90
-    ) -> None:
-        """Until each of ``people`` has one more prompt than before this call.
+    def counts(self, people: list[Person]) -> dict[str, int]:
+        """How many prompts each of ``people`` has had so far, by e-mail address."""
+        self._refresh()
+        return {person.email: self.count(person) for person in people}
+
+    async def arrivals(
+        self,
+        people: list[Person],
+        before: dict[str, int],
+        timeout_s: float = ConsumerSpec.ack_wait_s + 90,
+    ) -> AsyncIterator[list[Person]]:
+        """Each of ``people`` once their next prompt has come (one more than ``before``), in
+        batches as they arrive, until all have. ``before`` is ``counts`` taken before the
+        clock moved: a prompt may already arrive while ``advance_to`` waits for the services,
+        and counting after that would wait for one more that never comes.
 
         Patient: on a busy machine a pull from JetStream can time out in a way FastStream does
         not expect (nats-py raises asyncio's TimeoutError, FastStream suppresses only its own
         subclass); the consumer task restarts and a message that pull had taken comes back
         only after the consumer's ack wait, a little late but not lost.
         """
-        self._refresh()
-        before = {person.email: self.count(person) for person in people}
         deadline = asyncio.get_running_loop().time() + timeout_s
+        waiting = list(people)
         while True:
             self._refresh()
-            waiting = [p for p in people if self.count(p) <= before[p.email]]
+            came = [p for p in waiting if self.count(p) > before[p.email]]
+            if came:
+                waiting = [p for p in waiting if self.count(p) <= before[p.email]]
+                yield came
             if not waiting:
                 return
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{len(waiting)} of {len(people)} prompts did not arrive")
             await asyncio.sleep(0.05)
+
+    async def wait_for_prompts(
+        self,
+        people: list[Person],
+        before: dict[str, int],
+        timeout_s: float = ConsumerSpec.ack_wait_s + 90,
+    ) -> None:
+        """Until each of ``people`` has had their next prompt (see ``arrivals``)."""
+        async for _ in self.arrivals(people, before, timeout_s):
+            pass
 
 
 async def play_check_ins(
@@ -113,9 +136,9 @@ async def play_check_ins(
     concurrency: int = 8,
 ) -> Inbox:
     """Every occurrence the scheduler has planned, in order, until none is left: move the
-    clock there, wait for its prompts, answer them as planned (``concurrency`` people at a
-    time, as many people answer at once). Reports each instant's check-ins to ``on_instant``
-    once they are answered."""
+    clock there and answer each prompt as planned as soon as it comes (``concurrency`` people
+    at a time, as many people answer at once), while the rest are still being sent. Reports
+    each instant's check-ins to ``on_instant`` once they are answered."""
     scheduler = system.clients["scheduler"]
     inbox = Inbox(system)
     slots = asyncio.Semaphore(concurrency)
@@ -133,22 +156,34 @@ async def play_check_ins(
                 for person in cohort.people
                 if (cohort.community.ritual_id, person.timezone) in firing
             ]
+            people = [person for _, person in here]
+            cohort_of = {id(person): cohort for cohort, person in here}
+            before = inbox.counts(people)
             await system.advance_to(due)  # the compressed clock: the next due instant
-            await inbox.wait_for_prompts([person for _, person in here])
-
-            check_ins = [
-                CheckIn(cohort, person, due, week, person.answers_in(week))
-                for cohort, person in here
-                for week in [inbox.count(person) - 1]
-            ]
 
             async def respond(check_in: CheckIn) -> None:
                 if check_in.answers is not None:
                     async with slots:
                         await _answer(system, browser, inbox, check_in.person, check_in.answers)
 
-            await asyncio.gather(*(respond(check_in) for check_in in check_ins))
-            on_instant(due, check_ins)
+            # Answering as the prompts come, not once all have, overlaps the answers with the
+            # sending of the rest (the weeks took ~15% less time so, on 2 loaded cores).
+            arrived: dict[int, CheckIn] = {}
+            answering: list[asyncio.Task[None]] = []
+            try:
+                async for came in inbox.arrivals(people, before):
+                    for person in came:
+                        week = inbox.count(person) - 1
+                        check_in = CheckIn(
+                            cohort_of[id(person)], person, due, week, person.answers_in(week)
+                        )
+                        arrived[id(person)] = check_in
+                        answering.append(asyncio.create_task(respond(check_in)))
+                await asyncio.gather(*answering)
+            finally:
+                for task in answering:  # after a failure, none is left running
+                    task.cancel()
+            on_instant(due, [arrived[id(person)] for person in people])  # in plan order
     return inbox
 
 

@@ -2,16 +2,16 @@
 with the indicator table insights released; ``rituals demo --serve`` then keeps it all up.
 
 Riverside Neighbours is small (five people in five time zones, one by SMS) and is shown prompt
-by prompt; Meadowbank has a few hundred synthetic members (``crowd``), sized so that its
-headline indicators are published with overwhelming probability. Every answer is printed with
-its words (``answers``). Then Brookside Club's one check-in (``story``) shows a nudge, a send
-deferred by quiet hours, a STOP and a fallback to e-mail. The clock is compressed (a
-ManualClock the demo moves from one due instant to the next); every other part is the
-production path: the scheduler's tick, JetStream, the notifier's queue, SMTP and an SMS provider
-(a local Twilio-like outbox that posts signed status callbacks), the signed answer links and
-forms and signed SMS webhooks, the weekly release of anonymised facts, insights' disclosure
-control and its analysts' API. The demo checks its own result and exits non-zero if anything
-it expected did not happen.
+by prompt; Meadowbank has 150 synthetic members (``crowd``, which says why that many): its
+participation is published with overwhelming probability, its other indicators in most runs.
+Every answer is printed with its words (``answers``). Then Brookside Club's one check-in
+(``story``) shows a nudge, a send deferred by quiet hours, a STOP and a fallback to e-mail. The
+clock is compressed (a ManualClock the demo moves from one due instant to the next); every other
+part is the production path: the scheduler's tick, JetStream, the notifier's queue, SMTP and an
+SMS provider (a local Twilio-like outbox that posts signed status callbacks), the signed answer
+links and forms and signed SMS webhooks, the weekly release of anonymised facts, insights'
+disclosure control and its analysts' API. The demo checks its own result and exits non-zero if
+anything it expected did not happen.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from services.demo.table import (
 )
 from services.insights.domain.indicators import INDICATORS
 from services.insights.main import RELEASE_INTERVAL
+from services.notifier.templating.wording import wording
 from shared.clock import ManualClock
 from shared.logs import configure_logging
 from shared.weeks import is_last_week_of_its_period, iso_week_of, period_of
@@ -122,6 +123,7 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
             community_zone=config.crowd.timezone,
             name=config.crowd_name,
             concurrency=8,
+            by_import=True,
             rrule=RRULE,
         ),
         people,
@@ -140,8 +142,9 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
     say(
         "Sized so that these are published with overwhelming probability: "
         + ", ".join(assured)
-        + f" (each count at least {ASSURED_SIGMAS:g} noise σ clear of the suppression rules)."
+        + f" (each count at least {ASSURED_SIGMAS:g} noise σ clear of the suppression rules);"
     )
+    say("the others in most runs (the noise may withhold one now and then: flag c).")
 
     say("Each prompt asks the anchor question, " + anchor_legend() + ";")
     say("answers below are its codes with their words (the week's module is asked too).")
@@ -160,7 +163,7 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
             _say_crowd(say, config.crowd_name, due, crowd_check_ins)
 
     inbox = await play_check_ins(system, [small, large], report)
-    _say_examples(system, inbox, say)
+    problems = _say_examples(system, inbox, say)
     story = await play_story(system, say)
 
     closes = await system.close_week(weeks_seen[-1])
@@ -174,7 +177,7 @@ async def _play(system: LocalSystem, config: DemoConfig, say: Say) -> int:
     expected = weeks_seen + [period_of(w) for w in weeks_seen if is_last_week_of_its_period(w)]
     analysts = system.clients["insights-analyst"]
     released = await _wait_for_releases(system, analysts, expected)
-    problems = [f"{window} was not released" for window in expected if window not in released]
+    problems += [f"{window} was not released" for window in expected if window not in released]
     problems += story.problems
     problems += await _say_releases(analysts, expected, released, large, assured, config, say)
     say("")
@@ -212,14 +215,25 @@ def _say_crowd(say: Say, name: str, due: datetime, check_ins: list[CheckIn]) -> 
     )
 
 
-def _say_examples(system: LocalSystem, inbox: Inbox, say: Say) -> None:
+def _say_examples(system: LocalSystem, inbox: Inbox, say: Say) -> list[str]:
+    """Print one e-mail and one text as received; returns what was missing."""
     ana = PEOPLE[0]
     first = inbox.first_mail(ana)
     say("")
-    say(f"One prompt as the SMTP server received it (Subject: {first.subject}), abridged:")
-    for line in first.text().splitlines()[:9]:
+    say(
+        f"One prompt as the SMTP server received it (Subject: {first.subject}), abridged to its "
+        "first lines and the link to the member's preferences page:"
+    )
+    lines = first.text().splitlines()
+    for line in lines[:9]:
         say(f"  | {line[:110]}")
     say("  | …")
+    # Every e-mail ends with this link (the notifier adds it): pause, stop one ritual, change
+    # channel, quiet hours or language.
+    preferences = wording("preferences_text", "en").split("{url}")[0]
+    links = [line for line in lines[9:] if line.startswith(preferences)]
+    for line in links:
+        say(f"  | {line[:110]}")
     eli = PEOPLE[-1]
     say("")
     say(
@@ -228,6 +242,7 @@ def _say_examples(system: LocalSystem, inbox: Inbox, say: Say) -> None:
     )
     for line in inbox.texts(eli)[0].splitlines():
         say(f"  | {line}")
+    return [] if links else ["the prompt e-mail carried no link to the preferences page"]
 
 
 async def _wait_for_releases(

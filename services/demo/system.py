@@ -60,6 +60,15 @@ class ApiClient:
                 raise RuntimeError(f"POST {path} -> {response.status}: {payload}")
             return payload
 
+    async def post_csv(self, path: str, text: str) -> Any:
+        """POST ``text`` as a ``text/csv`` body (the members' bulk import)."""
+        headers = {"Content-Type": "text/csv; charset=utf-8"}
+        async with self._session.post(path, data=text.encode(), headers=headers) as response:
+            payload = await response.json()
+            if response.status >= 400:
+                raise RuntimeError(f"POST {path} -> {response.status}: {payload}")
+            return payload
+
     async def get(self, path: str, attempts: int = 3) -> Any:
         """The JSON at ``path``; asked again if the connection fails (a pooled keep-alive
         connection the server closed just as it was reused: a GET is safe to repeat)."""

@@ -2,8 +2,8 @@
 community, through the real services, ending with the released table; then the system stays
 up, the printed analyst address and token work, and SIGINT stops it cleanly.
 
-The community here has 130 members (the demo's has 340, to assure chronic loneliness too):
-enough for participation's counts to stand 6σ clear of the suppression rules (the test checks
+The community here has 130 members (the demo's has 150, for chronic loneliness in most runs
+too): enough for participation's counts to stand 6σ clear of the suppression rules (the test checks
 that before relying on it), so it is published except with probability about 2·10⁻⁹; the
 small community's values are withheld except with some chance each, and all nine of its
 period values pass together with probability below 10⁻¹².
@@ -136,6 +136,10 @@ async def test_demo_releases_a_table_and_serves_until_sigint(
     assert '"How often do you feel lonely?" 1 Often/always, 2 Some of the time' in output
     assert re.search(r'to Eli +answers 5 \("Never"\)', output)
     assert 'answers 1 ("Often/always")' in output  # Chen's first week
+    # The printed e-mail shows its link to the member's preferences page.
+    assert re.search(
+        r"\| Pause, stop one ritual, or change channel, quiet hours or language: http://", output
+    )
 
     # The story's beats, from what the system recorded, not only from what was printed.
     notifier = await read_database(database_for, "notifier")
