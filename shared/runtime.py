@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import nats.errors
 from faststream._internal.types import BrokerMiddleware
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
@@ -71,6 +72,9 @@ class Plumbing:
 # be lost in a network partition and its connection is dropped, instead of waiting for TCP to
 # give up (hours). Migrations have no such limit: they run on an engine of their own.
 DATABASE_COMMAND_TIMEOUT_S = 15.0
+
+# What draining the connection raises when NATS cannot be reached at stop.
+NATS_GONE = (nats.errors.ConnectionReconnectingError, nats.errors.ConnectionClosedError)
 
 
 def build_broker(
@@ -176,8 +180,22 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        # Drains the connection: handlers in flight finish and acknowledge first.
-        await self.broker.stop()
+        # Drains the connection: handlers in flight finish and acknowledge first. With NATS
+        # unreachable there is nothing to drain into: what was not acknowledged comes back to
+        # another replica after its ack wait, so the stop goes on (a Kubernetes pod being
+        # replaced while NATS is down must not leave with a traceback or hang).
+        try:
+            await self.broker.stop()
+        except (
+            nats.errors.ConnectionReconnectingError,
+            nats.errors.ConnectionClosedError,
+        ) as error:
+            log.warning(
+                "%s: NATS unreachable while stopping (%s); unacknowledged messages will be "
+                "redelivered",
+                self.name,
+                type(error).__name__,
+            )
         for resource in reversed(self.resources):
             await resource.close()
         await self.plumbing.engine.dispose()
