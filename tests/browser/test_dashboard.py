@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.demo.system import LocalSystem
+from tests.browser.waits import left_behind
 from tests.integration.dashboard.stored_releases import (
     RIVERSIDE,
     RIVERSIDE_WEEKS,
@@ -55,14 +55,14 @@ def sign_in_and_look(driver: webdriver.Chrome, base: str, token: str, shots: Pat
     sign_in = driver.find_element(By.CSS_SELECTOR, "form[action='/dashboard/sign-in'] button")
     sign_in.click()
     # Wait for the next page before touching it: an element of the old one goes stale.
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(sign_in))
+    WebDriverWait(driver, 10).until(left_behind(sign_in))
     # Signed in: the picker. Choose Riverside's weekly chronic loneliness, as a person would.
     Select(driver.find_element(By.ID, "area")).select_by_value(f"community:{RIVERSIDE}")
     Select(driver.find_element(By.ID, "indicator")).select_by_value("chronic_loneliness")
     Select(driver.find_element(By.ID, "cadence")).select_by_value("week")
     pick = driver.find_element(By.CSS_SELECTOR, "form.pick button")
     pick.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(pick))
+    WebDriverWait(driver, 10).until(left_behind(pick))
 
     chart = driver.find_element(By.CSS_SELECTOR, "svg.trend")
     gaps = driver.find_elements(By.CSS_SELECTOR, "svg.trend g.gap")

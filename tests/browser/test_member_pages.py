@@ -17,7 +17,6 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from services.demo.scenario import ANCHOR_ITEM, Person, answer_links, set_up_weekly_check_in
@@ -25,6 +24,7 @@ from services.demo.system import LocalSystem
 from services.notifier.adapters.contacts import Contacts
 from shared.contracts import RitualChoice
 from tests.browser.test_dashboard import png_size
+from tests.browser.waits import left_behind
 
 MONDAY_0900 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ANA = Person(
@@ -48,7 +48,7 @@ class Seen:
 def _submit(driver: webdriver.Chrome, button: WebElement) -> None:
     """Enter on the focused button, as a keyboard user does; wait for the next page."""
     button.send_keys(Keys.ENTER)
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(button))
+    WebDriverWait(driver, 10).until(left_behind(button))
 
 
 def answer_and_choose(driver: webdriver.Chrome, answer_url: str, preferences_url: str) -> Seen:

@@ -199,7 +199,10 @@ def _anchor(rule: RecurrenceRule, dtstart: datetime, start: datetime) -> datetim
             return None
         index = dtstart.year * 12 + dtstart.month - 1 + periods * months
         return datetime(index // 12, index % 12 + 1, 1)
-    step = _STEP[freq] * interval
+    try:
+        step = _STEP[freq] * interval
+    except OverflowError:  # a period longer than any timedelta: none ends before ``start``
+        return None
     block = step * max(1, -(-_ANCHOR_SPAN // step))  # whole periods, about a day's worth
     blocks = (start - block - dtstart) // block
     return dtstart + blocks * block if blocks > 0 else None

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
 
+import pytest
 from dateutil.rrule import rrulestr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -106,3 +107,15 @@ def test_an_old_dtstart_is_read_from_an_anchor_near_the_instant_asked_about() ->
     assert _anchor(monthly, dtstart, start) == datetime(2026, 4, 1)  # 76 x 5 months on
     recent = datetime(2026, 11, 27, 9)  # less than two blocks back: read as it is
     assert _anchor(_compiled("FREQ=HOURLY", recent, "UTC"), recent, start) is None
+
+
+@pytest.mark.parametrize("freq", ["WEEKLY", "DAILY", "HOURLY"])
+def test_an_interval_too_long_for_a_timedelta_fires_once_and_then_never(freq: str) -> None:
+    """An API fuzz found it: the re-anchoring's period (INTERVAL times a week) overflowed, a
+    500 on PATCH once the ritual's next occurrence was read."""
+    schedule = Schedule(f"FREQ={freq};INTERVAL=99999999999", datetime(2027, 1, 4, 9, 0), ())
+    london = ZoneInfo("Europe/London")
+    assert schedule.next_after(london, datetime(2026, 1, 5, tzinfo=UTC)) == datetime(
+        2027, 1, 4, 9, 0, tzinfo=UTC
+    )
+    assert schedule.next_after(london, datetime(2027, 1, 5, tzinfo=UTC)) is None
