@@ -61,7 +61,7 @@ async def test_a_provider_state_never_moves_backwards(
     async with sessions() as session, session.begin():
         await Deliveries(session).advance_provider_state("d1", 6, {"provider_state": "read"})
     async with sessions() as session:
-        read = await Deliveries(session).lock_by_message_id("msg-1")
+        read = (await Deliveries(session).lock_by_message_ids(["msg-1"]))["msg-1"]
     assert (read.provider_state, read.provider_state_rank) == ("read", 6)
 
 

@@ -34,18 +34,6 @@ class ProviderStates(DeliveriesBase):
             found.update({row.provider_message_id: Delivery.from_row(row) for row in rows})
         return found
 
-    async def lock_by_message_id(self, message_id: str) -> Delivery:
-        """The one delivery the provider knows as ``message_id``, locked; raises
-        ``sqlalchemy.exc.NoResultFound`` if there is none (the caller knows it is recorded)."""
-        row = (
-            await self._session.execute(
-                select(deliveries)
-                .where(deliveries.c.provider_message_id == message_id)
-                .with_for_update()
-            )
-        ).one()
-        return Delivery.from_row(row)
-
     async def advance_provider_states(self, progress: Mapping[str, Mapping[str, Any]]) -> None:
         """delivery id -> the columns to write, each including ``provider_state_rank``: one
         statement per shape of change, each row written only if its rank is still lower."""
