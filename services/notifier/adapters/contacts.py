@@ -371,38 +371,29 @@ class Contacts:
         await self._trail(
             member_id, "time_slot", True, source, now, ritual_id, time_slot or "default"
         )
-        values = {"time_slot": time_slot, "chosen_at": now}
-        inserted = await insert_ignoring_duplicates(
-            self._session,
-            ritual_choices,
-            [
-                {
-                    "member_id": member_id,
-                    "ritual_id": ritual_id,
-                    "choice": RitualChoice.active.value,
-                    **values,
-                }
-            ],
+        # A first choice of a slot leaves the ritual received; a later one changes the slot only.
+        await self._set_choice(
+            member_id, ritual_id, {"time_slot": time_slot, "chosen_at": now}, RitualChoice.active
         )
-        if not inserted:
-            await self._session.execute(
-                update(ritual_choices)
-                .where(
-                    (ritual_choices.c.member_id == member_id)
-                    & (ritual_choices.c.ritual_id == ritual_id)
-                )
-                .values(**values)
-            )
 
     async def _choose(
         self, member_id: str, ritual_id: str, choice: RitualChoice, now: datetime
     ) -> None:
-        values = {"choice": choice.value, "chosen_at": now}
-        inserted = await insert_ignoring_duplicates(
-            self._session,
-            ritual_choices,
-            [{"member_id": member_id, "ritual_id": ritual_id, **values}],
-        )
+        await self._set_choice(member_id, ritual_id, {"choice": choice.value, "chosen_at": now})
+
+    async def _set_choice(
+        self,
+        member_id: str,
+        ritual_id: str,
+        values: dict[str, object],
+        first_choice: RitualChoice | None = None,
+    ) -> None:
+        """The member's current choice about a ritual: ``values`` written, the row created if
+        there is none yet (with ``first_choice`` as its choice, when ``values`` has none)."""
+        row = {"member_id": member_id, "ritual_id": ritual_id, **values}
+        if first_choice is not None:
+            row["choice"] = first_choice.value
+        inserted = await insert_ignoring_duplicates(self._session, ritual_choices, [row])
         if not inserted:
             await self._session.execute(
                 update(ritual_choices)
