@@ -277,12 +277,16 @@ async def _say_releases(
     say: Say,
 ) -> list[str]:
     """Print the period's table and the weeks' summary; returns what went wrong."""
-    catalogue = await analysts.get("/v1/areas")
-    names = {c["id"]: c["name"] for c in catalogue["communities"]}
+    catalogue = await analysts.get_all("/v1/areas")
+    names = {a["id"]: a["name"] for a in catalogue if a["area_type"] == "community"}
     areas = [
         Area(large.community.id, "community", f"{names.get(large.community.id, '?')}"),
         Area(SMALL_ID, "community", names.get(SMALL_ID, SMALL_ID)),
-        *(Area(r["code"], "region", f"region {r['code']}") for r in catalogue["regions"]),
+        *(
+            Area(a["id"], "region", f"region {a['id']}")
+            for a in catalogue
+            if a["area_type"] == "region"
+        ),
     ]
     problems: list[str] = []
     small_passed: list[str] = []  # the small community's values noise let through

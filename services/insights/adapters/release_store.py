@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Join, Row, Select, func, select
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Join,
+    Row,
+    Select,
+    String,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.insights.adapters.tables import communities, release_values, releases
@@ -86,6 +98,56 @@ async def release_page(
     one when more follow."""
     rows, last = await keyset_fetch(session, select(releases), RELEASE_ORDER, after, limit)
     return [_release(row) for row in rows], last
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    """A community (its name, region and whether it is active) or a region (how many
+    communities it holds): what ``area`` and ``area_type`` name in released values."""
+
+    area: str
+    area_type: str
+    name: str | None
+    region_code: str | None
+    active: bool | None
+    communities: int | None
+
+
+def _areas() -> Any:
+    """Communities, then regions, as one relation (a region's row counts its communities)."""
+    community = select(
+        literal("community", String).label("area_type"),
+        communities.c.community_id.label("area"),
+        communities.c.name.label("name"),
+        communities.c.region_code.label("region_code"),
+        communities.c.active.label("active"),
+        null().cast(Integer).label("communities"),
+    )
+    region = select(
+        literal("region", String),
+        communities.c.region_code,
+        null().cast(String),
+        null().cast(String),
+        null().cast(Boolean),
+        func.count(),
+    ).group_by(communities.c.region_code)
+    return union_all(community, region).subquery("areas")
+
+
+AREAS = _areas()
+AREA_ORDER = SortKey((AREAS.c.area_type, AREAS.c.area))
+
+
+async def area_page(
+    session: AsyncSession, area_type: str | None, after: Sequence[KeyValue] | None, limit: int
+) -> tuple[list[AreaRow], list[KeyValue] | None]:
+    """Up to ``limit`` areas (of ``area_type``, or both) ordered by type and id, after
+    ``after``, and the key of the last one when more follow."""
+    query = select(AREAS)
+    if area_type is not None:
+        query = query.where(AREAS.c.area_type == area_type)
+    rows, last = await keyset_fetch(session, query, AREA_ORDER, after, limit)
+    return [AreaRow(**row._mapping) for row in rows], last
 
 
 async def list_areas(

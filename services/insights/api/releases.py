@@ -18,16 +18,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.insights.adapters.release_store import (
+    AREA_ORDER,
     RELEASE_ORDER,
     VALUE_ORDER,
     ValueFilter,
     ValueRow,
-    list_areas,
+    area_page,
     release_page,
     value_page,
 )
 from services.insights.domain.indicators import INDICATORS
-from shared.contracts.base import CommunityId
 from shared.http.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -64,32 +64,44 @@ def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(sessions)]
 
 
-class CommunityArea(BaseModel):
-    id: CommunityId
-    name: str
-    region_code: str
-    active: bool
+class AreaOut(BaseModel):
+    id: str = Field(description="A community's id or a region's code (`area` in /v1/values).")
+    area_type: Literal["community", "region"]
+    name: str | None = Field(description="A community's name; null for a region.")
+    region_code: str | None = Field(description="The region a community is in; null for a region.")
+    active: bool | None = Field(description="Whether a community is active; null for a region.")
+    communities: int | None = Field(description="How many communities a region holds.")
 
 
-class RegionArea(BaseModel):
-    code: str
-    communities: int
-
-
-class Areas(BaseModel):
-    communities: list[CommunityArea]
-    regions: list[RegionArea]
-
-
-@router.get("/areas", response_model=Areas, summary="Communities and regions")
-async def get_areas(factory: Sessions) -> Areas:
+@router.get("/areas", response_model=Page[AreaOut], summary="Communities and regions")
+async def get_areas(
+    factory: Sessions,
+    page: PageQuery,
+    request: Request,
+    response: Response,
+    area_type: Literal["community", "region"] | None = None,
+) -> Page[AreaOut]:
+    """Communities first, then regions, each by id: the areas ``/v1/values`` reports on."""
+    filters: dict[str, str | None] = {"area_type": area_type}
+    after = read_cursor(page.cursor, AREA_ORDER.kinds(), filters)
     async with factory() as session:
-        communities, regions = await list_areas(session)
-    return Areas.model_validate({"communities": communities, "regions": regions})
+        found, last = await area_page(session, area_type, after, page.limit)
+    items = [
+        AreaOut(
+            id=row.area,
+            area_type=row.area_type,
+            name=row.name,
+            region_code=row.region_code,
+            active=row.active,
+            communities=row.communities,
+        )
+        for row in found
+    ]
+    return Page[AreaOut](items=items, next_cursor=next_cursor(last, filters, request, response))
 
 
 class ReleaseOut(BaseModel):
-    release_id: str
+    id: str = Field(description="week:2027-W01 or period:2027-P01, as on the operators' API.")
     cadence: Literal["week", "period"]
     period: str = Field(description="2027-W01 (an ISO week) or 2027-P01 (ISO weeks 1-4).")
     computed_at: str
@@ -110,7 +122,7 @@ async def get_releases(
         found, last = await release_page(session, after, page.limit)
     items = [
         ReleaseOut(
-            release_id=r.release_id,
+            id=r.release_id,
             cadence=r.cadence,
             period=r.period,
             computed_at=r.computed_at.isoformat(),

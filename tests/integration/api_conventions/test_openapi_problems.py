@@ -51,6 +51,36 @@ def success_schema(document: dict[str, Any], operation: dict[str, Any]) -> dict[
     return {}
 
 
+def lists_of_objects(document: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    """The properties of ``schema`` that hold an array of objects (a nullable one too)."""
+    found = set()
+    for name, prop in schema.get("properties", {}).items():
+        for variant in prop.get("anyOf", [prop]):
+            variant = resolve(document, variant)
+            if variant.get("type") != "array":
+                continue
+            item = resolve(document, variant.get("items", {}))
+            if item.get("type") == "object" or "properties" in item:
+                found.add(name)
+    return found
+
+
+def test_an_unpaged_list_in_a_document_is_seen() -> None:
+    """The check above, on the shape ``/v1/areas`` had before it was paged."""
+    document = {"components": {"schemas": {"Area": {"type": "object", "properties": {}}}}}
+    areas = {
+        "type": "object",
+        "properties": {
+            "communities": {"type": "array", "items": {"$ref": "#/components/schemas/Area"}},
+            "regions": {
+                "anyOf": [{"type": "array", "items": {"type": "object"}}, {"type": "null"}]
+            },
+            "time_slots": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    assert lists_of_objects(document, areas) == {"communities", "regions"}
+
+
 @pytest.mark.parametrize("listener", OPERATOR_LISTENERS)
 async def test_each_route_declares_its_errors_as_problems(
     system: LocalSystem, listener: str
@@ -92,6 +122,10 @@ async def test_every_list_is_a_page_with_limit_and_cursor(
             continue
         schema = success_schema(document, operation)
         assert schema.get("type") != "array", f"GET {path} answers a bare array"
+        # Nor a list of things wrapped in a document of its own (say {"communities": [...]}):
+        # any array of objects is a page's items.
+        listed = lists_of_objects(document, schema)
+        assert listed <= {"items"}, f"GET {path} answers unpaged lists {sorted(listed)}"
         if "items" in schema.get("properties", {}):
             pages += 1
             assert set(schema["required"]) >= {"items", "next_cursor"}, path

@@ -58,7 +58,7 @@ async def test_four_weeks_become_weekly_and_period_releases_analysts_can_read(
                 await answer(browser, system.smtp.to(person.email)[-1], value)
     await system.close_week("2027-W04")
     releases = await eventually(lambda: _released(system, 5), timeout_s=30)
-    assert sorted(str(r["release_id"]) for r in releases) == [
+    assert sorted(str(r["id"]) for r in releases) == [
         "period:2027-P01",
         *(f"week:{w}" for w in WEEKS),
     ]
@@ -120,8 +120,44 @@ async def test_four_weeks_become_weekly_and_period_releases_analysts_can_read(
             break
         query = f"/v1/values?limit=4&cursor={page['next_cursor']}"
     assert paged == everything
-    areas = _json((await _get(system, "insights-analyst", "/v1/areas", analyst))[1])
-    assert areas["regions"] == [{"code": "E08000035", "communities": 1}]
+    # The areas, a page each, in the order and with the names the values use.
+    first = _json((await _get(system, "insights-analyst", "/v1/areas?limit=1", analyst))[1])
+    assert first["items"] == [
+        {
+            "id": "riverside",
+            "area_type": "community",
+            "name": "Riverside Neighbours",
+            "region_code": "E08000035",
+            "active": True,
+            "communities": None,
+        }
+    ]
+    second = _json(
+        (
+            await _get(
+                system,
+                "insights-analyst",
+                f"/v1/areas?limit=1&cursor={first['next_cursor']}",
+                analyst,
+            )
+        )[1]
+    )
+    assert [(a["area_type"], a["id"], a["communities"]) for a in second["items"]] == [
+        ("region", "E08000035", 1)
+    ]
+    assert second["next_cursor"] is None
+    regions = _json(
+        (await _get(system, "insights-analyst", "/v1/areas?area_type=region", analyst))[1]
+    )
+    assert [a["id"] for a in regions["items"]] == ["E08000035"]
+    status, body = await _get(
+        system,
+        "insights-analyst",
+        f"/v1/areas?area_type=region&cursor={first['next_cursor']}",
+        analyst,
+    )
+    assert status == 400
+    assert "other filters" in _json(body)["detail"]
 
     # Every answer an analyst can get says nothing about anyone.
     for path in (
