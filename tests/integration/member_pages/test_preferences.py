@@ -541,6 +541,15 @@ async def test_the_sms_keyword_prefs_replies_with_the_signed_link(prompted: Prom
         status, page = await _open(http, link)
     assert status == 200
     assert "Your preferences" in page
+    # A member who texts HELP learns the keyword (an SMS prompt carries no link: see README).
+    status = await system.twilio.send_inbound(
+        system.sms_webhook("inbound"), phone, SMS_NUMBER, "HELP"
+    )
+    assert status == 200
+    _, help_reply = await eventually(
+        lambda: system.twilio.to(phone)[1:] and system.twilio.to(phone)
+    )
+    assert "PREFS to change times or pause" in help_reply.body
 
 
 async def _equal(value: Any, expected: Any) -> bool:
