@@ -1,7 +1,8 @@
 """The members' pages in a real browser (issue 12): headless Chromium opens the answer form from
 a prompt's one-tap link and the preferences page from the prompt's preferences link, fills both
 with the keyboard only (arrow keys in radio groups, typing into the time fields, Enter on the
-button) under the pages' strict policy, and the choices land in the notifier. The screenshots
+button; the ritual offers two times of day, so the page shows that choice too) under the pages'
+strict policy, and the choices land in the notifier. The screenshots
 go to ``docs/screenshots/`` (committed; README's "Members' experience" shows them)."""
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def answer_and_choose(driver: webdriver.Chrome, answer_url: str, preferences_url
 
     driver.get(preferences_url)
     driver.find_element(By.ID, f"ritual-{RITUAL}-active").send_keys(Keys.ARROW_DOWN)  # pause
+    # The ritual offers two times of day; the keyboard moves from the default to the evening.
+    driver.find_element(By.ID, f"slot-{RITUAL}-09:00").send_keys(Keys.ARROW_DOWN)
     driver.find_element(By.ID, "channel-email").send_keys(Keys.ARROW_DOWN)  # SMS
     # Typed as a person types into the time field of Chromium's default en-US locale (hour,
     # minute, AM/PM): 10:00 PM to 07:30 AM.
@@ -101,7 +104,7 @@ def answer_and_choose(driver: webdriver.Chrome, answer_url: str, preferences_url
 async def test_a_member_answers_and_pauses_a_ritual_with_the_keyboard_alone(
     system: LocalSystem, browser: webdriver.Chrome
 ) -> None:
-    community = await set_up_weekly_check_in(system, (ANA,))
+    community = await set_up_weekly_check_in(system, (ANA,), time_slots=["09:00", "18:00"])
     await system.advance_to(MONDAY_0900)
     (mail,) = await system.smtp.wait_for(1)
     (preferences_url,) = set(PREFERENCES_LINK.findall(mail.text()))
@@ -112,7 +115,12 @@ async def test_a_member_answers_and_pauses_a_ritual_with_the_keyboard_alone(
 
     assert seen.answer_thanks == "Thank you"
     assert seen.saved_notice == "Your choices are saved."
-    assert seen.checked == {f"ritual-{RITUAL}": "paused", "channel": "sms", "language": "en"}
+    assert seen.checked == {
+        f"ritual-{RITUAL}": "paused",
+        f"slot-{RITUAL}": "18:00",
+        "channel": "sms",
+        "language": "en",
+    }
     assert seen.quiet == ("22:00", "07:30")
     assert seen.console_errors == []
     for shot in seen.shots:
@@ -123,6 +131,7 @@ async def test_a_member_answers_and_pauses_a_ritual_with_the_keyboard_alone(
         contacts = Contacts(session, default_quiet_hours=None)
         record = await contacts.record(member_id)
         choices = await contacts.ritual_choices(member_id)
+        slots = await contacts.chosen_time_slots(member_id)
         trail = await contacts.consent_trail(member_id)
     assert record is not None
     assert (record.preferred_channel, record.quiet_start, record.quiet_end) == (
@@ -131,4 +140,5 @@ async def test_a_member_answers_and_pauses_a_ritual_with_the_keyboard_alone(
         "07:30",
     )
     assert choices == {RITUAL: RitualChoice.paused}
-    assert [entry.kind for entry in trail[2:]] == ["ritual", "channel", "quiet_hours"]
+    assert slots == {RITUAL: "18:00"}
+    assert [entry.kind for entry in trail[2:]] == ["ritual", "time_slot", "channel", "quiet_hours"]
