@@ -41,7 +41,15 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
     emission = EmissionPolicy(
         batch_size=settings.tick_batch_size, late_after=timedelta(seconds=settings.late_after_s)
     )
-    ticker = Ticker(sessions, clock, relay, settings.tick_interval_s, emission, metrics.ticked)
+    ticker = Ticker(
+        sessions,
+        clock,
+        relay,
+        settings.tick_interval_s,
+        emission,
+        metrics.ticked,
+        publisher=plumbing.publisher,
+    )
 
     async def prompt_sent(event: PromptSentV1, _delivery: Delivery) -> str:
         return await on_prompt_sent(sessions, event)

@@ -49,6 +49,29 @@ def encode_event(event: Event) -> tuple[str, bytes, dict[str, str]]:
     )
 
 
+# Publishes in flight at once: as many as the outbox relay's batch, so no acknowledgement waits
+# behind thousands of others for longer than its timeout on a busy event loop.
+PUBLISH_CHUNK = 500
+
+
+async def publish_events_now(
+    publisher: BatchPublisher, events: Sequence[Event], trace: dict[str, str]
+) -> None:
+    """Publish events straight away (no outbox), ``PUBLISH_CHUNK`` side by side at a time,
+    each with its id as ``Nats-Msg-Id`` and, unless it is for insights, the ``trace`` headers;
+    return once the stream acknowledged every one. For a caller that commits its state only
+    afterwards, so a crash in between republishes the same ids (dropped by the stream's
+    duplicate window)."""
+    messages: list[RawMessage] = []
+    for event in events:
+        subject, body, headers = encode_event(event)
+        if not crosses_anonymity_line(subject):
+            headers = trace | headers
+        messages.append((subject, body, headers))
+    for start in range(0, len(messages), PUBLISH_CHUNK):
+        await publisher.publish_many(messages[start : start + PUBLISH_CHUNK])
+
+
 def crosses_anonymity_line(subject: str) -> bool:
     """Events for insights: nothing may link them to the identified events around them, a
     trace id included (see "Privacy" in the README)."""

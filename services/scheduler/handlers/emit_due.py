@@ -1,9 +1,17 @@
-"""Claim due occurrences, stage their RitualDue events, advance the cursors: one transaction.
+"""Claim due occurrences, hand over their RitualDue events, advance the cursors: one transaction.
 
-Claim, stage and advance commit together, and the outbox relay publishes afterwards, so a crash
-at any point neither loses an occurrence (the cursor only moves with its events staged) nor
-repeats one (a replayed publish carries the same ``Nats-Msg-Id``; consumers are idempotent on
-it). With PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets several replicas tick side by side without
+The ticker hands a batch's events straight to JetStream (``hand_over``) and commits the claim
+and the cursors' advance only once the stream acknowledged every one; without a ``hand_over``
+(an operator's edit flushing a ritual's due occurrences inside its request) they are staged in
+the outbox in the same transaction and the relay publishes them after the commit. Either way a
+crash at any point neither loses an occurrence (the cursor only moves once its events are in
+the stream, or staged) nor repeats one (a republished event carries the same ``Nats-Msg-Id``,
+which the stream drops within its hour-long duplicate window; consumers are idempotent on it
+beyond that). Publishing before the commit skips the outbox's round trip (insert, select,
+delete: about a quarter of a burst's time) for the events that are most of the scheduler's
+traffic; the claimed cursors stay locked while their events are published.
+
+With PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets several replicas tick side by side without
 claiming the same cursor; SQLite runs one replica.
 
 After an outage, an occurrence missed by less than the ritual's misfire grace is emitted late
@@ -67,11 +75,17 @@ class TickResult:
 
 
 async def emit_due_batch(
-    session: AsyncSession, now: datetime, policy: EmissionPolicy, ritual_id: str | None = None
+    session: AsyncSession,
+    now: datetime,
+    policy: EmissionPolicy,
+    ritual_id: str | None = None,
+    hand_over: HandOver | None = None,
 ) -> TickResult:
     """Handle up to ``policy.batch_size`` due cursors inside the caller's transaction.
 
     With ``ritual_id``, only that ritual's (the API flushes due occurrences before an edit).
+    With ``hand_over``, the events are published before this returns (the caller commits
+    after); without, they are staged in the outbox.
     """
     result = TickResult()
     query = select(schedule_cursors).where(schedule_cursors.c.next_due_at <= now)
@@ -156,11 +170,16 @@ async def emit_due_batch(
         advances.append((key, occurrence))
     await repository.advance_cursors(session, advances)
     await insert_ignoring_duplicates(session, missed_occurrences, missed_rows)
-    await stage_events(session, outbox, events, now)
+    if hand_over is None:
+        await stage_events(session, outbox, events, now)
+    elif events:
+        await hand_over(events)
     return result
 
 
 BatchStep = Callable[[AsyncSession, datetime, EmissionPolicy], Awaitable[TickResult]]
+# Publishes a batch's events and returns once the stream acknowledged them all (or raises).
+HandOver = Callable[[list[Event]], Awaitable[None]]
 
 
 async def in_batches(
@@ -191,9 +210,15 @@ async def emit_due_occurrences(
     now: datetime,
     policy: EmissionPolicy,
     on_committed: Callable[[], None] | None = None,
+    hand_over: HandOver | None = None,
 ) -> TickResult:
-    """Everything due at ``now``."""
-    total = await in_batches(sessions, emit_due_batch, now, policy, on_committed)
+    """Everything due at ``now``: published by ``hand_over`` before each batch commits, or
+    staged in the outbox without one."""
+
+    async def step(session: AsyncSession, now: datetime, policy: EmissionPolicy) -> TickResult:
+        return await emit_due_batch(session, now, policy, hand_over=hand_over)
+
+    total = await in_batches(sessions, step, now, policy, on_committed)
     if total.occurrences:
         log.info(
             "tick: occurrences=%s emitted=%s late=%s missed=%s",

@@ -1,10 +1,11 @@
-"""The scheduler's heartbeat: tick on the injected clock, then let the outbox relay publish."""
+"""The scheduler's heartbeat: tick on the injected clock. Due events go to JetStream as each
+batch is handed over (before it commits); nudges go through the outbox relay."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.scheduler.handlers.emit_due import EmissionPolicy, TickResult, emit_due_occurrences
 from services.scheduler.handlers.nudges import emit_due_nudges, forget_old_nudge_timers
 from shared.clock import Clock
+from shared.contracts import Event
+from shared.messaging.publisher import BatchPublisher, publish_events_now
 from shared.outbox import OutboxRelay
+from shared.tracing import current_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +34,14 @@ class Ticker:
         interval_s: float,
         policy: EmissionPolicy,
         on_tick: Callable[[TickResult], None] | None = None,
+        publisher: BatchPublisher | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._relay = relay
+        # Due events are published by the tick itself; without a publisher they are staged
+        # in the outbox (the relay publishes them) as before.
+        self._publisher = publisher
         self._interval_s = interval_s
         self._policy = policy
         self._on_tick = on_tick  # metrics
@@ -48,7 +56,12 @@ class Ticker:
     async def tick(self) -> TickResult:
         now = self._clock.now()
         kick = self._relay.kick
-        result = await emit_due_occurrences(self._sessions, now, self._policy, kick)
+        hand_over = self._hand_over()
+        # Handed-over due events leave nothing for the relay; staged ones wake it per batch.
+        staged_kick = kick if hand_over is None else None
+        result = await emit_due_occurrences(
+            self._sessions, now, self._policy, staged_kick, hand_over
+        )
         result.add(await emit_due_nudges(self._sessions, now, self._policy, kick))
         if self._housekept_at is None or now - self._housekept_at >= HOUSEKEEPING_EVERY:
             await forget_old_nudge_timers(self._sessions, now, NUDGE_TIMER_RETENTION)
@@ -56,9 +69,20 @@ class Ticker:
         self.last_tick_at = now
         if self._on_tick is not None:
             self._on_tick(result)
-        if result.emitted or result.nudges:
+        if result.nudges or (result.emitted and hand_over is None):
             self._relay.kick()
         return result
+
+    def _hand_over(self) -> Callable[[list[Event]], Awaitable[None]] | None:
+        publisher = self._publisher
+        if publisher is None:
+            return None
+        trace = current_trace_headers()
+
+        async def publish(events: list[Event]) -> None:
+            await publish_events_now(publisher, events, trace)
+
+        return publish
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -38,7 +38,9 @@ class SchedulerHarness:
         self.publisher = RecordingPublisher()
         self.relay = OutboxRelay(outbox, self.sessions, self.publisher)
         self.policy = policy
-        self.ticker = Ticker(self.sessions, clock, self.relay, 5.0, policy)
+        self.ticker = Ticker(
+            self.sessions, clock, self.relay, 5.0, policy, publisher=self.publisher
+        )
         settings = SchedulerSettings(environment="test", database_url=url, operator_token=TOKEN)
         app = create_api(
             settings,
