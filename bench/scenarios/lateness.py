@@ -59,6 +59,8 @@ from shared.clock import ManualClock
 from shared.natsdev import free_port
 
 PER_SECOND = 1000
+# A load the notifier sends as it comes on the 2-core machine (it falls behind at ~350/s there).
+SUSTAINED_PER_SECOND = 200
 LEAD = timedelta(seconds=3)  # from the end of the set-up to the first due second
 CLOCK_STEP_S = 0.005
 
@@ -171,8 +173,10 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-async def lateness_run(workdir: Path, postgres: str, seconds: int, drain_s: float) -> Run:
-    expected = PER_SECOND * seconds
+async def lateness_run(
+    workdir: Path, postgres: str, seconds: int, drain_s: float, per_second: int = PER_SECOND
+) -> Run:
+    expected = per_second * seconds
     port, token = free_port(), secrets.token_urlsafe(24)
     async with helper_process("twilio_like.py", str(port), token) as twilio:
         await read_line(twilio)  # "ready"
@@ -182,7 +186,7 @@ async def lateness_run(workdir: Path, postgres: str, seconds: int, drain_s: floa
             "twilio_account_sid": TWILIO_ACCOUNT,
         }
         async with scheduler_and_notifier(workdir, postgres, overrides) as system:
-            member_ids = await register_members(system, PER_SECOND, "sms")
+            member_ids = await register_members(system, per_second, "sms")
             first = (system.clock.now() + LEAD).replace(microsecond=0) + timedelta(seconds=1)
             await plan(system, member_ids, first, seconds)
             reset_peak_rss()
@@ -235,20 +239,29 @@ async def _at_least(system: LocalSystem, count: int) -> bool:
 def scenarios(options: Options) -> list[Scenario]:
     seconds, drain_s = (10, 5.0) if options.quick else (60, 5.0)
 
-    async def measure(_: None) -> Run:
-        started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="bench-lateness-") as workdir:
-            run = await lateness_run(Path(workdir), options.postgres_url, seconds, drain_s)
-        run.details["wall_s"] = time.perf_counter() - started
-        return run
+    def lateness(name: str, per_second: int, goal: str, why: str) -> Scenario:
+        async def measure(_: None) -> Run:
+            started = time.perf_counter()
+            with tempfile.TemporaryDirectory(prefix="bench-lateness-") as workdir:
+                run = await lateness_run(
+                    Path(workdir), options.postgres_url, seconds, drain_s, per_second
+                )
+            run.details["wall_s"] = time.perf_counter() - started
+            return run
 
-    return [
-        Scenario(
-            "lateness_p50",
+        return Scenario(
+            f"{name}_p50",
             "s",
             "postgresql",
             measure,
-            note=f"{PER_SECOND:,} due/s for {seconds} s, scheduler -> notifier -> SMS provider",
-            companions=(Companion("lateness_p99", "s", "≤ 2"),),
+            note=f"{per_second:,} due/s for {seconds} s, scheduler -> notifier -> SMS provider"
+            + why,
+            companions=(Companion(f"{name}_p99", "s", goal),),
         )
+
+    return [
+        lateness("lateness", PER_SECOND, "≤ 2", ""),
+        # The same at a rate the notifier keeps up with here (scheduler and notifier share one
+        # process): the scheduler's own share of the lateness, not the notifier's backlog.
+        lateness("lateness_sustained", SUSTAINED_PER_SECOND, "", " (the notifier keeps up)"),
     ]

@@ -20,7 +20,11 @@ class SchedulerSettings(ServiceSettings):
         description="Bearer token operators use on the scheduler API.",
     )
     tick_interval_s: float = Field(
-        default=5.0, gt=0, le=60, description="How often due occurrences are claimed."
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often due occurrences are claimed: a prompt leaves up to this long "
+        "after its instant (an idle tick is two indexed queries).",
     )
     tick_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Schedule rows claimed per transaction."
