@@ -59,8 +59,9 @@ from shared.clock import ManualClock
 from shared.natsdev import free_port
 
 PER_SECOND = 1000
-# A load the notifier sends as it comes on the 2-core machine (it falls behind at ~350/s there).
-SUSTAINED_PER_SECOND = 200
+# A load the notifier sends as it comes on the 2-core machine, with room to spare (at 200/s a
+# 60 s window fell behind in one run of three there; at 350/s always).
+SUSTAINED_PER_SECOND = 150
 LEAD = timedelta(seconds=3)  # from the end of the set-up to the first due second
 CLOCK_STEP_S = 0.005
 
@@ -174,7 +175,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 async def lateness_run(
-    workdir: Path, postgres: str, seconds: int, drain_s: float, per_second: int = PER_SECOND
+    workdir: Path,
+    postgres: str,
+    seconds: int,
+    drain_s: float,
+    per_second: int = PER_SECOND,
+    p99_name: str = "lateness_p99",
 ) -> Run:
     expected = per_second * seconds
     port, token = free_port(), secrets.token_urlsafe(24)
@@ -228,7 +234,7 @@ async def lateness_run(
         return Run(percentile(late, fraction), details=details | {"lower_bound": lower_bound})
 
     p50 = figure(0.50)
-    p50.companions["lateness_p99"] = figure(0.99)
+    p50.companions[p99_name] = figure(0.99)
     return p50
 
 
@@ -244,7 +250,7 @@ def scenarios(options: Options) -> list[Scenario]:
             started = time.perf_counter()
             with tempfile.TemporaryDirectory(prefix="bench-lateness-") as workdir:
                 run = await lateness_run(
-                    Path(workdir), options.postgres_url, seconds, drain_s, per_second
+                    Path(workdir), options.postgres_url, seconds, drain_s, per_second, f"{name}_p99"
                 )
             run.details["wall_s"] = time.perf_counter() - started
             return run
