@@ -96,6 +96,26 @@ def test_the_notices_contrast_at_least_7_to_1(rule: str) -> None:
     assert (lighter + 0.05) / (darker + 0.05) >= 7
 
 
+def _contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_every_coloured_box_keeps_its_text_at_7_to_1_and_the_focus_ring_visible() -> None:
+    """Each rule with a background: its own text colour, or the browser's black when it sets
+    none (the page sets no other), at WCAG AAA; the keyboard focus ring at 3:1 (non-text
+    contrast) on white and on every background the page uses."""
+    boxes = re.findall(r"([.\w-]+)\{background:(#[0-9a-f]{6})(?:;color:(#[0-9a-f]{6}))?", _STYLE)
+    assert {name for name, _, _ in boxes} >= {".saved", ".error", ".support"}
+    assert "color:" not in _STYLE.replace(";color:", "")  # no text colour outside the boxes
+    for name, background, text in boxes:
+        assert _contrast(background, text or "#000000") >= 7, name
+    ring = re.search(r":focus-visible\{outline:\d+px solid (#[0-9a-f]{6})", _STYLE)
+    assert ring is not None
+    for background in ["#ffffff", *(background for _, background, _ in boxes)]:
+        assert _contrast(ring.group(1), background) >= 3, background
+
+
 def test_the_page_says_everything_in_both_languages_and_names_every_error() -> None:
     assert set(_TEXT["en"]) == set(_TEXT["es"])
     for code in ERROR_CODES:
