@@ -103,9 +103,10 @@ async def release_page(
 @dataclass(frozen=True)
 class AreaRow:
     """A community (its name, region and whether it is active) or a region (how many
-    communities it holds): what ``area`` and ``area_type`` name in released values."""
+    communities it holds): ``id`` and ``area_type`` are what ``area`` and ``area_type`` name in
+    released values."""
 
-    area: str
+    id: str
     area_type: str
     name: str | None
     region_code: str | None
@@ -117,7 +118,7 @@ def _areas() -> Any:
     """Communities, then regions, as one relation (a region's row counts its communities)."""
     community = select(
         literal("community", String).label("area_type"),
-        communities.c.community_id.label("area"),
+        communities.c.community_id.label("id"),
         communities.c.name.label("name"),
         communities.c.region_code.label("region_code"),
         communities.c.active.label("active"),
@@ -135,7 +136,7 @@ def _areas() -> Any:
 
 
 AREAS = _areas()
-AREA_ORDER = SortKey((AREAS.c.area_type, AREAS.c.area))
+AREA_ORDER = SortKey((AREAS.c.area_type, AREAS.c.id))
 
 
 async def area_page(

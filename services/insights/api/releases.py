@@ -86,17 +86,7 @@ async def get_areas(
     after = read_cursor(page.cursor, AREA_ORDER.kinds(), filters)
     async with factory() as session:
         found, last = await area_page(session, area_type, after, page.limit)
-    items = [
-        AreaOut(
-            id=row.area,
-            area_type=row.area_type,
-            name=row.name,
-            region_code=row.region_code,
-            active=row.active,
-            communities=row.communities,
-        )
-        for row in found
-    ]
+    items = [AreaOut.model_validate(row, from_attributes=True) for row in found]
     return Page[AreaOut](items=items, next_cursor=next_cursor(last, filters, request, response))
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from services.demo.system import DatabaseFor
 from shared.natsdev import EmbeddedNatsServer, free_port
+from tests.fault.support import probe
 from tests.support import eventually
 
 
@@ -47,11 +48,8 @@ async def _start_until_ready(
     async with aiohttp.ClientSession() as http:
 
         async def ready() -> bool:
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/health/ready") as response:
-                    return response.status == 200
-            except aiohttp.ClientError:
-                return False
+            answer = await probe(http, f"http://127.0.0.1:{port}/health/ready", 5)
+            return answer.status == 200
 
         try:
             await eventually(ready, timeout_s=30)

@@ -29,7 +29,7 @@ async def test_areas_come_a_page_at_a_time_communities_then_regions(sessions: Se
 
     pages = await every_page(sessions, None, limit=2)
     assert [len(page) for page in pages] == [2, 2, 1]
-    assert [(a.area_type, a.area) for page in pages for a in page] == [
+    assert [(a.area_type, a.id) for page in pages for a in page] == [
         ("community", "north"),
         ("community", "south"),
         ("community", "west"),
@@ -44,9 +44,9 @@ async def test_areas_come_a_page_at_a_time_communities_then_regions(sessions: Se
     )
 
     regions = await every_page(sessions, "region", limit=1)
-    assert [[a.area for a in page] for page in regions] == [["R1"], ["R2"]]
+    assert [[a.id for a in page] for page in regions] == [["R1"], ["R2"]]
     (communities,) = await every_page(sessions, "community", limit=3)
-    assert [a.area for a in communities] == ["north", "south", "west"]
+    assert [a.id for a in communities] == ["north", "south", "west"]
 
 
 async def test_no_communities_is_one_empty_page(sessions: Sessions) -> None:
