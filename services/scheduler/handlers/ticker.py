@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.scheduler.handlers.emit_due import EmissionPolicy, TickResult, emit_due_occurrences
+from services.scheduler.handlers.emit_due import (
+    EmissionPolicy,
+    HandOver,
+    TickResult,
+    emit_due_occurrences,
+)
 from services.scheduler.handlers.nudges import emit_due_nudges, forget_old_nudge_timers
 from shared.clock import Clock
 from shared.contracts import Event
@@ -73,7 +78,7 @@ class Ticker:
             self._relay.kick()
         return result
 
-    def _hand_over(self) -> Callable[[list[Event]], Awaitable[None]] | None:
+    def _hand_over(self) -> HandOver | None:
         publisher = self._publisher
         if publisher is None:
             return None

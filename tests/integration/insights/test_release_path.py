@@ -158,6 +158,17 @@ async def test_four_weeks_become_weekly_and_period_releases_analysts_can_read(
     )
     assert status == 400
     assert "other filters" in _json(body)["detail"]
+    # Hostile input is refused with a reason, never served unbounded.
+    for query, refused in (
+        ("limit=100000", 422),
+        ("limit=0", 422),
+        ("area_type=community%27%20OR%201=1", 422),
+        ("cursor=" + "A" * 5000, 400),
+        ("cursor=not-ours", 400),
+    ):
+        status, body = await _get(system, "insights-analyst", f"/v1/areas?{query}", analyst)
+        assert status == refused, (query, body)
+        assert _json(body)["detail"], query
 
     # Every answer an analyst can get says nothing about anyone.
     for path in (
