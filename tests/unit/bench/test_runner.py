@@ -5,12 +5,14 @@ stopping the others, its clean-up always runs, and only the optional module may 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import pytest
 
-from bench.__main__ import footnotes, load_modules, run_scenario, selected
+from bench.__main__ import footnotes
 from bench.harness import Companion, Options, Run, Scenario
+from bench.runner import in_fresh_process, load_modules, run_scenario, selected
 
 
 def counting_scenario(calls: dict[str, int], fail: bool = False) -> Scenario:
@@ -94,7 +96,12 @@ def test_sqlite_variants_and_components_run_with_all_or_when_named() -> None:
 
 
 def test_only_the_optional_module_may_be_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bench.__main__.OPTIONAL", {"no_such_scenario"})
+    monkeypatch.setattr("bench.runner.OPTIONAL", {"no_such_scenario"})
     assert load_modules(["no_such_scenario"]) == []
     with pytest.raises(ModuleNotFoundError):
         load_modules(["another_missing_one"])
+
+
+async def test_each_module_runs_in_an_interpreter_of_its_own() -> None:
+    """What one module's scenarios allocated cannot count in the next one's peak memory."""
+    assert await in_fresh_process(os.getpid) != os.getpid()
