@@ -15,6 +15,11 @@ delivered) back to the notifier while it sends; rate limit off. The value is to 
 recorded as sent (the time to every ``delivered`` callback applied is kept in results.json).
 The baseline is a naive loop: one request per message on a new connection, one at a time.
 
+results.json also keeps the CPU time this process spent per prompt over the burst
+(``cpu_ms_per_prompt``, ``cpu_ms_per_sms``): the notifier's cost per message, steadier from
+run to run than a rate on a shared 2-core machine (the bench's own publishing of the due
+events and its polling are included).
+
 The notifier runs alone (as in production, where each service has its pods) on the local
 system of ``make run`` (embedded nats-server), on PostgreSQL (fresh schemas, dropped
 afterwards) and ``@sqlite``; a fresh system each repetition. 1,000 prompts (``--quick``: 300;
@@ -36,9 +41,10 @@ from typing import Any
 import aiohttp
 import aiosmtplib
 import nats
+from aiohttp import web
 from sqlalchemy import func, select
 
-from bench.harness import Database, Options, Run, Scenario
+from bench.harness import Companion, Database, Options, Run, Scenario
 from bench.support import (
     drop_schemas,
     finish,
@@ -51,6 +57,7 @@ from bench.support import (
     until,
 )
 from services.demo.system import DatabaseFor, LocalSystem, sqlite_databases
+from services.notifier.adapters.sms.twilio.sender import TwilioConfig
 from services.notifier.adapters.tables import deliveries
 from shared.clock import ManualClock
 from shared.contracts import RitualDueV1, RitualKind, deterministic_event_id
@@ -67,6 +74,8 @@ UNLIMITED: dict[str, Any] = {
     "sms_burst": 10**9,
 }
 NAIVE_SMS = 500  # the naive loop's sample: a connection per message is slow
+# The notifier against the ceiling of the HTTP exchange alone on this machine (``pooled_sms``).
+POOLED = "notifier_sms_vs_pooled"
 
 
 def due_event(member_id: str) -> RitualDueV1:
@@ -163,12 +172,13 @@ async def email_run(workdir: Path, database: Database, postgres: str, count: int
         async with notifier_alone(workdir, database, postgres, overrides) as system:
             member_ids = await register_members(system, count, "email")
             reset_peak_rss()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             await publish_due(system.nats.url, member_ids)
             await until(
                 lambda: _at_least(system, deliveries.c.status == "sent", count), "every e-mail sent"
             )
             notifier_s = time.perf_counter() - started
+            cpu_ms = (time.process_time() - cpu_started) * 1000 / count
             peak = peak_rss_mb()
             connections = system.notifier_settings.smtp_pool_size
         await say(sink, "sample")
@@ -177,7 +187,12 @@ async def email_run(workdir: Path, database: Database, postgres: str, count: int
         received = await finish(sink)
     if received != 2 * count:
         raise RuntimeError(f"the sink received {received} messages, expected {2 * count}")
-    return Run(count / notifier_s, count / raw_s, rss_peak_mb={"notifier": peak})
+    return Run(
+        count / notifier_s,
+        count / raw_s,
+        rss_peak_mb={"notifier": peak},
+        details={"cpu_ms_per_prompt": cpu_ms},
+    )
 
 
 async def _at_least(system: LocalSystem, condition: Any, count: int) -> bool:
@@ -217,7 +232,7 @@ async def sms_run(workdir: Path, database: Database, postgres: str, count: int) 
         async with notifier_alone(workdir, database, postgres, overrides) as system:
             member_ids = await register_members(system, count, "sms")
             reset_peak_rss()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             await publish_due(system.nats.url, member_ids)
             await until(
                 lambda: _at_least(system, deliveries.c.status == "sent", count), "every SMS sent"
@@ -225,13 +240,17 @@ async def sms_run(workdir: Path, database: Database, postgres: str, count: int) 
             sent_s = time.perf_counter() - started
             await until(lambda: _delivered(system, count), "every delivered callback applied")
             delivered_s = time.perf_counter() - started
+            cpu_ms = (time.process_time() - cpu_started) * 1000 / count
             peak = peak_rss_mb()
+            system_in_doubt = system.notifier_settings.max_in_doubt
         naive_s = await naive_sms(port, token, min(count, NAIVE_SMS))
+        pooled_s = await pooled_sms(port, token, count, system_in_doubt)
     return Run(
         count / sent_s,
         min(count, NAIVE_SMS) / naive_s,
         rss_peak_mb={"notifier": peak},
-        details={"delivered_per_s": count / delivered_s},
+        details={"delivered_per_s": count / delivered_s, "cpu_ms_per_sms": cpu_ms},
+        companions={POOLED: Run(count / sent_s, count / pooled_s)},
     )
 
 
@@ -264,6 +283,59 @@ async def naive_sms(port: int, token: str, count: int) -> float:
     return time.perf_counter() - started
 
 
+async def pooled_sms(port: int, token: str, count: int, in_flight: int) -> float:
+    """The ceiling of this machine for what the notifier does per SMS at the HTTP level and
+    nothing else: the same requests over a keep-alive pool as large as the notifier's, at most
+    ``in_flight`` at a time (its ``max_in_doubt``), and both status callbacks taken by a bare
+    aiohttp server in this process (read, counted, 200: no signature, no database). Seconds
+    until every message is accepted and every ``delivered`` callback has arrived."""
+    delivered = asyncio.Event()
+    arrived = 0
+
+    async def callback(request: web.Request) -> web.Response:
+        nonlocal arrived
+        form = await request.post()
+        if form.get("MessageStatus") == "delivered":
+            arrived += 1
+            if arrived == count:
+                delivered.set()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/status", callback)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    callback_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", callback_port).start()
+    url = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages.json"
+    status_url = f"http://127.0.0.1:{callback_port}/status"
+    slots = asyncio.Semaphore(in_flight)
+    connector = aiohttp.TCPConnector(limit=TwilioConfig.connection_limit)
+    try:
+        async with aiohttp.ClientSession(
+            connector=connector, auth=aiohttp.BasicAuth(TWILIO_ACCOUNT, token)
+        ) as http:
+
+            async def one(n: int) -> None:
+                form = {
+                    "To": f"+4479{n:08d}",
+                    "From": "+447700900999",
+                    "Body": "Hello",
+                    "StatusCallback": status_url,
+                }
+                async with slots, http.post(url, data=form) as response:
+                    await response.read()
+                    if response.status != 201:
+                        raise RuntimeError(f"the Twilio-like server answered {response.status}")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one(n) for n in range(count)))
+            await asyncio.wait_for(delivered.wait(), 120)
+            return time.perf_counter() - started
+    finally:
+        await runner.cleanup()
+
+
 def scenarios(options: Options) -> list[Scenario]:
     count = 300 if options.quick else 1000
 
@@ -291,6 +363,7 @@ def scenarios(options: Options) -> list[Scenario]:
             database,
             measure,
             note=f"{count} SMS through the Twilio adapter; baseline a naive loop",
+            companions=(Companion(POOLED, "sent/s"),),
         )
 
     return [email("postgresql"), email("sqlite"), sms("postgresql"), sms("sqlite")]
