@@ -11,7 +11,11 @@ from services.scheduler.api.dependencies import ApiContext
 from services.scheduler.handlers.emit_due import EmissionPolicy
 from services.scheduler.handlers.erasure import ErasureReplay, on_member_erased
 from services.scheduler.handlers.member_choices import on_member_ritual_choice
-from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent
+from services.scheduler.handlers.nudges import (
+    on_prompt_answered,
+    on_prompt_sent,
+    on_prompts_sent,
+)
 from services.scheduler.handlers.ticker import Ticker
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.settings import SchedulerSettings
@@ -24,11 +28,17 @@ from shared.contracts import (
 )
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
-from shared.messaging.consumer import ConsumerSpec, Delivery, EventConsumer
+from shared.messaging.consumer import (
+    BatchEventConsumer,
+    ConsumerSpec,
+    Delivery,
+    EventConsumer,
+)
 from shared.outbox import OutboxRelay
 from shared.runtime import ServiceRuntime, build_plumbing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+PROMPT_SENT_BATCH = 500
 
 
 def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRuntime, Ticker]:
@@ -54,12 +64,20 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
     async def prompt_sent(event: PromptSentV1, _delivery: Delivery) -> str:
         return await on_prompt_sent(sessions, event)
 
+    async def prompts_sent(events: list[PromptSentV1]) -> list[str]:
+        return await on_prompts_sent(sessions, events)
+
     async def prompt_answered(event: PromptAnsweredV1, _delivery: Delivery) -> str:
         return await on_prompt_answered(sessions, event)
 
-    EventConsumer(
-        ConsumerSpec("scheduler-prompt-sent", PromptSentV1), prompt_sent, plumbing.publisher
-    ).subscribe(plumbing.broker)
+    # A prompt is sent for every due occurrence: at 09:00 on a Monday, thousands a second.
+    prompts = BatchEventConsumer(
+        ConsumerSpec("scheduler-prompt-sent", PromptSentV1, batch_size=PROMPT_SENT_BATCH),
+        prompt_sent,
+        prompts_sent,
+        plumbing.publisher,
+        lambda: plumbing.broker.connection,
+    )
     EventConsumer(
         ConsumerSpec("scheduler-prompt-answered", PromptAnsweredV1),
         prompt_answered,
@@ -99,7 +117,7 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
         plumbing=plumbing,
         listeners=[HttpServer(api, settings.http_host, settings.http_port, "operators")],
         migrations=MIGRATIONS,
-        background=[ticker.run, relay.run],
+        background=[ticker.run, relay.run, prompts.run],
         resources=[ErasureReplay(sessions, lambda: plumbing.broker.config.connection_state.stream)],
     )
     return runtime, ticker

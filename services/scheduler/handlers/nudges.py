@@ -7,7 +7,7 @@ one that arrives before the PromptSent it answers. No nudge goes out after the r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -24,43 +24,99 @@ from shared.outbox import stage_events
 
 async def on_prompt_sent(sessions: async_sessionmaker[AsyncSession], event: PromptSentV1) -> str:
     """Start (nudge 0) or re-arm (nudge n) the timer. Idempotent on redelivery."""
+    return (await on_prompts_sent(sessions, [event]))[0]
+
+
+async def on_prompts_sent(
+    sessions: async_sessionmaker[AsyncSession], events: Sequence[PromptSentV1]
+) -> list[str]:
+    """``on_prompt_sent`` for a batch in one transaction, an outcome per event in order.
+
+    A Monday-09:00 burst sends thousands of prompts of a handful of rituals: each ritual is read
+    once per batch and the batch's new timers go in one insert, instead of a transaction, a
+    ritual read and an insert per event. First prompts start their timers before any nudge of
+    the batch re-arms one (a nudge is sent only after its first prompt's timer fired, so no
+    batch holds a nudge before its own first prompt); re-arms run in the events' order.
+    """
     async with sessions() as session, session.begin():
-        ritual = await repository.load_ritual(session, event.ritual_id)
-        if ritual is None or not ritual.active or not ritual.nudges.enabled:
-            return "no_nudges"
-        assert ritual.nudges.after is not None
-        next_nudge_at = event.occurred_at + ritual.nudges.after
-        if event.nudge_number == 0:
-            started = await insert_ignoring_duplicates(
-                session,
-                nudge_timers,
-                [
-                    {
-                        "due_event_id": event.due_event_id,
-                        "ritual_id": event.ritual_id,
-                        "community_id": event.community_id,
-                        "member_id": event.member_id,
-                        "respond_by": event.respond_by,
-                        "next_nudge_at": next_nudge_at,
-                        "nudges_sent": 0,
-                        "answered_at": None,
-                    }
-                ],
+        rituals = await repository.load_rituals(session, sorted({e.ritual_id for e in events}))
+        outcomes: list[str] = []
+        starts: dict[str, dict[str, object]] = {}  # by due event id, first prompts only
+        rearms: list[tuple[int, PromptSentV1, datetime]] = []
+        for event in events:
+            ritual = rituals.get(event.ritual_id)
+            if ritual is None or not ritual.active or not ritual.nudges.enabled:
+                outcomes.append("no_nudges")
+                continue
+            assert ritual.nudges.after is not None
+            next_nudge_at = event.occurred_at + ritual.nudges.after
+            if event.nudge_number == 0:
+                fresh = event.due_event_id not in starts
+                outcomes.append("timer_started" if fresh else "duplicate")
+                starts.setdefault(event.due_event_id, _first_timer(event, next_nudge_at))
+            elif event.nudge_number >= ritual.nudges.max_nudges:
+                outcomes.append("last_nudge_sent")
+            else:
+                outcomes.append("duplicate")  # unless the re-arm below finds its timer
+                rearms.append((len(outcomes) - 1, event, next_nudge_at))
+        if starts:
+            await _start_timers(session, starts, outcomes, events)
+        for index, event, next_nudge_at in rearms:
+            if await _rearm(session, event, next_nudge_at):
+                outcomes[index] = "timer_rearmed"
+    return outcomes
+
+
+def _first_timer(event: PromptSentV1, next_nudge_at: datetime) -> dict[str, object]:
+    return {
+        "due_event_id": event.due_event_id,
+        "ritual_id": event.ritual_id,
+        "community_id": event.community_id,
+        "member_id": event.member_id,
+        "respond_by": event.respond_by,
+        "next_nudge_at": next_nudge_at,
+        "nudges_sent": 0,
+        "answered_at": None,
+    }
+
+
+async def _start_timers(
+    session: AsyncSession,
+    starts: dict[str, dict[str, object]],
+    outcomes: list[str],
+    events: Sequence[PromptSentV1],
+) -> None:
+    """Insert the batch's new timers; a timer that existed already (a redelivered PromptSent,
+    or an answer that came first) is left as it is and its event counts as a duplicate."""
+    existing = set(
+        (
+            await session.execute(
+                select(nudge_timers.c.due_event_id).where(
+                    nudge_timers.c.due_event_id.in_(list(starts))
+                )
             )
-            return "timer_started" if started else "duplicate"
-        if event.nudge_number >= ritual.nudges.max_nudges:
-            return "last_nudge_sent"
-        result = await session.execute(
-            update(nudge_timers)
-            .where(
-                (nudge_timers.c.due_event_id == event.due_event_id)
-                & (nudge_timers.c.nudges_sent == event.nudge_number)
-                & nudge_timers.c.next_nudge_at.is_(None)
-                & nudge_timers.c.answered_at.is_(None)
-            )
-            .values(next_nudge_at=next_nudge_at)
+        ).scalars()
+    )
+    await insert_ignoring_duplicates(
+        session, nudge_timers, [row for key, row in starts.items() if key not in existing]
+    )
+    for index, event in enumerate(events):
+        if outcomes[index] == "timer_started" and event.due_event_id in existing:
+            outcomes[index] = "duplicate"
+
+
+async def _rearm(session: AsyncSession, event: PromptSentV1, next_nudge_at: datetime) -> bool:
+    result = await session.execute(
+        update(nudge_timers)
+        .where(
+            (nudge_timers.c.due_event_id == event.due_event_id)
+            & (nudge_timers.c.nudges_sent == event.nudge_number)
+            & nudge_timers.c.next_nudge_at.is_(None)
+            & nudge_timers.c.answered_at.is_(None)
         )
-        return "timer_rearmed" if getattr(result, "rowcount", 0) else "duplicate"
+        .values(next_nudge_at=next_nudge_at)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def on_prompt_answered(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent
+from services.scheduler.handlers.nudges import on_prompt_answered, on_prompt_sent, on_prompts_sent
 from shared.contracts import (
     Channel,
     PromptAnsweredV1,
@@ -135,3 +135,30 @@ async def test_a_redelivered_prompt_sent_does_not_restart_the_timer(
     assert await on_prompt_sent(scheduler.sessions, sent(due, MONDAY_0900)) == "duplicate"
     await _tick_at(scheduler, MONDAY_0900 + timedelta(hours=3))
     assert len(scheduler.nudge_events()) == 1
+
+
+async def test_a_batch_of_prompts_sent_acts_as_its_events_one_at_a_time(
+    scheduler: SchedulerHarness,
+) -> None:
+    """The consumer takes PromptSent in batches: a redelivery within the batch, a ritual
+    without nudges and an unknown one, then a nudge's re-arm, each with its own outcome."""
+    due = await _due(scheduler, max_nudges=2)
+    unknown = sent(due, MONDAY_0900).model_copy(update={"ritual_id": "gone"})
+    first = await on_prompts_sent(
+        scheduler.sessions, [sent(due, MONDAY_0900), unknown, sent(due, MONDAY_0900)]
+    )
+    assert first == ["timer_started", "no_nudges", "duplicate"]
+    await _tick_at(scheduler, MONDAY_0900 + timedelta(hours=1))
+    assert [n.nudge_number for n in scheduler.nudge_events()] == [1]
+    at = MONDAY_0900 + timedelta(hours=3)
+    second = await on_prompts_sent(
+        scheduler.sessions, [sent(due, at, 1), sent(due, MONDAY_0900), sent(due, at, 1)]
+    )
+    assert second == ["timer_rearmed", "duplicate", "duplicate"]
+    # Re-armed from the nudge's own send, as one at a time would: due an hour after 12:00.
+    await _tick_at(scheduler, at + timedelta(minutes=59))
+    assert [n.nudge_number for n in scheduler.nudge_events()] == [1]
+    await _tick_at(scheduler, at + timedelta(hours=1))
+    assert [n.nudge_number for n in scheduler.nudge_events()] == [1, 2]
+    last = await on_prompts_sent(scheduler.sessions, [sent(due, at + timedelta(hours=1), 2)])
+    assert last == ["last_nudge_sent"]
