@@ -43,7 +43,7 @@ from services.insights.api.app import create_analyst_api
 from services.insights.domain.indicators import Cadence, for_cadence
 from services.insights.handlers.facts import store_fact, store_facts
 from services.insights.handlers.release import ReleasePolicy, compute_release
-from services.insights.main import FACT_BATCH
+from services.insights.main import FACT_BATCH, fact_stores_in_flight
 from services.insights.settings import InsightsSettings
 from shared.clock import ManualClock
 from shared.contracts import ResponseReceivedV2, keyed_event_id
@@ -142,7 +142,10 @@ class NoDeadLetters:
         raise RuntimeError("the bench's facts are valid")
 
 
-async def ingest_s(url: str, sessions: async_sessionmaker[AsyncSession], facts: int) -> float:
+async def ingest_s(
+    url: str, sessions: async_sessionmaker[AsyncSession], facts: int, database_url: str
+) -> float:
+    """Seconds to store ``facts`` through the service's batch consumer, as the service runs it."""
     client = await nats.connect(url)
 
     async def one(event: ResponseReceivedV2, _delivery: object) -> str:
@@ -152,7 +155,12 @@ async def ingest_s(url: str, sessions: async_sessionmaker[AsyncSession], facts: 
         return await store_facts(sessions, events)
 
     consumer = BatchEventConsumer(
-        ConsumerSpec("bench-insights", ResponseReceivedV2, batch_size=FACT_BATCH),
+        ConsumerSpec(
+            "bench-insights",
+            ResponseReceivedV2,
+            batch_size=FACT_BATCH,
+            stores_in_flight=fact_stores_in_flight(database_url),
+        ),
         one,
         many,
         NoDeadLetters(),
@@ -198,7 +206,7 @@ async def ingest_run(database: Database, postgres: str, facts: int) -> Run:
         await publish(server.url, facts)
         bare = await bare_pull_s(server.url, facts)
         reset_peak_rss()
-        ours = await ingest_s(server.url, db.sessions, facts)
+        ours = await ingest_s(server.url, db.sessions, facts, db.url)
         peak = peak_rss_mb()
     finally:
         await server.close()

@@ -48,6 +48,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PURGE_INTERVAL = timedelta(minutes=5)
 RELEASE_INTERVAL = timedelta(minutes=5)  # and at once when a WeekClosed arrives
 FACT_BATCH = 500
+# Batches of facts stored at once, each in its own transaction, while the next is pulled: the
+# ingest waited ~30% of its time for one commit. Facts are insert-if-absent (order does not
+# matter) and each is checked against the tombstones as it is stored, with the periodic purge
+# settling a fact and its tombstone stored in the same instant, as between the facts' and the
+# erasures' consumers already. SQLite serialises writers: one there.
+FACT_STORES_IN_FLIGHT = 3
+
+
+def fact_stores_in_flight(database_url: str) -> int:
+    return 1 if database_url.startswith("sqlite") else FACT_STORES_IN_FLIGHT
 
 
 def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
@@ -75,7 +85,12 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
     )
     fact_consumers = [
         BatchEventConsumer(
-            ConsumerSpec(durable, model, batch_size=FACT_BATCH),
+            ConsumerSpec(
+                durable,
+                model,
+                batch_size=FACT_BATCH,
+                stores_in_flight=fact_stores_in_flight(settings.database_url),
+            ),
             _ignoring_delivery(partial(store_fact, sessions)),
             partial(store_facts, sessions),
             plumbing.publisher,
