@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 
 from bench.harness import Options, Run, Scenario, rss_results, summarise
 
-# In the order they run. scheduler_emit is written on another branch: the runner works
-# without it and picks it up once it exists.
+# In the order they run.
 MODULES = (
     "scheduler_emit",
     "scheduler_scale",
@@ -29,7 +28,6 @@ MODULES = (
     "template_render",
     "http_clients",
 )
-OPTIONAL = {"scheduler_emit"}
 T = TypeVar("T")
 
 
@@ -63,16 +61,7 @@ def quiet_logs() -> None:
 
 
 def load_modules(names: Iterable[str]) -> list[ModuleType]:
-    modules = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(f"bench.scenarios.{name}"))
-        except ModuleNotFoundError as error:
-            if name in OPTIONAL and error.name == f"bench.scenarios.{name}":
-                print(f"(no bench/scenarios/{name}.py on this branch: skipped)", file=sys.stderr)
-                continue
-            raise
-    return modules
+    return [importlib.import_module(f"bench.scenarios.{name}") for name in names]
 
 
 def selected(scenario: Scenario, only: list[str], everything: bool = True) -> bool:
@@ -167,10 +156,8 @@ def run_module_alone(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """In a fresh interpreter: ``run_module`` for ``bench.scenarios.<name>``."""
     quiet_logs()
-    modules = load_modules([name])
-    if not modules:
-        return {}, {}
-    return asyncio.run(run_module(modules[0], options, only, everything))
+    (module,) = load_modules([name])
+    return asyncio.run(run_module(module, options, only, everything))
 
 
 async def run_all(

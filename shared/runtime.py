@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import nats.errors
 from faststream._internal.types import BrokerMiddleware
@@ -22,10 +22,18 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.contracts.base import Event
 from shared.db import create_engine, ping_database, session_factory
 from shared.http.health import ReadinessCheck
 from shared.http.server import HttpServer
 from shared.logs import quiet_routine_pull_timeouts
+from shared.messaging.consumer import (
+    BatchEventConsumer,
+    BatchHandler,
+    ConsumerSpec,
+    EventConsumer,
+    Handler,
+)
 from shared.messaging.publisher import JetStreamPublisher
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade_to_head
@@ -35,6 +43,7 @@ from shared.tracing import broker_middleware, build_tracer_provider, instrument_
 
 log = logging.getLogger(__name__)
 
+E = TypeVar("E", bound=Event)
 BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
@@ -66,6 +75,20 @@ class Plumbing:
             await ping_database(self.engine)
 
         return {"nats": nats, "database": database}
+
+    def consume(self, spec: ConsumerSpec[E], handle: Handler[E]) -> None:
+        """Subscribes ``handle`` to ``spec``'s events on this service's broker, one at a time;
+        malformed or exhausted messages are dead-lettered through this service's publisher."""
+        EventConsumer(spec, handle, self.publisher).subscribe(self.broker)
+
+    def consume_batches(
+        self, spec: ConsumerSpec[E], handle: Handler[E], handle_batch: BatchHandler[E]
+    ) -> BatchEventConsumer[E]:
+        """A consumer of ``spec``'s events in batches of up to ``spec.batch_size`` on this
+        service's connection; run it as a background loop (``ServiceRuntime.background``)."""
+        return BatchEventConsumer(
+            spec, handle, handle_batch, self.publisher, lambda: self.broker.connection
+        )
 
 
 # A service's statements are short (a batch of rows); one still waiting after this is taken to

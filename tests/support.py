@@ -4,20 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from sqlalchemy import MetaData, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.demo.system import DatabaseFor, LocalSystem
-from shared.db import create_engine
+from shared.db import create_engine, session_factory
+from shared.migrations import upgrade_to_head
 
 T = TypeVar("T")
+SERVICES = Path(__file__).resolve().parents[1] / "services"
+
+
+@asynccontextmanager
+async def migrated_sessions(
+    database_for: DatabaseFor, service: str
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on ``service``'s own schema, migrated to head (PostgreSQL with CI=true): for
+    tests of its repositories and use cases without the whole service."""
+    url, schema = database_for(service)
+    engine = create_engine(url, schema)
+    await upgrade_to_head(engine, SERVICES / service / "migrations", schema)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 @overload

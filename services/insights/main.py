@@ -36,10 +36,8 @@ from shared.contracts import (
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import (
-    BatchEventConsumer,
     ConsumerSpec,
     Delivery,
-    EventConsumer,
 )
 from shared.periodic import every
 from shared.runtime import ServiceRuntime, build_plumbing
@@ -84,7 +82,7 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ("insights-periods-v1", PeriodSummaryV1),
     )
     fact_consumers = [
-        BatchEventConsumer(
+        plumbing.consume_batches(
             ConsumerSpec(
                 durable,
                 model,
@@ -93,8 +91,6 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
             ),
             _ignoring_delivery(partial(store_fact, sessions)),
             partial(store_facts, sessions),
-            plumbing.publisher,
-            lambda: plumbing.broker.connection,
         )
         for durable, model in facts
     ]
@@ -104,9 +100,7 @@ def build_insights(settings: InsightsSettings, clock: Clock) -> ServiceRuntime:
         ("insights-week-closed-v1", WeekClosedV1, week_closed),
     ]
     for durable, model, handle in others:
-        EventConsumer(
-            ConsumerSpec(durable, model), _ignoring_delivery(handle), plumbing.publisher
-        ).subscribe(plumbing.broker)
+        plumbing.consume(ConsumerSpec(durable, model), _ignoring_delivery(handle))
 
     policy = settings.release_policy()
     metrics.watch_releases(sessions, policy, clock)

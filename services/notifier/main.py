@@ -50,10 +50,8 @@ from shared.contracts import NudgeDueV1, RitualDueV1
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import (
-    BatchEventConsumer,
     ConsumerSpec,
     Delivery,
-    EventConsumer,
     RetryPolicy,
 )
 from shared.outbox import OutboxRelay
@@ -181,16 +179,12 @@ def wire_notifier(
         return result
 
     # Due events come in thousands at 09:00 on a Monday: a batch a transaction.
-    ritual_dues = BatchEventConsumer(
+    ritual_dues = plumbing.consume_batches(
         ConsumerSpec("notifier-ritual-due", RitualDueV1, batch_size=DUE_BATCH),
         on_ritual_due,
         on_ritual_dues,
-        plumbing.publisher,
-        lambda: plumbing.broker.connection,
     )
-    EventConsumer(
-        ConsumerSpec("notifier-nudge-due", NudgeDueV1), on_nudge_due, plumbing.publisher
-    ).subscribe(plumbing.broker)
+    plumbing.consume(ConsumerSpec("notifier-nudge-due", NudgeDueV1), on_nudge_due)
 
     answers = AnswerDeps(
         sessions,

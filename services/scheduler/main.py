@@ -29,10 +29,8 @@ from shared.contracts import (
 from shared.entrypoint import run_service
 from shared.http.server import HttpServer
 from shared.messaging.consumer import (
-    BatchEventConsumer,
     ConsumerSpec,
     Delivery,
-    EventConsumer,
 )
 from shared.outbox import OutboxRelay
 from shared.runtime import ServiceRuntime, build_plumbing
@@ -71,34 +69,24 @@ def wire_scheduler(settings: SchedulerSettings, clock: Clock) -> tuple[ServiceRu
         return await on_prompt_answered(sessions, event)
 
     # A prompt is sent for every due occurrence: at 09:00 on a Monday, thousands a second.
-    prompts = BatchEventConsumer(
+    prompts = plumbing.consume_batches(
         ConsumerSpec("scheduler-prompt-sent", PromptSentV1, batch_size=PROMPT_SENT_BATCH),
         prompt_sent,
         prompts_sent,
-        plumbing.publisher,
-        lambda: plumbing.broker.connection,
     )
-    EventConsumer(
-        ConsumerSpec("scheduler-prompt-answered", PromptAnsweredV1),
-        prompt_answered,
-        plumbing.publisher,
-    ).subscribe(plumbing.broker)
+    plumbing.consume(ConsumerSpec("scheduler-prompt-answered", PromptAnsweredV1), prompt_answered)
 
     async def member_erased(event: MemberErasedV1, _delivery: Delivery) -> str:
         return await on_member_erased(sessions, event)
 
-    EventConsumer(
-        ConsumerSpec("scheduler-member-erased", MemberErasedV1), member_erased, plumbing.publisher
-    ).subscribe(plumbing.broker)
+    plumbing.consume(ConsumerSpec("scheduler-member-erased", MemberErasedV1), member_erased)
 
     async def member_ritual_choice(event: MemberRitualChoiceV1, _delivery: Delivery) -> str:
         return await on_member_ritual_choice(sessions, event, clock.now())
 
-    EventConsumer(
-        ConsumerSpec("scheduler-member-ritual-choice", MemberRitualChoiceV1),
-        member_ritual_choice,
-        plumbing.publisher,
-    ).subscribe(plumbing.broker)
+    plumbing.consume(
+        ConsumerSpec("scheduler-member-ritual-choice", MemberRitualChoiceV1), member_ritual_choice
+    )
 
     api = create_api(
         settings,

@@ -265,10 +265,40 @@ class Contacts:
 
     # -- changes --------------------------------------------------------------------------
 
-    async def add(self, record: ContactRecord) -> None:
-        """Insert a new member's row (its consents then go to the trail by ``record_consent``:
-        see ``handlers/use_cases/members.register``)."""
-        await self._session.execute(contacts.insert().values(**asdict(record)))
+    async def phones_taken(self, phones: Collection[str]) -> set[str]:
+        """Which of ``phones`` a member has already."""
+        wanted = sorted(set(phones))
+        if not wanted:
+            return set()
+        query = select(contacts.c.phone).where(contacts.c.phone.in_(wanted))
+        return {str(phone) for phone in (await self._session.execute(query)).scalars()}
+
+    async def add(self, records: Sequence[ContactRecord]) -> None:
+        """Insert new members' rows, each with its two consents (prompts, insights) on the
+        trail as given at registration: one statement per table whatever the count (an import
+        brings thousands)."""
+        if not records:
+            return
+        await self._session.execute(contacts.insert(), [asdict(record) for record in records])
+        await self._session.execute(
+            consent_records.insert(),
+            [
+                {
+                    "member_id": record.member_id,
+                    "kind": kind,
+                    "given": given,
+                    "source": source,
+                    "recorded_at": record.created_at,
+                    "ritual_id": None,
+                    "detail": None,
+                }
+                for record in records
+                for kind, given, source in (
+                    ("prompts", record.prompt_consent, record.prompt_consent_source),
+                    ("insights", record.insights_consent, record.insights_consent_source),
+                )
+            ],
+        )
 
     async def change_details(self, member_id: str, changes: ContactChanges, now: datetime) -> None:
         await self._session.execute(

@@ -36,7 +36,8 @@ async def on_prompts_sent(
     once per batch and the batch's new timers go in one insert, instead of a transaction, a
     ritual read and an insert per event. First prompts start their timers before any nudge of
     the batch re-arms one (a nudge is sent only after its first prompt's timer fired, so no
-    batch holds a nudge before its own first prompt); re-arms run in the events' order.
+    batch holds a nudge before its own first prompt); one timer's re-arms run in the events'
+    order.
     """
     async with sessions() as session, session.begin():
         rituals = await repository.load_rituals(session, sorted({e.ritual_id for e in events}))
@@ -61,7 +62,10 @@ async def on_prompts_sent(
                 rearms.append((len(outcomes) - 1, event, next_nudge_at))
         if starts:
             await _start_timers(session, starts, outcomes, events)
-        for index, event, next_nudge_at in rearms:
+        # Rows are locked in key order (inserts above, updates here; a stable sort keeps one
+        # timer's re-arms in the events' order): two replicas' batches that share timers (a
+        # redelivery) then wait for each other instead of deadlocking.
+        for index, event, next_nudge_at in sorted(rearms, key=lambda r: r[1].due_event_id):
             if await _rearm(session, event, next_nudge_at):
                 outcomes[index] = "timer_rearmed"
     return outcomes
@@ -98,7 +102,7 @@ async def _start_timers(
         ).scalars()
     )
     await insert_ignoring_duplicates(
-        session, nudge_timers, [row for key, row in starts.items() if key not in existing]
+        session, nudge_timers, [starts[key] for key in sorted(starts) if key not in existing]
     )
     for index, event in enumerate(events):
         if outcomes[index] == "timer_started" and event.due_event_id in existing:

@@ -70,7 +70,7 @@ async def test_every_consent_change_leaves_its_trail_row(
 ) -> None:
     async with sessions() as session, session.begin():
         contacts = Contacts(session, default_quiet_hours=None)
-        await contacts.add(_contact("m1"))
+        await contacts.add([_contact("m1")])
         await contacts.record_consent("m1", "sms", False, "provider:twilio", NOW)
         await contacts.record_consent("m1", "insights", True, "form", NOW + timedelta(hours=1))
     async with sessions() as session:
@@ -82,6 +82,8 @@ async def test_every_consent_change_leaves_its_trail_row(
     assert record.insights_consent is True
     assert record.insights_consent_at == NOW + timedelta(hours=1)
     assert [(e.kind, e.given, e.source) for e in trail] == [
+        ("prompts", True, "form"),  # as given at registration
+        ("insights", False, "form"),
         ("sms", False, "provider:twilio"),
         ("insights", True, "form"),
     ]
@@ -91,7 +93,7 @@ async def test_nothing_is_committed_unless_the_caller_commits(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        await Contacts(session, default_quiet_hours=None).add(_contact("m1"))
+        await Contacts(session, default_quiet_hours=None).add([_contact("m1")])
         await Deliveries(session).add_new([sent_sms_delivery("d1", "m1", "msg-1", rank=0)])
         await session.rollback()
     async with sessions() as session:
@@ -105,8 +107,7 @@ async def test_erasure_takes_the_members_deliveries_answers_and_trail_only(
     async with sessions() as session, session.begin():
         contacts = Contacts(session, default_quiet_hours=None)
         for member in ("m1", "m2"):
-            await contacts.add(_contact(member))
-            await contacts.record_consent(member, "prompts", True, "form", NOW)
+            await contacts.add([_contact(member)])  # with its two consents on the trail
         await Deliveries(session).add_new(
             [
                 sent_sms_delivery("d1", "m1", "msg-1", rank=0),
@@ -132,7 +133,7 @@ async def test_erasure_takes_the_members_deliveries_answers_and_trail_only(
         assert await ledger.of_member("m1") == []
         assert await ledger.answers_of_member("m1") == []
         assert await contacts.record("m2") is not None
-        assert len(await contacts.consent_trail("m2")) == 1
+        assert len(await contacts.consent_trail("m2")) == 2
         assert [d.id for d in await ledger.of_member("m2")] == ["d2"]
         assert [a.delivery_id for a in await ledger.answers_of_member("m2")] == ["d2"]
 

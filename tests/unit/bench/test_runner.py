@@ -8,11 +8,9 @@ import dataclasses
 import os
 from typing import Any
 
-import pytest
-
 from bench.__main__ import footnotes
 from bench.harness import Companion, Options, Run, Scenario
-from bench.runner import in_fresh_process, load_modules, run_scenario, selected
+from bench.runner import in_fresh_process, run_scenario, selected
 
 
 def counting_scenario(calls: dict[str, int], fail: bool = False) -> Scenario:
@@ -93,13 +91,6 @@ def test_sqlite_variants_and_components_run_with_all_or_when_named() -> None:
     assert selected(component, ["other"], everything=False)
     postgres = dataclasses.replace(sqlite, database="postgresql")
     assert selected(postgres, [], everything=False)
-
-
-def test_only_the_optional_module_may_be_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bench.runner.OPTIONAL", {"no_such_scenario"})
-    assert load_modules(["no_such_scenario"]) == []
-    with pytest.raises(ModuleNotFoundError):
-        load_modules(["another_missing_one"])
 
 
 async def test_each_module_runs_in_an_interpreter_of_its_own() -> None:

@@ -8,12 +8,13 @@ in the next daily batch, among the day's other erasures).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.adapters.contacts import ContactRecord, Contacts
 from services.notifier.adapters.deliveries import Deliveries
@@ -32,6 +33,10 @@ from shared.db import insert_ignoring_duplicates
 from shared.outbox import stage_events
 
 CONSENT_KINDS = ("prompts", "insights", "sms", "email")
+# Members stored per transaction by ``register_all``, each table's rows in one statement: an
+# import of 1,000 took ~16 s with a transaction and six statements a member, 0.6 s so (PostgreSQL,
+# the 2-core machine); a chunk that loses a race is redone one member at a time.
+REGISTER_CHUNK = 200
 
 
 class MemberConflict(ValueError):
@@ -64,38 +69,79 @@ async def phone_taken(session: AsyncSession, phone: str, except_member: str | No
 
 async def register(session: AsyncSession, member: NewMember, now: datetime) -> str:
     """Store a member with their consents; returns the new pseudonymous id."""
-    if member.phone and await phone_taken(session, member.phone):
-        raise MemberConflict("phone number already registered to another member")
-    member_id = new_member_id()
-    await _contacts(session).add(
-        ContactRecord(
-            member_id=member_id,
-            email=member.email,
-            phone=member.phone,
-            locale=member.locale,
-            preferred_channel=member.preferred_channel,
-            fallback_channel=member.fallback_channel,
-            quiet_start=member.quiet_start,
-            quiet_end=member.quiet_end,
-            sms_opted_out_at=None,
-            email_opted_out_at=None,
-            prompt_consent=member.prompt_consent,
-            prompt_consent_at=now,
-            prompt_consent_source=member.prompt_consent_source,
-            insights_consent=member.insights_consent,
-            insights_consent_at=now,
-            insights_consent_source=member.insights_consent_source,
-            pseudonym_seed=new_pseudonym_seed(),
-            created_at=now,
-            updated_at=now,
-        )
+    (outcome,) = await register_many(session, [member], now)
+    if isinstance(outcome, MemberConflict):
+        raise outcome
+    return outcome
+
+
+async def register_many(
+    session: AsyncSession, members: Sequence[NewMember], now: datetime
+) -> list[str | MemberConflict]:
+    """Store members with their consents (on the trail as given at registration), in one
+    statement per table: each one's new pseudonymous id, or the conflict that keeps it out (a
+    phone number another member has, or an earlier one of ``members``)."""
+    taken = await _contacts(session).phones_taken([m.phone for m in members if m.phone])
+    outcomes: list[str | MemberConflict] = []
+    records: list[ContactRecord] = []
+    for member in members:
+        if member.phone and member.phone in taken:
+            outcomes.append(MemberConflict("phone number already registered to another member"))
+            continue
+        if member.phone:
+            taken.add(member.phone)
+        records.append(_new_record(member, now))
+        outcomes.append(records[-1].member_id)
+    await _contacts(session).add(records)
+    return outcomes
+
+
+def _new_record(member: NewMember, now: datetime) -> ContactRecord:
+    return ContactRecord(
+        member_id=new_member_id(),
+        email=member.email,
+        phone=member.phone,
+        locale=member.locale,
+        preferred_channel=member.preferred_channel,
+        fallback_channel=member.fallback_channel,
+        quiet_start=member.quiet_start,
+        quiet_end=member.quiet_end,
+        sms_opted_out_at=None,
+        email_opted_out_at=None,
+        prompt_consent=member.prompt_consent,
+        prompt_consent_at=now,
+        prompt_consent_source=member.prompt_consent_source,
+        insights_consent=member.insights_consent,
+        insights_consent_at=now,
+        insights_consent_source=member.insights_consent_source,
+        pseudonym_seed=new_pseudonym_seed(),
+        created_at=now,
+        updated_at=now,
     )
-    for kind, given, source in (
-        ("prompts", member.prompt_consent, member.prompt_consent_source),
-        ("insights", member.insights_consent, member.insights_consent_source),
-    ):
-        await record_consent(session, member_id, kind, given, source, now)
-    return member_id
+
+
+async def register_all(
+    sessions: async_sessionmaker[AsyncSession], members: Sequence[NewMember], now: datetime
+) -> list[str | MemberConflict]:
+    """``register_many`` for an import, ``REGISTER_CHUNK`` members to a transaction.
+
+    A chunk the database refuses (another request registered one of its phone numbers between
+    the check and the insert) is rolled back and done again one member a transaction, where
+    the check sees that number.
+    """
+    outcomes: list[str | MemberConflict] = []
+    for start in range(0, len(members), REGISTER_CHUNK):
+        chunk = members[start : start + REGISTER_CHUNK]
+        try:
+            async with sessions() as session, session.begin():
+                stored = await register_many(session, chunk, now)
+        except IntegrityError:
+            stored = []
+            for member in chunk:
+                async with sessions() as session, session.begin():
+                    stored += await register_many(session, [member], now)
+        outcomes += stored
+    return outcomes
 
 
 async def record_consent(
