@@ -21,8 +21,15 @@ Each command has its own --help. Exit status: 0 done, 1 failed, 2 wrong argument
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Every command and its arguments; nothing runs (the tests walk it for --help)."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command and its arguments; nothing runs (the tests walk it for --help).
+
+    With ``command``, only that command's arguments are filled in (the others are listed with
+    their help): each command's module imports what it runs on, and importing all of them made
+    every ``rituals`` invocation, ``rituals deadletters list`` included, wait ~9 s on the 2-core
+    machine before doing anything.
+    """
+    wanted = (lambda name: True) if command is None else (lambda name: name == command)
     parser = argparse.ArgumentParser(
         prog="rituals",
         description=DESCRIPTION,
@@ -46,23 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
         "checked as the operator API checks a ritual: the UTC instant, then the local time in "
         "--tz. A schedule the API would refuse, or one with no occurrence, exits 2.",
     )
-    from services.scheduler.preview import add_preview_arguments
+    if wanted("schedule"):
+        from services.scheduler.preview import add_preview_arguments
 
-    add_preview_arguments(preview)
+        add_preview_arguments(preview)
     template = commands.add_parser("template", help="template tools")
     template_commands = template.add_subparsers(dest="template_command", required=True)
     template_preview = template_commands.add_parser(
         "preview", help="print a prompt rendered with sample data"
     )
-    from services.notifier.template_preview import add_template_preview_arguments
+    if wanted("template"):
+        from services.notifier.template_preview import add_template_preview_arguments
 
-    add_template_preview_arguments(template_preview)
-    from services.insights.commands import add_insights_arguments
+        add_template_preview_arguments(template_preview)
+    insights = commands.add_parser("insights", help="insights: releases, rebuild")
+    if wanted("insights"):
+        from services.insights.commands import add_insights_arguments
 
-    add_insights_arguments(commands.add_parser("insights", help="insights: releases, rebuild"))
-    from services.dead_letter_commands import add_dead_letter_arguments
+        add_insights_arguments(insights)
+    dead_letters = commands.add_parser("deadletters", help="dead letters: list, replay")
+    if wanted("deadletters"):
+        from services.dead_letter_commands import add_dead_letter_arguments
 
-    add_dead_letter_arguments(commands.add_parser("deadletters", help="dead letters: list, replay"))
+        add_dead_letter_arguments(dead_letters)
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     config_commands.add_parser(
@@ -75,8 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    # The command is the first word (``rituals`` itself takes no option but --help).
+    command = next((word for word in arguments if not word.startswith("-")), None)
+    parser = build_parser(command or "")  # no command: the list, no command's details
+    args = parser.parse_args(arguments)
 
     if args.command == "demo":
         try:

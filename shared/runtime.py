@@ -195,8 +195,9 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self._stop.set()
-        for listener in self.listeners:
-            await listener.stop()
+        # Side by side: each waits for its server's next tick (uvicorn checks every 0.1 s),
+        # then for its open connections.
+        await asyncio.gather(*(listener.stop() for listener in self.listeners))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -4,6 +4,8 @@ command added later is covered), in plain text."""
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +58,24 @@ def test_the_top_help_lists_every_command() -> None:
     text = build_parser().format_help()
     for name in ("demo", "schedule", "template", "insights", "deadletters"):
         assert f"rituals {name}" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "not_loaded"),
+    [
+        ("deadletters", ("services.notifier.templating.renderer", "services.insights.commands")),
+        ("schedule", ("services.notifier.templating.renderer", "services.dead_letter_commands")),
+        ("", ("services.scheduler.preview", "services.dead_letter_commands")),
+    ],
+)
+def test_a_command_loads_only_what_it_runs_on(command: str, not_loaded: tuple[str, ...]) -> None:
+    """Loading every command's modules made each invocation wait ~9 s on the 2-core machine."""
+    probe = (
+        "import sys; from services.cli import build_parser; "
+        f"build_parser({command!r}).format_help(); "
+        f"print(','.join(m for m in {not_loaded!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""
