@@ -61,9 +61,9 @@ def test_a_fresh_make_run_installs_the_demo_set_only(checkout: Path) -> None:
     commands = plan(checkout, "run")
     assert "-r requirements/installer.lock" in commands  # uv, by pip
     assert (
-        "uv pip install --python .venv/bin/python --require-hashes -r requirements/demo.lock"
-        in commands
-    )
+        "uv pip install --python .venv/bin/python --require-hashes --compile-bytecode"
+        " -r requirements/demo.lock" in commands
+    )  # bytecode at install: with PYTHONDONTWRITEBYTECODE set, imports otherwise compile every time
     assert "dev.lock" not in commands
     assert commands.rstrip().endswith(".venv/bin/rituals demo")
 
