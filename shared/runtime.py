@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -82,12 +82,22 @@ class Plumbing:
         EventConsumer(spec, handle, self.publisher).subscribe(self.broker)
 
     def consume_batches(
-        self, spec: ConsumerSpec[E], handle: Handler[E], handle_batch: BatchHandler[E]
+        self,
+        spec: ConsumerSpec[E],
+        handle: Handler[E],
+        handle_batch: BatchHandler[E],
+        room_for_more: Callable[[], Awaitable[bool]] | None = None,
     ) -> BatchEventConsumer[E]:
         """A consumer of ``spec``'s events in batches of up to ``spec.batch_size`` on this
-        service's connection; run it as a background loop (``ServiceRuntime.background``)."""
+        service's connection; run it as a background loop (``ServiceRuntime.background``).
+        ``room_for_more``: asked before each pull (``BatchEventConsumer``)."""
         return BatchEventConsumer(
-            spec, handle, handle_batch, self.publisher, lambda: self.broker.connection
+            spec,
+            handle,
+            handle_batch,
+            self.publisher,
+            lambda: self.broker.connection,
+            room_for_more=room_for_more,
         )
 
 

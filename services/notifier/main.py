@@ -178,11 +178,13 @@ def wire_notifier(
         metrics.enqueued([result])
         return result
 
-    # Due events come in thousands at 09:00 on a Monday: a batch a transaction.
+    # Due events come in thousands at 09:00 on a Monday: a batch a transaction, taken in only
+    # while the dispatcher keeps up (the rest wait in the stream: send_backlog).
     ritual_dues = plumbing.consume_batches(
         ConsumerSpec("notifier-ritual-due", RitualDueV1, batch_size=DUE_BATCH),
         on_ritual_due,
         on_ritual_dues,
+        room_for_more=dispatcher.backlog.room_for_more,
     )
     plumbing.consume(ConsumerSpec("notifier-nudge-due", NudgeDueV1), on_nudge_due)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.notifier.domain.delivery import Delivery
 from services.notifier.domain.outcomes import Outcome, OutcomeKind
@@ -51,6 +51,13 @@ class NotifierMetrics(ServiceMetrics):
             "service's clock (quiet hours and retries included), by channel.",
             ["channel"],
             buckets=LATENESS_BUCKETS,
+            registry=self.registry,
+        )
+        self.send_backlog = Gauge(
+            "rituals_notifier_send_backlog",
+            "1 while more prompts are due than the dispatcher claims at a time: the notifier is "
+            "sending as fast as it can and takes due events in only as it catches up (they "
+            "wait in the stream: the consumer's pending count); 0 otherwise.",
             registry=self.registry,
         )
         for reason in FailureReason:  # every series exists from the start, at 0

@@ -341,6 +341,10 @@ class BatchEventConsumer(EventConsumer[E]):
     filling when nats-py's fetch timed out (it catches ``nats.errors.TimeoutError``, nats-py
     raised ``asyncio.TimeoutError``), and they came back only after the ack wait; and
     nats-py's own fetch spends a task and a timer on every message.
+
+    ``room_for_more``, if given, is asked before each pull: while it answers False (after a
+    wait of its own) nothing is pulled, so the messages wait in the stream, unfetched and with
+    no ack timer running (backpressure from the work the batches create).
     """
 
     def __init__(
@@ -351,9 +355,11 @@ class BatchEventConsumer(EventConsumer[E]):
         dead_letters: RawPublisher,
         client: Callable[[], Client],
         rng: random.Random | None = None,
+        room_for_more: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         super().__init__(spec, handle, dead_letters, rng)
         self._handle_batch = handle_batch
+        self._room_for_more = room_for_more
         self._puller = BatchPull(client, self._stream.name, self._subject, self._consumer_config())
 
     def subscribe(self, broker: NatsBroker) -> None:
@@ -381,6 +387,8 @@ class BatchEventConsumer(EventConsumer[E]):
 
         try:
             while not stop.is_set():
+                if self._room_for_more is not None and not await self._room_for_more():
+                    continue
                 ready = await self._take(stop)
                 if not ready:
                     continue

@@ -44,6 +44,7 @@ from services.notifier.handlers.workers.batch_context import BatchContext, read_
 from services.notifier.handlers.workers.channel_gate import ChannelGate
 from services.notifier.handlers.workers.leases import BatchLease
 from services.notifier.handlers.workers.outcome_writer import OutcomeWriter, Written
+from services.notifier.handlers.workers.send_backlog import SendBacklog
 from services.notifier.metrics import NotifierMetrics
 from shared.clock import Clock
 from shared.contracts import Channel, FailureReason
@@ -115,6 +116,7 @@ class Dispatcher:
         self._gates = {channel: ChannelGate() for channel in Channel}
         self._writer = OutcomeWriter(sessions, clock, relay, senders.sms_provider)
         self._metrics = metrics or NotifierMetrics()
+        self.backlog = SendBacklog(self._metrics.send_backlog.set)
         self.last_run_at: datetime | None = None
 
     def owes_run_at(self, instant: datetime) -> bool:
@@ -126,6 +128,12 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._sweep_until(stop)
+        finally:
+            self.backlog.dispatcher_stopped()
+
+    async def _sweep_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = self._clock.now()
             try:
@@ -152,6 +160,7 @@ class Dispatcher:
         held, token = now + self._policy.lease, uuid.uuid4().hex
         async with self._sessions() as session, session.begin():
             batch = await Deliveries(session).claim_due(now, held, token, self._policy.batch_size)
+        self.backlog.claimed(len(batch), self._policy.batch_size)
         result = DispatchResult(claimed=len(batch))
         if batch:
             lease = BatchLease(
