@@ -11,7 +11,8 @@ from services.notifier.handlers.workers.send_backlog import SendBacklog
 async def test_a_full_claim_holds_the_ingest_until_a_short_one() -> None:
     changes: list[bool] = []
     backlog = SendBacklog(changes.append)
-    assert not backlog.deep and await backlog.room_for_more(wait_s=0)
+    assert not backlog.deep
+    assert await backlog.room_for_more(wait_s=0)
 
     backlog.claimed(200, 200)
     backlog.claimed(200, 200)  # still deep: no second change
@@ -31,5 +32,6 @@ async def test_a_stopped_dispatcher_holds_nothing_back() -> None:
     backlog = SendBacklog(changes.append)
     backlog.claimed(3, 3)
     backlog.dispatcher_stopped()
-    assert not backlog.deep and await backlog.room_for_more(wait_s=0)
+    assert not backlog.deep
+    assert await backlog.room_for_more(wait_s=0)
     assert changes == [True, False]
