@@ -64,6 +64,8 @@ class Plumbing:
     publisher: JetStreamPublisher
     metrics: ServiceMetrics
     tracer_provider: TracerProvider
+    # Made by ``consume_batches``: their durable consumers are created at start.
+    batch_consumers: list[BatchEventConsumer[Any]] = field(default_factory=list)
 
     def readiness(self) -> dict[str, ReadinessCheck]:
         async def nats() -> None:
@@ -91,7 +93,7 @@ class Plumbing:
         """A consumer of ``spec``'s events in batches of up to ``spec.batch_size`` on this
         service's connection; run it as a background loop (``ServiceRuntime.background``).
         ``room_for_more``: asked before each pull (``BatchEventConsumer``)."""
-        return BatchEventConsumer(
+        consumer = BatchEventConsumer(
             spec,
             handle,
             handle_batch,
@@ -99,6 +101,8 @@ class Plumbing:
             lambda: self.broker.connection,
             room_for_more=room_for_more,
         )
+        self.batch_consumers.append(consumer)
+        return consumer
 
 
 # A service's statements are short (a batch of rows); one still waiting after this is taken to
@@ -193,6 +197,10 @@ class ServiceRuntime:
         for resource in self.resources:
             await resource.start()
         await self.broker.start()
+        # Every durable consumer exists once start returns, the batch consumers' too (their
+        # loops would otherwise create them at their first pull, after the probes say live).
+        for consumer in self.plumbing.batch_consumers:
+            await consumer.bind()
         self._stop.clear()
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in self.background]
         for listener in self.listeners:

@@ -365,6 +365,11 @@ class BatchEventConsumer(EventConsumer[E]):
     def subscribe(self, broker: NatsBroker) -> None:
         raise TypeError("a BatchEventConsumer runs as a background loop: use run()")
 
+    async def bind(self) -> None:
+        """Create the durable consumer if it does not exist yet, so that it is there once the
+        service has started (as FastStream's subscribers are), not at the loop's first pull."""
+        await self._puller.ensure_consumer()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Pull and handle batches until ``stop`` is set (``ServiceRuntime.background``).
 

@@ -110,6 +110,11 @@ class BatchPull:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 
+    async def ensure_consumer(self) -> None:
+        """Create the durable consumer now if it does not exist (else the first fetch does)."""
+        if not self._consumer_known:
+            await self._ensure_consumer(self._client())
+
     async def _request(self, batch: int, wait_s: float) -> None:
         client = self._client()
         if not self._consumer_known:

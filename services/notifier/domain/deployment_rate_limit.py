@@ -105,9 +105,13 @@ class DeploymentTokenBucket:
                     await self._settle_orphaned_reservation()
                     if self._hand_out(count):
                         return
-                    reservation = await self._reserve(count)
+                    asked_at = self._clock.now()
+                    reservation = await self._reserve(count, asked_at)
                     if not reservation.granted:
-                        await self._clock.sleep(reservation.wait_s)
+                        # Until an instant, not for a while: the clock moves on during the
+                        # transaction, and waiting wait_s after it would let a token lie idle.
+                        wait = timedelta(seconds=reservation.wait_s)
+                        await self._clock.sleep_until(asked_at + wait)
         finally:
             self._demand -= count
 
@@ -120,8 +124,7 @@ class DeploymentTokenBucket:
             return True
         return False
 
-    async def _reserve(self, count: float) -> Reservation:
-        now = self._clock.now()
+    async def _reserve(self, count: float, now: datetime) -> Reservation:
         if self._store_down_until is not None and now < self._store_down_until:
             raise RateLimitUnavailable(f"rate limit {self.name!r}: store down, not retried yet")
         shortfall = count - self._held

@@ -5,7 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.domain.rate_limit import TokenBucket
+from services.notifier.domain.deployment_rate_limit import DeploymentTokenBucket
+from services.notifier.domain.rate_limit import (
+    BucketLevel,
+    Reservation,
+    ReservationRequest,
+    TokenBucket,
+    reserve_tokens,
+)
 from shared.clock import ManualClock
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -195,3 +202,35 @@ def test_a_multi_segment_sms_takes_one_token_per_segment() -> None:
     clock.advance(timedelta(seconds=2))
     assert bucket.try_take(3) == 0.0
     assert bucket.try_take(50) == pytest.approx(5.0)  # never more than a full bucket
+
+
+class SlowStore:
+    """A shared bucket (``reserve_tokens`` on one level) whose transaction takes clock time: the
+    clock moves on while each reservation is in flight, as it does in production."""
+
+    def __init__(self, clock: ManualClock, takes: timedelta) -> None:
+        self.clock = clock
+        self.takes = takes
+        self.level: BucketLevel | None = None
+
+    async def reserve(self, name: str, request: ReservationRequest) -> Reservation:
+        self.level, reservation = reserve_tokens(self.level, request)
+        self.clock.advance(self.takes)
+        return reservation
+
+
+async def test_a_shared_bucket_waits_until_the_token_is_due_not_a_wait_after_asking(
+    clock: ManualClock,
+) -> None:
+    store = SlowStore(clock, takes=timedelta(milliseconds=250))
+    bucket = DeploymentTokenBucket("email", rate=1, burst=1, clock=clock, store=store)
+    await bucket.take()  # the burst, granted at once; the answer came at +0.25 s
+    second = asyncio.create_task(bucket.take())
+    await settle()
+    assert not second.done()
+    # Asked at +0.25 s with 0.25 tokens in the bucket: the next is there at +1 s. The answer
+    # came at +0.5 s; waiting 0.75 s from then would leave the token idle until +1.25 s.
+    clock.set(START + timedelta(seconds=1))
+    await settle()
+    assert second.done()
+    assert bucket.granted == 2
