@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     cast,
     column,
     event,
+    exc,
     exists,
     func,
     select,
@@ -69,12 +71,19 @@ SERVER_SIDE_LIMITS = {
 }
 
 
+# A pooled connection is pinged before use only if it sat idle this long (see
+# ``_ping_connections_idle_for``).
+PING_AFTER_IDLE_S = 1.0
+_RETURNED_AT = "rituals_returned_at"
+
+
 def create_engine(
     url: str,
     schema: str | None = None,
     echo: bool = False,
     connect_timeout_s: float = 5.0,
     command_timeout_s: float | None = None,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
 ) -> AsyncEngine:
     """An async engine for SQLite (dev, one replica) or PostgreSQL (tests in CI, production).
 
@@ -110,11 +119,37 @@ def create_engine(
         server_settings["search_path"] = schema
     if server_settings:
         connect_args["server_settings"] = server_settings
-    # pool_pre_ping: a connection the network or the server dropped while it sat in the pool is
-    # replaced at checkout instead of failing the caller's first statement.
-    return _create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, connect_args=connect_args
-    )
+    engine = _create_async_engine(url, echo=echo, pool_size=10, connect_args=connect_args)
+    _ping_connections_idle_for(engine, ping_after_idle_s)
+    return engine
+
+
+def _ping_connections_idle_for(engine: AsyncEngine, idle_s: float) -> None:
+    """A connection the network or the server dropped while it sat in the pool is replaced at
+    checkout instead of failing the caller's first statement, as ``pool_pre_ping`` does, but
+    only if it sat there ``idle_s`` or longer: on asyncpg a ping is three round trips (BEGIN,
+    the ping, ROLLBACK), and pinging at every checkout took 6% of the notifier's CPU sending
+    e-mail (py-spy, bench/notifier_dispatch.py). A connection used less than ``idle_s`` ago
+    was working then; if it broke since, the statement fails, SQLAlchemy discards the whole
+    pool's connections (a disconnect invalidates the pool), and the caller's retry gets a new
+    one. A connection just opened is not pinged. SQLAlchemy's recipe for a custom ping."""
+    dialect = engine.sync_engine.dialect
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is None or time.monotonic() - returned_at < idle_s:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool replaces the connection and checks out again (up to three times).
+            raise exc.DisconnectionError(f"ping failed: {type(error).__name__}") from error
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

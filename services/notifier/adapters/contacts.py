@@ -183,10 +183,7 @@ class Contacts:
 
     async def phone_taken(self, phone: str, except_member: str | None = None) -> bool:
         """Whether a member (other than ``except_member``) has this number."""
-        query = select(contacts.c.member_id).where(contacts.c.phone == phone)
-        if except_member is not None:
-            query = query.where(contacts.c.member_id != except_member)
-        return (await self._session.execute(query)).first() is not None
+        return bool(await self.phones_taken([phone], except_member))
 
     async def consenting_seeds(self, member_ids: Collection[str]) -> dict[str, str]:
         """member id -> pseudonym seed, for those of ``member_ids`` who consent to contribute
@@ -265,12 +262,16 @@ class Contacts:
 
     # -- changes --------------------------------------------------------------------------
 
-    async def phones_taken(self, phones: Collection[str]) -> set[str]:
-        """Which of ``phones`` a member has already."""
+    async def phones_taken(
+        self, phones: Collection[str], except_member: str | None = None
+    ) -> set[str]:
+        """Which of ``phones`` a member (other than ``except_member``) has already."""
         wanted = sorted(set(phones))
         if not wanted:
             return set()
         query = select(contacts.c.phone).where(contacts.c.phone.in_(wanted))
+        if except_member is not None:
+            query = query.where(contacts.c.member_id != except_member)
         return {str(phone) for phone in (await self._session.execute(query)).scalars()}
 
     async def add(self, records: Sequence[ContactRecord]) -> None:

@@ -71,6 +71,35 @@ async def test_phone_numbers_are_validated_and_stored_as_e164(system: LocalSyste
     assert status == 422
 
 
+async def test_a_member_keeps_their_own_number_and_cannot_take_anothers(
+    system: LocalSystem,
+) -> None:
+    numbers = ("+447911123401", "+447911123402")
+    ids = []
+    for phone in numbers:
+        status, member = await _post(
+            system, "/v1/members", {"phone": phone, "preferred_channel": "sms", **_consents()}
+        )
+        assert status == 201, member
+        ids.append(member["id"])
+
+    async def patch(member_id: str, body: dict[str, Any]) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {system.tokens['notifier']}"}
+        url = f"http://127.0.0.1:{system.ports['notifier']}/v1/members/{member_id}"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.patch(url, headers=headers, json=body) as response,
+        ):
+            return response.status, await response.json()
+
+    status, member = await patch(ids[0], {"phone": numbers[0], "locale": "es"})
+    assert status == 200, member
+    assert (member["phone"], member["locale"]) == (numbers[0], "es")
+    status, problem = await patch(ids[0], {"phone": numbers[1]})
+    assert status == 409
+    assert "already registered to another member" in problem["detail"]
+
+
 async def test_consent_changes_are_recorded_with_time_and_source(system: LocalSystem) -> None:
     _, member = await _post(system, "/v1/members", {"email": "c@example.org", **_consents()})
     member_id = member["id"]
