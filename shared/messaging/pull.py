@@ -112,13 +112,20 @@ class BatchPull:
 
     async def ensure_consumer(self) -> None:
         """Create the durable consumer now if it does not exist (else the first fetch does)."""
-        if not self._consumer_known:
-            await self._ensure_consumer(self._client())
+        if self._consumer_known:
+            return
+        jetstream = self._client().jetstream()
+        try:
+            await jetstream.consumer_info(self._stream, self._durable)
+        except NotFoundError:
+            await jetstream.add_consumer(
+                self._stream, dataclasses.replace(self._config, filter_subject=self._subject)
+            )
+        self._consumer_known = True
 
     async def _request(self, batch: int, wait_s: float) -> None:
+        await self.ensure_consumer()
         client = self._client()
-        if not self._consumer_known:
-            await self._ensure_consumer(client)
         if self._subscription is None:
             self._inbox = client.new_inbox()
             self._subscription = await client.subscribe(self._inbox, cb=self._on_message)
@@ -134,16 +141,6 @@ class BatchPull:
             json.dumps(request).encode(),
             reply=self._inbox,
         )
-
-    async def _ensure_consumer(self, client: Client) -> None:
-        jetstream = client.jetstream()
-        try:
-            await jetstream.consumer_info(self._stream, self._durable)
-        except NotFoundError:
-            await jetstream.add_consumer(
-                self._stream, dataclasses.replace(self._config, filter_subject=self._subject)
-            )
-        self._consumer_known = True
 
     async def _on_message(self, msg: Msg) -> None:
         status = (msg.headers or {}).get(STATUS_HEADER)

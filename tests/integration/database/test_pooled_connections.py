@@ -1,11 +1,15 @@
 """A pooled connection the server dropped while it sat idle is replaced before use; one used a
 moment ago is not pinged (a ping is three round trips on asyncpg), so its loss is the next
-statement's error, after which the pool hands out new connections (``shared/db.py``).
+statement's error, after which the pool replaces every connection it holds (``shared/db.py``).
 
-The server ends the pooled connection's backend (``pg_terminate_backend``), as a restart or
-an idle timeout on the way would."""
+The server ends a pooled connection's backend (``pg_terminate_backend``), as a restart or an
+idle timeout on the way would."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import text
@@ -15,9 +19,34 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db import create_engine
 
 
-async def _backend_of_the_pooled_connection(engine: AsyncEngine) -> int:
+async def _backend(engine: AsyncEngine, hold: asyncio.Event | None = None) -> int:
+    """The server process behind the connection the pool hands out (kept out until ``hold``
+    is set, so that others are opened beside it)."""
     async with engine.connect() as connection:
-        return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+        pid = int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+        if hold is not None:
+            await hold.wait()
+        return pid
+
+
+@asynccontextmanager
+async def _pool_of(
+    url: str, size: int, ping_after_idle_s: float
+) -> AsyncIterator[tuple[AsyncEngine, list[int]]]:
+    """An engine whose pool holds ``size`` connections, and their backends in the order they
+    went back to the pool (which hands out the first returned first)."""
+    engine = create_engine(url, ping_after_idle_s=ping_after_idle_s)
+    releases = [asyncio.Event() for _ in range(size)]
+    holders = [asyncio.create_task(_backend(engine, release)) for release in releases]
+    await asyncio.sleep(0.2)  # each holder has its own connection (real time, no schedule)
+    pids = []
+    for release, holder in zip(releases, holders, strict=True):  # returned in this order
+        release.set()
+        pids.append(await holder)
+    try:
+        yield engine, pids
+    finally:
+        await engine.dispose()
 
 
 async def _terminate(url: str, pid: int) -> None:
@@ -34,25 +63,21 @@ async def test_a_connection_dropped_while_idle_is_replaced_before_use(
     postgres_schema: tuple[str, str],
 ) -> None:
     url, _ = postgres_schema
-    engine = create_engine(url, ping_after_idle_s=0.0)  # every pooled connection counts as idle
-    try:
-        pid = await _backend_of_the_pooled_connection(engine)
+    # Every pooled connection counts as idle: each is pinged at checkout.
+    async with _pool_of(url, 1, ping_after_idle_s=0.0) as (engine, (pid,)):
         await _terminate(url, pid)
-        assert await _backend_of_the_pooled_connection(engine) != pid
-    finally:
-        await engine.dispose()
+        assert await _backend(engine) != pid
 
 
-async def test_a_connection_used_a_moment_ago_is_not_pinged_and_its_loss_is_one_error(
+async def test_a_connection_used_a_moment_ago_fails_once_then_the_pool_is_renewed(
     postgres_schema: tuple[str, str],
 ) -> None:
     url, _ = postgres_schema
-    engine = create_engine(url, ping_after_idle_s=3600.0)
-    try:
-        pid = await _backend_of_the_pooled_connection(engine)
-        await _terminate(url, pid)
+    async with _pool_of(url, 2, ping_after_idle_s=3600.0) as (engine, pids):
+        assert len(set(pids)) == 2
+        await _terminate(url, pids[0])  # the next one handed out
         with pytest.raises(DBAPIError):
-            await _backend_of_the_pooled_connection(engine)
-        assert await _backend_of_the_pooled_connection(engine) != pid
-    finally:
-        await engine.dispose()
+            await _backend(engine)
+        # Neither the broken connection nor its healthy sibling is handed out again.
+        after = await asyncio.gather(*(_backend(engine) for _ in range(2)))
+        assert not set(after) & set(pids)
